@@ -1,0 +1,87 @@
+# mmapfs - a FUSE file system of mmap(2) views. `make help` lists the targets.
+
+VERSION   := 0.1.0
+PREFIX    ?= /usr/local
+DESTDIR   ?=
+CC        ?= cc
+BUILD     := build
+PKGS      := fuse3 inih cunit
+APT_PKGS  := libfuse3-dev fuse3 libinih-dev libcunit1-dev pkg-config python3
+SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+WARN      := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wformat=2
+CFLAGS    ?= -O2 -g
+ALL_CFLAGS = -std=gnu11 $(WARN) -Iinclude -DMMAPFS_VERSION='"$(VERSION)"' \
+             -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 $(shell pkg-config --cflags $(PKGS) 2>/dev/null) $(CFLAGS)
+LIBS       = $(shell pkg-config --libs fuse3 inih 2>/dev/null) -lpthread
+TEST_LIBS  = $(shell pkg-config --libs inih cunit 2>/dev/null) -lpthread
+SANITIZE  := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+
+CORE_SRC  := src/size.c src/config.c src/log.c src/region.c
+DAEMON_SRC:= $(CORE_SRC) src/fs.c src/main.c
+UNIT_SRC  := $(wildcard tests/unit/*.c)
+HEADERS   := $(wildcard include/*.h)
+
+.PHONY: all deps test unit-test integration-test asan-test run clean install uninstall help
+
+all: $(BUILD)/mmapfs
+
+help:
+	@echo "make run     install what is missing, build, mount conf/demo.ini on ./mnt"
+	@echo "make test    install what is missing, build, run every test"
+	@echo "make all | clean | install | uninstall (PREFIX=$(PREFIX) DESTDIR=...)"
+
+# Debian's packages, installed only when something is missing.
+deps:
+	@if ! pkg-config --exists $(PKGS) 2>/dev/null || ! command -v fusermount3 >/dev/null \
+	    || ! command -v python3 >/dev/null; then \
+		echo "installing $(APT_PKGS)"; \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $(APT_PKGS); \
+	fi
+
+$(BUILD)/mmapfs: $(DAEMON_SRC) $(HEADERS) | $(BUILD)
+	$(CC) $(ALL_CFLAGS) -o $@ $(DAEMON_SRC) $(LIBS)
+
+$(BUILD)/unit-tests: $(CORE_SRC) $(UNIT_SRC) $(HEADERS) | $(BUILD)
+	$(CC) $(ALL_CFLAGS) -Itests/unit -o $@ $(CORE_SRC) $(UNIT_SRC) $(TEST_LIBS)
+
+$(BUILD)/asan/mmapfs: $(DAEMON_SRC) $(HEADERS) | $(BUILD)/asan
+	$(CC) $(ALL_CFLAGS) $(SANITIZE) -o $@ $(DAEMON_SRC) $(LIBS)
+
+$(BUILD)/asan/unit-tests: $(CORE_SRC) $(UNIT_SRC) $(HEADERS) | $(BUILD)/asan
+	$(CC) $(ALL_CFLAGS) $(SANITIZE) -Itests/unit -o $@ $(CORE_SRC) $(UNIT_SRC) $(TEST_LIBS)
+
+$(BUILD) $(BUILD)/asan:
+	mkdir -p $@
+
+test: deps
+	$(MAKE) unit-test integration-test asan-test
+
+unit-test: $(BUILD)/unit-tests
+	$(BUILD)/unit-tests
+
+integration-test: $(BUILD)/mmapfs
+	python3 tests/integration/test_mount.py --binary $(BUILD)/mmapfs
+
+asan-test: $(BUILD)/asan/unit-tests $(BUILD)/asan/mmapfs
+	ASAN_OPTIONS=detect_leaks=1 $(BUILD)/asan/unit-tests
+	python3 tests/integration/test_mount.py --binary $(BUILD)/asan/mmapfs
+
+# The demo works on copies in demo/ (ignored by git): it never changes a
+# tracked file. Ctrl-C unmounts.
+run: deps
+	$(MAKE) all
+	rm -rf demo && mkdir -p demo mnt
+	cp conf/demo.ini conf/lorem.txt demo/
+	$(BUILD)/mmapfs demo/demo.ini mnt -f
+
+install: $(BUILD)/mmapfs
+	install -D -m 0755 $(BUILD)/mmapfs $(DESTDIR)$(PREFIX)/bin/mmapfs
+	install -D -m 0644 docs/mmapfs.1 $(DESTDIR)$(PREFIX)/share/man/man1/mmapfs.1
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/mmapfs $(DESTDIR)$(PREFIX)/share/man/man1/mmapfs.1
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,83 @@
+/*
+ * region.h - one entry's mapped memory, shared by its three views.
+ *
+ * A region owns the backing descriptor (the file, or a memfd for anonymous
+ * entries) and up to three mappings of the same window of it:
+ *   ro   MAP_SHARED  PROT_READ               always mapped
+ *   rw   MAP_SHARED  PROT_READ | PROT_WRITE  when the rw view is configured
+ *   cow  MAP_PRIVATE PROT_READ | PROT_WRITE  when the cow view is configured
+ * ro and rw share the page cache with the file, so they agree at once; cow
+ * shows the file with this region's private writes on top.
+ *
+ * Locking: a writer-preferring rwlock. Copies to and from the mappings hold
+ * it shared; anything that moves a mapping (resize, refresh) holds it
+ * exclusive, so no reader ever sees a mapping while mremap moves it.
+ * Sizes can be read at any time without the lock.
+ */
+#ifndef MMAPFS_REGION_H
+#define MMAPFS_REGION_H
+
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include "config.h"
+
+struct region;
+
+/*
+ * Opens E's backing file (creating it when E says so) or a memfd, and maps
+ * it. Returns 0, or an errno with the reason in WHY.
+ */
+int region_open(const struct config_entry *e, struct region **out,
+		char *why, size_t whylen);
+
+/* Flushes the rw mapping to the file (as region_sync) and unmaps all.
+ * Returns 0, or the errno of a failed flush. */
+int region_close(struct region *r);
+
+/* The entry this region was opened from. */
+const struct config_entry *region_entry(const struct region *r);
+
+/* Bytes visible through VIEW (one VIEW_* bit): ro and rw share a size. */
+uint64_t region_view_size(const struct region *r, unsigned view);
+
+/* fstat of the backing descriptor (for owner, mode and times). */
+int region_fstat(const struct region *r, struct stat *st);
+
+/*
+ * Zero-copy reads: points *DATA at VIEW's bytes [OFF, OFF + return value),
+ * clamped to the view's size, and holds the region's lock shared until
+ * region_read_end(), so the caller may hand *DATA to the kernel directly.
+ */
+size_t region_read_begin(struct region *r, unsigned view, uint64_t off,
+			 size_t len, const void **data);
+void region_read_end(struct region *r);
+
+/*
+ * Copies BUF into VIEW (VIEW_RW or VIEW_COW) at OFF. An rw write ending past
+ * the end grows the region first, as region_resize does; with
+ * resizable = no, and always for cow, only the part before the end is
+ * written. Returns the bytes written, or -ENOSPC when none fit, or another
+ * -errno if growing failed.
+ */
+ssize_t region_write(struct region *r, unsigned view, const void *buf,
+		     size_t len, uint64_t off);
+
+/*
+ * Makes the region SIZE bytes: the file is extended or cut (a window that
+ * ends before the file's end never cuts the data after it), both shared
+ * mappings follow, and a cow view longer than what is left of the file
+ * shrinks with it. Returns 0 or an errno (EPERM with resizable = no).
+ */
+int region_resize(struct region *r, uint64_t size);
+
+/* msync(MS_SYNC) of [OFF, OFF + LEN) of the rw mapping, then fsync of the
+ * file; a no-op for anonymous regions. Returns 0 or an errno. */
+int region_sync(struct region *r, uint64_t off, uint64_t len);
+
+/* For entries that follow their file (length 0): takes the file's current
+ * size. Returns 1 if the size changed, 0 if not, or -errno. */
+int region_refresh(struct region *r);
+
+#endif

@@ -1,0 +1,588 @@
+/*
+ * config.c - INI config loading and checking (SPEC "Config").
+ *
+ * inih parses the key = value lines. Two things inih does not give us are
+ * done by our own line reader, which inih calls once per line: line numbers
+ * (Debian builds inih without INI_HANDLER_LINENO) and section headers (inih
+ * truncates section names to 49 bytes and reports no empty sections). The
+ * reader therefore opens a new entry at each header and the handler files
+ * keys into the entry that the reader opened last.
+ */
+#include "config.h"
+#include "size.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ini.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#define NAME_MAX_BYTES 255
+#define LINE_MAX_BYTES 65536
+
+struct parser {
+	struct config *cfg;
+	struct errors *errs;
+	FILE *fp;
+	char *dir;		/* the config file's folder, absolute */
+	int lineno;
+	bool at_line_start;
+	int log_level_line, flush_interval_line;
+};
+
+static const struct {
+	const char *word;
+	int advice;
+} advice_words[] = {
+	{ "normal", MADV_NORMAL },
+	{ "sequential", MADV_SEQUENTIAL },
+	{ "random", MADV_RANDOM },
+	{ "willneed", MADV_WILLNEED },
+	{ "hugepage", MADV_HUGEPAGE },
+};
+
+static const struct {
+	const char *word;
+	int level;
+} log_level_words[] = {
+	{ "error", LOG_ERR },
+	{ "warn", LOG_WARNING },
+	{ "info", LOG_INFO },
+	{ "debug", LOG_DEBUG },
+};
+
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
+void errors_add(struct errors *errs, const char *fmt, ...)
+{
+	char **lines = realloc(errs->lines, (errs->count + 1) * sizeof(*lines));
+	va_list ap;
+
+	if (!lines)
+		abort();
+	errs->lines = lines;
+	va_start(ap, fmt);
+	if (vasprintf(&errs->lines[errs->count], fmt, ap) < 0)
+		abort();
+	va_end(ap);
+	errs->count++;
+}
+
+void errors_free(struct errors *errs)
+{
+	for (size_t i = 0; i < errs->count; i++)
+		free(errs->lines[i]);
+	free(errs->lines);
+	errs->lines = NULL;
+	errs->count = 0;
+}
+
+const char *config_advice_name(int advice)
+{
+	for (size_t i = 0; i < COUNT(advice_words); i++)
+		if (advice_words[i].advice == advice)
+			return advice_words[i].word;
+	return "?";
+}
+
+/* "FILE:LINE: [NAME] message" for an entry, "FILE:LINE: message" if E is NULL. */
+static void __attribute__((format(printf, 4, 5)))
+report(struct parser *p, const struct config_entry *e, int line,
+       const char *fmt, ...)
+{
+	char *msg;
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (vasprintf(&msg, fmt, ap) < 0)
+		abort();
+	va_end(ap);
+	if (e)
+		errors_add(p->errs, "%s:%d: [%s] %s", p->cfg->file, line, e->name, msg);
+	else
+		errors_add(p->errs, "%s:%d: %s", p->cfg->file, line, msg);
+	free(msg);
+}
+
+static int max_line(int a, int b)
+{
+	return a > b ? a : b;
+}
+
+static char *xstrdup(const char *s)
+{
+	char *copy = strdup(s);
+
+	if (!copy)
+		abort();
+	return copy;
+}
+
+/* ---- section headers, seen by the line reader ---- */
+
+static void open_entry(struct parser *p, const char *name, size_t len)
+{
+	struct config *cfg = p->cfg;
+	struct config_entry *e;
+
+	e = realloc(cfg->entries, (cfg->n_entries + 1) * sizeof(*e));
+	if (!e)
+		abort();
+	cfg->entries = e;
+	e = &cfg->entries[cfg->n_entries++];
+	memset(e, 0, sizeof(*e));
+	e->name = strndup(name, len);
+	if (!e->name)
+		abort();
+	e->resizable = true;
+	e->views = VIEW_ALL;
+	e->advice = MADV_NORMAL;
+	e->line.header = p->lineno;
+}
+
+static struct config_entry *current_entry(struct parser *p)
+{
+	size_t n = p->cfg->n_entries;
+
+	return n ? &p->cfg->entries[n - 1] : NULL;
+}
+
+/* Mirrors inih's line classes, so that every bad line is reported, not just
+ * the first one inih's return value names. */
+static void inspect_line(struct parser *p, char *line)
+{
+	char *s = line, *end;
+
+	if (p->lineno == 1 && strncmp(s, "\xEF\xBB\xBF", 3) == 0)
+		s += 3;
+	while (isspace((unsigned char)*s))
+		s++;
+	if (*s == '\0' || *s == ';' || *s == '#')
+		return;
+	if (*s == '[') {
+		end = strchr(s + 1, ']');
+		if (!end) {
+			report(p, NULL, p->lineno, "section header has no closing ']'");
+			return;
+		}
+		open_entry(p, s + 1, (size_t)(end - s - 1));
+		return;
+	}
+	if (!strpbrk(s, "=:"))
+		report(p, NULL, p->lineno, "expected 'key = value', a [section] or a comment");
+}
+
+/* An fgets for inih that counts lines and spots section headers. */
+static char *read_line(char *buf, int size, void *stream)
+{
+	struct parser *p = stream;
+	size_t n;
+
+	if (!fgets(buf, size, p->fp))
+		return NULL;
+	n = strlen(buf);
+	if (p->at_line_start) {
+		p->lineno++;
+		inspect_line(p, buf);
+	}
+	p->at_line_start = n > 0 && buf[n - 1] == '\n';
+	return buf;
+}
+
+/* ---- values ---- */
+
+static bool parse_yes_no(const char *value, bool *out)
+{
+	if (strcasecmp(value, "yes") == 0)
+		*out = true;
+	else if (strcasecmp(value, "no") == 0)
+		*out = false;
+	else
+		return false;
+	return true;
+}
+
+static bool parse_views(const char *value, unsigned *out)
+{
+	char *copy = xstrdup(value), *save = NULL, *tok;
+	unsigned views = 0;
+	bool ok = true;
+
+	for (tok = strtok_r(copy, ", \t", &save); tok && ok;
+	     tok = strtok_r(NULL, ", \t", &save)) {
+		if (strcasecmp(tok, "ro") == 0)
+			views |= VIEW_RO;
+		else if (strcasecmp(tok, "rw") == 0)
+			views |= VIEW_RW;
+		else if (strcasecmp(tok, "cow") == 0)
+			views |= VIEW_COW;
+		else
+			ok = false;
+	}
+	free(copy);
+	*out = views;
+	return ok && views != 0;
+}
+
+static bool parse_seconds(const char *value, unsigned *out)
+{
+	unsigned long v = 0;
+
+	if (!*value)
+		return false;
+	for (const char *c = value; *c; c++) {
+		if (!isdigit((unsigned char)*c))
+			return false;
+		v = v * 10 + (unsigned long)(*c - '0');
+		if (v > UINT_MAX)
+			return false;
+	}
+	*out = (unsigned)v;
+	return true;
+}
+
+/* Records that KEY was given on this line; false if it was given before. */
+static bool first_time(struct parser *p, const struct config_entry *e,
+		       const char *key, int *line)
+{
+	if (*line) {
+		report(p, e, p->lineno, "key '%s' given twice (first on line %d)",
+		       key, *line);
+		return false;
+	}
+	*line = p->lineno;
+	return true;
+}
+
+static void set_global(struct parser *p, const char *key, const char *value)
+{
+	struct config *cfg = p->cfg;
+
+	if (strcasecmp(key, "log_level") == 0) {
+		if (!first_time(p, NULL, "log_level", &p->log_level_line))
+			return;
+		for (size_t i = 0; i < COUNT(log_level_words); i++)
+			if (strcasecmp(value, log_level_words[i].word) == 0) {
+				cfg->log_level = log_level_words[i].level;
+				return;
+			}
+		report(p, NULL, p->lineno,
+		       "log_level '%s' is not one of error, warn, info, debug", value);
+	} else if (strcasecmp(key, "flush_interval") == 0) {
+		if (!first_time(p, NULL, "flush_interval", &p->flush_interval_line))
+			return;
+		if (!parse_seconds(value, &cfg->flush_interval))
+			report(p, NULL, p->lineno,
+			       "flush_interval '%s' is not a whole number of seconds", value);
+	} else {
+		report(p, NULL, p->lineno,
+		       "unknown global key '%s' (global keys are log_level, flush_interval)", key);
+	}
+}
+
+static void set_size(struct parser *p, struct config_entry *e, const char *key,
+		     const char *value, uint64_t *out)
+{
+	int err = size_parse(value, out);
+
+	if (err == ERANGE)
+		report(p, e, p->lineno, "%s '%s' is too large", key, value);
+	else if (err)
+		report(p, e, p->lineno,
+		       "%s '%s' is not a size (decimal, 0x hex, optional K/M/G/T suffix)",
+		       key, value);
+}
+
+static void set_bool(struct parser *p, struct config_entry *e, const char *key,
+		     const char *value, bool *out)
+{
+	if (!parse_yes_no(value, out))
+		report(p, e, p->lineno, "%s '%s' is not yes or no", key, value);
+}
+
+static void set_path(struct parser *p, struct config_entry *e, const char *value)
+{
+	if (!*value) {
+		report(p, e, p->lineno, "path is empty");
+		return;
+	}
+	if (value[0] == '/') {
+		e->path = xstrdup(value);
+	} else if (asprintf(&e->path, "%s/%s", p->dir, value) < 0) {
+		abort();
+	}
+}
+
+static void set_advice(struct parser *p, struct config_entry *e, const char *value)
+{
+	for (size_t i = 0; i < COUNT(advice_words); i++)
+		if (strcasecmp(value, advice_words[i].word) == 0) {
+			e->advice = advice_words[i].advice;
+			return;
+		}
+	report(p, e, p->lineno,
+	       "advice '%s' is not one of normal, sequential, random, willneed, hugepage",
+	       value);
+}
+
+static void set_entry_key(struct parser *p, struct config_entry *e,
+			  const char *key, const char *value)
+{
+	struct entry_lines *l = &e->line;
+
+	if (strcasecmp(key, "path") == 0) {
+		if (first_time(p, e, "path", &l->path))
+			set_path(p, e, value);
+	} else if (strcasecmp(key, "anonymous") == 0) {
+		if (first_time(p, e, "anonymous", &l->anonymous))
+			set_bool(p, e, "anonymous", value, &e->anonymous);
+	} else if (strcasecmp(key, "offset") == 0) {
+		if (first_time(p, e, "offset", &l->offset))
+			set_size(p, e, "offset", value, &e->offset);
+	} else if (strcasecmp(key, "length") == 0) {
+		if (first_time(p, e, "length", &l->length))
+			set_size(p, e, "length", value, &e->length);
+	} else if (strcasecmp(key, "create") == 0) {
+		if (first_time(p, e, "create", &l->create))
+			set_bool(p, e, "create", value, &e->create);
+	} else if (strcasecmp(key, "resizable") == 0) {
+		if (first_time(p, e, "resizable", &l->resizable))
+			set_bool(p, e, "resizable", value, &e->resizable);
+	} else if (strcasecmp(key, "views") == 0) {
+		if (first_time(p, e, "views", &l->views) &&
+		    !parse_views(value, &e->views))
+			report(p, e, p->lineno,
+			       "views '%s' must list one or more of ro, rw, cow", value);
+	} else if (strcasecmp(key, "advice") == 0) {
+		if (first_time(p, e, "advice", &l->advice))
+			set_advice(p, e, value);
+	} else {
+		report(p, e, p->lineno,
+		       "unknown key '%s' (entry keys are path, anonymous, offset, length, "
+		       "create, views, resizable, advice)", key);
+	}
+}
+
+static int on_key(void *user, const char *section, const char *key,
+		  const char *value)
+{
+	struct parser *p = user;
+	struct config_entry *e = current_entry(p);
+
+	(void)section;	/* inih's copy is truncated; the reader tracks ours */
+	if (e)
+		set_entry_key(p, e, key, value);
+	else
+		set_global(p, key, value);
+	return 1;
+}
+
+/* ---- rules between keys, and the backing file ---- */
+
+static bool check_name(struct parser *p, const struct config_entry *e)
+{
+	const char *why = NULL;
+
+	if (e->name[0] == '\0')
+		why = "section name is empty";
+	else if (strcmp(e->name, ".") == 0 || strcmp(e->name, "..") == 0)
+		why = "section name cannot be '.' or '..'";
+	else if (strchr(e->name, '/'))
+		why = "section name cannot hold '/'";
+	else if (strlen(e->name) > NAME_MAX_BYTES)
+		why = "section name is over 255 bytes";
+	if (why)
+		report(p, e, e->line.header, "%s", why);
+	return why == NULL;
+}
+
+/* Rules that need no file; false if the entry cannot be checked further. */
+static bool check_keys(struct parser *p, struct config_entry *e)
+{
+	const struct entry_lines *l = &e->line;
+	long page = sysconf(_SC_PAGESIZE);
+	size_t before = p->errs->count;
+
+	if (e->anonymous && e->path)
+		report(p, e, max_line(l->path, l->anonymous),
+		       "path cannot go with 'anonymous = yes'");
+	if (!e->anonymous && !e->path && !l->path)
+		report(p, e, l->header, "no path (give 'path = FILE' or 'anonymous = yes')");
+	if (e->anonymous && !l->length)
+		report(p, e, l->header, "an anonymous entry needs a length");
+	if (e->anonymous && e->offset)
+		report(p, e, max_line(l->offset, l->anonymous),
+		       "an anonymous entry has no file to take an offset in");
+	if (e->anonymous && e->create)
+		report(p, e, max_line(l->create, l->anonymous),
+		       "an anonymous entry has no file to create");
+	if (e->create && !l->length)
+		report(p, e, l->create, "'create = yes' needs a length");
+	if (e->offset % (uint64_t)page)
+		report(p, e, l->offset,
+		       "offset %llu is not a multiple of the page size (%ld)",
+		       (unsigned long long)e->offset, page);
+	if (e->offset + e->length < e->offset || e->offset + e->length > INT64_MAX)
+		report(p, e, max_line(l->offset, l->length),
+		       "offset + length is past the largest file size");
+	return p->errs->count == before;
+}
+
+static void check_access(struct parser *p, const struct config_entry *e)
+{
+	int fd = open(e->path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0) {
+		report(p, e, e->line.path, "cannot read %s: %s", e->path, strerror(errno));
+		return;
+	}
+	close(fd);
+	if (!(e->views & VIEW_RW))
+		return;
+	fd = open(e->path, O_RDWR | O_CLOEXEC);
+	if (fd < 0) {
+		report(p, e, e->line.header,
+		       "the rw view needs %s writable: %s (list only 'views = ro, cow')",
+		       e->path, strerror(errno));
+		return;
+	}
+	close(fd);
+}
+
+static void check_file(struct parser *p, struct config_entry *e)
+{
+	const struct entry_lines *l = &e->line;
+	struct stat st;
+	uint64_t end = e->offset + e->length;
+
+	if (stat(e->path, &st) < 0) {
+		if (errno == ENOENT && e->create)
+			return;	/* created when mounted */
+		report(p, e, l->path, "%s: %s%s", e->path, strerror(errno),
+		       errno == ENOENT ? " (add 'create = yes' to create it)" : "");
+		return;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		report(p, e, l->path, "%s is not a regular file", e->path);
+		return;
+	}
+	if (e->offset > (uint64_t)st.st_size)
+		report(p, e, l->offset, "offset %llu is past the end of %s (%lld bytes)",
+		       (unsigned long long)e->offset, e->path, (long long)st.st_size);
+	else if (end > (uint64_t)st.st_size)
+		report(p, e, max_line(l->offset, l->length),
+		       "offset + length (%llu) is past the end of %s (%lld bytes)",
+		       (unsigned long long)end, e->path, (long long)st.st_size);
+	else
+		check_access(p, e);
+}
+
+static int compare_entry_names(const void *a, const void *b)
+{
+	const struct config_entry *x = *(const struct config_entry *const *)a;
+	const struct config_entry *y = *(const struct config_entry *const *)b;
+	int c = strcmp(x->name, y->name);
+
+	return c ? c : x->line.header - y->line.header;
+}
+
+/* Sections named twice: sort by name, then neighbours tell. */
+static void check_unique_names(struct parser *p)
+{
+	struct config *cfg = p->cfg;
+	struct config_entry **sorted;
+
+	if (cfg->n_entries < 2)
+		return;
+	sorted = calloc(cfg->n_entries, sizeof(*sorted));
+	if (!sorted)
+		abort();
+	for (size_t i = 0; i < cfg->n_entries; i++)
+		sorted[i] = &cfg->entries[i];
+	qsort(sorted, cfg->n_entries, sizeof(*sorted), compare_entry_names);
+	for (size_t i = 1; i < cfg->n_entries; i++) {
+		size_t first = i - 1;
+
+		while (first > 0 && strcmp(sorted[first - 1]->name, sorted[i]->name) == 0)
+			first--;
+		if (strcmp(sorted[first]->name, sorted[i]->name) == 0)
+			report(p, sorted[i], sorted[i]->line.header,
+			       "section named twice (first on line %d)",
+			       sorted[first]->line.header);
+	}
+	free(sorted);
+}
+
+/* The config file's folder, absolute, for relative paths. */
+static char *config_dir(const char *file)
+{
+	char *copy = xstrdup(file), *slash = strrchr(copy, '/'), *dir;
+
+	if (slash == copy)
+		slash[1] = '\0';
+	else if (slash)
+		*slash = '\0';
+	dir = realpath(slash ? copy : ".", NULL);
+	free(copy);
+	return dir;
+}
+
+int config_load(const char *file, struct config *cfg, struct errors *errs)
+{
+	struct parser p = { .cfg = cfg, .errs = errs, .at_line_start = true };
+	size_t before = errs->count;
+	int rc;
+
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->file = xstrdup(file);
+	cfg->log_level = LOG_INFO;
+	p.fp = fopen(file, "re");
+	if (!p.fp) {
+		errors_add(errs, "%s: cannot read the config: %s", file, strerror(errno));
+		return -1;
+	}
+	p.dir = config_dir(file);
+	if (!p.dir) {
+		errors_add(errs, "%s: cannot resolve its folder: %s", file, strerror(errno));
+		fclose(p.fp);
+		return -1;
+	}
+	ini_use_stack = false;
+	ini_allow_realloc = true;
+	ini_max_line = LINE_MAX_BYTES;
+	ini_allow_multiline = false;
+	rc = ini_parse_stream(read_line, &p, on_key, &p);
+	fclose(p.fp);
+	free(p.dir);
+	if (rc < 0) {
+		errors_add(errs, "%s: out of memory while parsing", file);
+		return -1;
+	}
+	check_unique_names(&p);
+	for (size_t i = 0; i < cfg->n_entries; i++) {
+		struct config_entry *e = &cfg->entries[i];
+
+		if (check_name(&p, e) && check_keys(&p, e) && e->path)
+			check_file(&p, e);
+	}
+	return errs->count == before ? 0 : -1;
+}
+
+void config_free(struct config *cfg)
+{
+	for (size_t i = 0; i < cfg->n_entries; i++) {
+		free(cfg->entries[i].name);
+		free(cfg->entries[i].path);
+	}
+	free(cfg->entries);
+	free(cfg->file);
+	memset(cfg, 0, sizeof(*cfg));
+}

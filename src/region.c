@@ -1,0 +1,454 @@
+/*
+ * region.c - mappings of one entry and the operations on them (region.h).
+ *
+ * Mapping lengths are whole pages and never zero: a region of 0 bytes keeps
+ * one page mapped past the end of the file. Nothing ever touches bytes at or
+ * past the region's size, so that page is never faulted in; keeping it
+ * spares every path a special case for "no mapping".
+ */
+#include "region.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "log.h"
+
+struct region {
+	struct config_entry entry;	/* deep copy: name and path are ours */
+	int fd;
+	uint64_t page;
+	pthread_rwlock_t lock;
+
+	/* Mappings and their sizes change only under the exclusive lock; the
+	 * sizes are atomic so that getattr can read them without it. */
+	char *ro_map, *rw_map, *cow_map;
+	_Atomic uint64_t size, cow_size;
+};
+
+static uint64_t map_length(const struct region *r, uint64_t size)
+{
+	uint64_t len = (size + r->page - 1) & ~(r->page - 1);
+
+	return len ? len : r->page;
+}
+
+static void __attribute__((format(printf, 3, 4)))
+say(char *why, size_t whylen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, whylen, fmt, ap);
+	va_end(ap);
+}
+
+static void advise(const struct region *r, void *map, uint64_t len)
+{
+	if (r->entry.advice != MADV_NORMAL && madvise(map, len, r->entry.advice) < 0)
+		log_msg(LOG_DEBUG, "[%s] madvise(%s): %s", r->entry.name,
+			config_advice_name(r->entry.advice), strerror(errno));
+}
+
+static char *map_view(struct region *r, uint64_t size, int prot, int flags)
+{
+	uint64_t len = map_length(r, size);
+	void *map = mmap(NULL, len, prot, flags, r->fd, (off_t)r->entry.offset);
+
+	if (map == MAP_FAILED)
+		return NULL;
+	advise(r, map, len);
+	return map;
+}
+
+/* Moves MAP from OLD_SIZE to NEW_SIZE bytes; NULL (errno set) on failure. */
+static char *remap_view(struct region *r, char *map, uint64_t old_size,
+			uint64_t new_size)
+{
+	uint64_t old_len = map_length(r, old_size), new_len = map_length(r, new_size);
+	void *moved;
+
+	if (old_len == new_len)
+		return map;
+	moved = mremap(map, old_len, new_len, MREMAP_MAYMOVE);
+	if (moved == MAP_FAILED)
+		return NULL;
+	if (new_len > old_len)
+		advise(r, moved, new_len);
+	return moved;
+}
+
+static int open_backing(struct region *r, char *why, size_t whylen)
+{
+	const struct config_entry *e = &r->entry;
+	int mode = (e->views & VIEW_RW) ? O_RDWR : O_RDONLY;
+
+	if (e->anonymous) {
+		r->fd = memfd_create(e->name, MFD_CLOEXEC);
+		if (r->fd < 0 || ftruncate(r->fd, (off_t)e->length) < 0) {
+			say(why, whylen, "cannot make %llu bytes of anonymous memory: %s",
+			    (unsigned long long)e->length, strerror(errno));
+			return errno;
+		}
+		return 0;
+	}
+	if (e->create) {
+		r->fd = open(e->path, mode | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+		if (r->fd >= 0) {
+			if (ftruncate(r->fd, (off_t)(e->offset + e->length)) == 0)
+				return 0;
+			say(why, whylen, "cannot size the new file %s: %s", e->path,
+			    strerror(errno));
+			return errno;
+		}
+		if (errno != EEXIST) {
+			say(why, whylen, "cannot create %s: %s", e->path, strerror(errno));
+			return errno;
+		}
+	}
+	r->fd = open(e->path, mode | O_CLOEXEC);
+	if (r->fd < 0) {
+		say(why, whylen, "cannot open %s: %s", e->path, strerror(errno));
+		return errno;
+	}
+	return 0;
+}
+
+/* The region's size as the file now has it: the configured window, or for a
+ * following entry (length 0) everything from offset to the end. */
+static int current_file_size(const struct region *r, uint64_t *out)
+{
+	struct stat st;
+
+	if (fstat(r->fd, &st) < 0)
+		return errno;
+	*out = (uint64_t)st.st_size;
+	return 0;
+}
+
+static uint64_t following_size(const struct region *r, uint64_t file_size)
+{
+	return file_size > r->entry.offset ? file_size - r->entry.offset : 0;
+}
+
+static int map_all(struct region *r, char *why, size_t whylen)
+{
+	uint64_t size = r->entry.length, file_size;
+
+	if (!r->entry.anonymous && r->entry.length == 0) {
+		if (current_file_size(r, &file_size)) {
+			say(why, whylen, "cannot stat %s: %s", r->entry.path, strerror(errno));
+			return errno;
+		}
+		size = following_size(r, file_size);
+	}
+	r->size = r->cow_size = size;
+	r->ro_map = map_view(r, size, PROT_READ, MAP_SHARED);
+	if (r->ro_map && (r->entry.views & VIEW_RW))
+		r->rw_map = map_view(r, size, PROT_READ | PROT_WRITE, MAP_SHARED);
+	if (r->ro_map && (r->entry.views & VIEW_COW))
+		r->cow_map = map_view(r, size, PROT_READ | PROT_WRITE, MAP_PRIVATE);
+	if (!r->ro_map || (!r->rw_map && (r->entry.views & VIEW_RW)) ||
+	    (!r->cow_map && (r->entry.views & VIEW_COW))) {
+		say(why, whylen, "cannot map %llu bytes: %s", (unsigned long long)size,
+		    strerror(errno));
+		return errno;
+	}
+	return 0;
+}
+
+static void unmap_all(struct region *r)
+{
+	if (r->ro_map)
+		munmap(r->ro_map, map_length(r, r->size));
+	if (r->rw_map)
+		munmap(r->rw_map, map_length(r, r->size));
+	if (r->cow_map)
+		munmap(r->cow_map, map_length(r, r->cow_size));
+}
+
+static void free_region(struct region *r)
+{
+	unmap_all(r);
+	if (r->fd >= 0)
+		close(r->fd);
+	pthread_rwlock_destroy(&r->lock);
+	free(r->entry.name);
+	free(r->entry.path);
+	free(r);
+}
+
+static void init_lock(pthread_rwlock_t *lock)
+{
+	pthread_rwlockattr_t attr;
+
+	/* A resize must not starve behind a stream of readers. */
+	pthread_rwlockattr_init(&attr);
+	pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	pthread_rwlock_init(lock, &attr);
+	pthread_rwlockattr_destroy(&attr);
+}
+
+int region_open(const struct config_entry *e, struct region **out,
+		char *why, size_t whylen)
+{
+	struct region *r = calloc(1, sizeof(*r));
+	int err;
+
+	if (!r) {
+		say(why, whylen, "out of memory");
+		return ENOMEM;
+	}
+	r->entry = *e;
+	r->entry.name = strdup(e->name);
+	r->entry.path = e->path ? strdup(e->path) : NULL;
+	r->fd = -1;
+	r->page = (uint64_t)sysconf(_SC_PAGESIZE);
+	init_lock(&r->lock);
+	if (!r->entry.name || (e->path && !r->entry.path)) {
+		free_region(r);
+		say(why, whylen, "out of memory");
+		return ENOMEM;
+	}
+	err = open_backing(r, why, whylen);
+	if (!err)
+		err = map_all(r, why, whylen);
+	if (err) {
+		free_region(r);
+		return err;
+	}
+	*out = r;
+	return 0;
+}
+
+int region_close(struct region *r)
+{
+	int err = 0;
+
+	if (r->rw_map)
+		err = region_sync(r, 0, r->size);
+	if (err)
+		log_msg(LOG_ERR, "[%s] flush at unmount failed: %s", r->entry.name,
+			strerror(err));
+	free_region(r);
+	return err;
+}
+
+const struct config_entry *region_entry(const struct region *r)
+{
+	return &r->entry;
+}
+
+uint64_t region_view_size(const struct region *r, unsigned view)
+{
+	return view == VIEW_COW ? r->cow_size : r->size;
+}
+
+int region_fstat(const struct region *r, struct stat *st)
+{
+	return fstat(r->fd, st) < 0 ? errno : 0;
+}
+
+static char *view_map(const struct region *r, unsigned view)
+{
+	switch (view) {
+	case VIEW_RW:  return r->rw_map;
+	case VIEW_COW: return r->cow_map;
+	default:       return r->ro_map;
+	}
+}
+
+size_t region_read_begin(struct region *r, unsigned view, uint64_t off,
+			 size_t len, const void **data)
+{
+	uint64_t size;
+
+	pthread_rwlock_rdlock(&r->lock);
+	size = region_view_size(r, view);
+	if (off >= size)
+		return 0;
+	if (len > size - off)
+		len = (size_t)(size - off);
+	*data = view_map(r, view) + off;
+	return len;
+}
+
+void region_read_end(struct region *r)
+{
+	pthread_rwlock_unlock(&r->lock);
+}
+
+/* ---- resizing; all of it under the exclusive lock ---- */
+
+/* Fits the cow view into what is left of the backing file. */
+static int shrink_cow_to(struct region *r, uint64_t file_size)
+{
+	uint64_t fits = following_size(r, file_size);
+	char *moved;
+
+	if (!r->cow_map || r->cow_size <= fits)
+		return 0;
+	moved = remap_view(r, r->cow_map, r->cow_size, fits);
+	if (!moved)
+		return errno;
+	r->cow_map = moved;
+	r->cow_size = fits;
+	return 0;
+}
+
+/* The file size a resize to SIZE leaves: a window that reached the end of
+ * the file moves the end; one that ends before it only ever extends it. */
+static uint64_t file_size_after(const struct region *r, uint64_t file_size,
+				uint64_t size)
+{
+	uint64_t old_end = r->entry.offset + r->size, new_end = r->entry.offset + size;
+
+	if (r->entry.anonymous || old_end >= file_size)
+		return new_end;
+	return new_end > file_size ? new_end : file_size;
+}
+
+/* Moves both shared mappings to SIZE bytes; on failure nothing has moved. */
+static int remap_shared(struct region *r, uint64_t size)
+{
+	char *ro = remap_view(r, r->ro_map, r->size, size), *rw = r->rw_map;
+
+	if (!ro)
+		return errno;
+	r->ro_map = ro;
+	if (rw) {
+		rw = remap_view(r, rw, r->size, size);
+		if (!rw) {
+			int err = errno;
+
+			r->ro_map = remap_view(r, ro, size, r->size);
+			return err;
+		}
+		r->rw_map = rw;
+	}
+	r->size = size;
+	return 0;
+}
+
+static int resize_locked(struct region *r, uint64_t size)
+{
+	uint64_t file_size, target;
+	int err;
+
+	if (size > INT64_MAX - r->entry.offset)
+		return EFBIG;
+	err = current_file_size(r, &file_size);
+	if (err)
+		return err;
+	target = file_size_after(r, file_size, size);
+	if (target != file_size && ftruncate(r->fd, (off_t)target) < 0)
+		return errno;
+	err = remap_shared(r, size);
+	if (err) {
+		if (target != file_size && ftruncate(r->fd, (off_t)file_size) < 0)
+			log_msg(LOG_ERR, "[%s] cannot restore the file's size: %s",
+				r->entry.name, strerror(errno));
+		return err;
+	}
+	return shrink_cow_to(r, target);
+}
+
+int region_resize(struct region *r, uint64_t size)
+{
+	int err;
+
+	if (!r->entry.resizable)
+		return EPERM;
+	pthread_rwlock_wrlock(&r->lock);
+	err = resize_locked(r, size);
+	pthread_rwlock_unlock(&r->lock);
+	return err;
+}
+
+int region_refresh(struct region *r)
+{
+	uint64_t file_size, size;
+	int err, changed = 0;
+
+	if (r->entry.anonymous || r->entry.length != 0)
+		return 0;
+	pthread_rwlock_wrlock(&r->lock);
+	err = current_file_size(r, &file_size);
+	size = following_size(r, file_size);
+	if (!err && size != r->size) {
+		err = remap_shared(r, size);
+		if (!err)
+			err = shrink_cow_to(r, file_size);
+		changed = 1;
+	}
+	pthread_rwlock_unlock(&r->lock);
+	return err ? -err : changed;
+}
+
+/* ---- writing ---- */
+
+static ssize_t write_within(struct region *r, unsigned view, const void *buf,
+			    size_t len, uint64_t off)
+{
+	uint64_t size = region_view_size(r, view);
+
+	if (off >= size)
+		return len ? -ENOSPC : 0;
+	if (len > size - off)
+		len = (size_t)(size - off);
+	memcpy(view_map(r, view) + off, buf, len);
+	return (ssize_t)len;
+}
+
+ssize_t region_write(struct region *r, unsigned view, const void *buf,
+		     size_t len, uint64_t off)
+{
+	bool grow = view == VIEW_RW && r->entry.resizable;
+	ssize_t n;
+	int err;
+
+	if (len > (uint64_t)SSIZE_MAX || off > INT64_MAX - len)
+		return -EFBIG;
+	pthread_rwlock_rdlock(&r->lock);
+	if (!grow || off + len <= r->size) {
+		n = write_within(r, view, buf, len, off);
+		pthread_rwlock_unlock(&r->lock);
+		return n;
+	}
+	pthread_rwlock_unlock(&r->lock);
+
+	pthread_rwlock_wrlock(&r->lock);
+	err = off + len > r->size ? resize_locked(r, off + len) : 0;
+	n = err ? -err : write_within(r, view, buf, len, off);
+	pthread_rwlock_unlock(&r->lock);
+	return n;
+}
+
+int region_sync(struct region *r, uint64_t off, uint64_t len)
+{
+	uint64_t start = off & ~(r->page - 1);
+	int err = 0;
+
+	if (r->entry.anonymous || !r->rw_map)
+		return 0;
+	pthread_rwlock_rdlock(&r->lock);
+	if (off < r->size) {
+		uint64_t end = off + (len < r->size - off ? len : r->size - off);
+
+		if (msync(r->rw_map + start, end - start, MS_SYNC) < 0)
+			err = errno;
+	}
+	pthread_rwlock_unlock(&r->lock);
+	if (!err && fsync(r->fd) < 0)
+		err = errno;
+	return err;
+}
