@@ -17,7 +17,7 @@ LIBS       = $(shell pkg-config --libs fuse3 inih 2>/dev/null) -lpthread
 TEST_LIBS  = $(shell pkg-config --libs inih cunit 2>/dev/null) -lpthread
 SANITIZE  := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
-CORE_SRC  := src/size.c src/config.c src/log.c src/region.c
+CORE_SRC  := src/size.c src/config.c src/log.c src/region.c src/ctl.c
 DAEMON_SRC:= $(CORE_SRC) src/fs.c src/main.c
 UNIT_SRC  := $(wildcard tests/unit/*.c)
 HEADERS   := $(wildcard include/*.h)
@@ -62,11 +62,11 @@ unit-test: $(BUILD)/unit-tests
 	$(BUILD)/unit-tests
 
 integration-test: $(BUILD)/mmapfs
-	python3 tests/integration/test_mount.py --binary $(BUILD)/mmapfs
+	python3 tests/integration/run.py --binary $(BUILD)/mmapfs
 
 asan-test: $(BUILD)/asan/unit-tests $(BUILD)/asan/mmapfs
 	ASAN_OPTIONS=detect_leaks=1 $(BUILD)/asan/unit-tests
-	python3 tests/integration/test_mount.py --binary $(BUILD)/asan/mmapfs
+	python3 tests/integration/run.py --binary $(BUILD)/asan/mmapfs
 
 # The demo works on copies in demo/ (ignored by git): it never changes a
 # tracked file. Ctrl-C unmounts.

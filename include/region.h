@@ -65,16 +65,46 @@ ssize_t region_write(struct region *r, unsigned view, const void *buf,
 		     size_t len, uint64_t off);
 
 /*
+ * The operations below return 0 or an errno, with the reason in WHY (which
+ * may be NULL). Bounds are those of Python's mmap: a range that does not lie
+ * inside the view, or a sum that overflows, is EINVAL, and changes nothing.
+ */
+
+/*
  * Makes the region SIZE bytes: the file is extended or cut (a window that
  * ends before the file's end never cuts the data after it), both shared
  * mappings follow, and a cow view longer than what is left of the file
- * shrinks with it. Returns 0 or an errno (EPERM with resizable = no).
+ * shrinks with it. EPERM with resizable = no.
  */
-int region_resize(struct region *r, uint64_t size);
+int region_resize(struct region *r, uint64_t size, char *why, size_t whylen);
 
-/* msync(MS_SYNC) of [OFF, OFF + LEN) of the rw mapping, then fsync of the
- * file; a no-op for anonymous regions. Returns 0 or an errno. */
-int region_sync(struct region *r, uint64_t off, uint64_t len);
+/* msync(MS_SYNC) of [OFF, OFF + LEN) of the rw mapping (OFF rounded down
+ * to a page), then fsync of the file; a no-op for anonymous regions. */
+int region_sync(struct region *r, uint64_t off, uint64_t len, char *why,
+		size_t whylen);
+
+/* memmove of COUNT bytes from SRC to DEST within VIEW (VIEW_RW or
+ * VIEW_COW); both ranges must lie inside that view. */
+int region_move(struct region *r, unsigned view, uint64_t dest, uint64_t src,
+		uint64_t count, char *why, size_t whylen);
+
+/* Drops every cow write: the cow view maps the file afresh at the region's
+ * current size. */
+int region_reset(struct region *r, char *why, size_t whylen);
+
+/* Counters and sizes for ctl/NAME/status. */
+struct region_stats {
+	uint64_t size, cow_size, file_size;
+	uint64_t resident_bytes;	/* mincore(2) of the shared mapping */
+	uint64_t cow_private_bytes;	/* cow pages written since mount or reset */
+	uint64_t reads, writes, flushes, resizes, moves, resets, errors;
+	char last_error[512];		/* "none" or "FILE: reason" */
+};
+
+void region_get_stats(struct region *r, struct region_stats *st);
+
+/* Records a failed command: counts it and keeps REASON as last_error. */
+void region_note_error(struct region *r, const char *reason);
 
 /* For entries that follow their file (length 0): takes the file's current
  * size. Returns 1 if the size changed, 0 if not, or -errno. */

@@ -31,6 +31,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ctl.h"
 #include "log.h"
 #include "region.h"
 
@@ -48,7 +49,8 @@ enum node_kind {
 	NODE_RW,
 	NODE_COW,
 	NODE_CTL_DIR,
-	NODE_KINDS,
+	NODE_CTL_FILE,	/* NODE_CTL_FILE + enum ctl_file */
+	NODE_KINDS = NODE_CTL_FILE + CTL_FILES,
 };
 
 /* Folders never change: the kernel may cache them for as long as it likes.
@@ -130,6 +132,16 @@ static unsigned kind_view(enum node_kind kind)
 static bool is_view(enum node_kind kind)
 {
 	return kind <= NODE_COW;
+}
+
+static bool is_ctl_file(enum node_kind kind)
+{
+	return kind >= NODE_CTL_FILE;
+}
+
+static enum ctl_file kind_ctl_file(enum node_kind kind)
+{
+	return (enum ctl_file)(kind - NODE_CTL_FILE);
 }
 
 static struct fs *req_fs(fuse_req_t req)
@@ -296,6 +308,21 @@ static int view_attr(struct fs *fs, struct slot *s, enum node_kind kind,
 	return 0;
 }
 
+/* Control files: owned by the mounting user, empty as far as st_size
+ * tells; they are served with direct_io, so reads are not cut at it. */
+static void ctl_file_attr(const struct fs *fs, fuse_ino_t ino, enum ctl_file file,
+			  struct stat *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->st_ino = ino;
+	st->st_mode = S_IFREG | ctl_file_mode(file);
+	st->st_nlink = 1;
+	st->st_uid = fs->uid;
+	st->st_gid = fs->gid;
+	st->st_blksize = 4096;
+	st->st_atim = st->st_mtim = st->st_ctim = fs->started;
+}
+
 /* Fills ST for INO; returns 0 or an errno. *TIMEOUT is how long the kernel
  * may keep it. */
 static int node_attr(struct fs *fs, fuse_ino_t ino, struct stat *st, double *timeout)
@@ -313,6 +340,10 @@ static int node_attr(struct fs *fs, fuse_ino_t ino, struct stat *st, double *tim
 		return ENOENT;
 	if (kind == NODE_CTL_DIR) {
 		dir_attr(fs, ino, st);
+		return 0;
+	}
+	if (is_ctl_file(kind)) {
+		ctl_file_attr(fs, ino, kind_ctl_file(kind), st);
 		return 0;
 	}
 	*timeout = VIEW_TIMEOUT;
@@ -356,8 +387,15 @@ static enum node_kind view_kind(unsigned view)
 /* The child NAME of folder PARENT: its inode number, or 0. */
 static fuse_ino_t child_ino(struct fs *fs, fuse_ino_t parent, const char *name)
 {
+	enum node_kind kind;
 	struct slot *s;
+	int file;
 
+	s = ino_slot(fs, parent, &kind);
+	if (s) {
+		file = kind == NODE_CTL_DIR ? ctl_file_by_name(name) : -1;
+		return file < 0 ? 0 : node_ino(fs, s, NODE_CTL_FILE + file);
+	}
 	if (parent == FUSE_ROOT_ID) {
 		for (size_t i = 0; i < N_TOP_DIRS; i++)
 			if (strcmp(name, top_dirs[i].name) == 0)
@@ -460,6 +498,26 @@ static void fill_dir(struct fs *fs, fuse_req_t req, fuse_ino_t ino, char *buf,
 	}
 }
 
+/* ctl/NAME/: ".", "..", then the control files in enum ctl_file order. */
+static void fill_ctl_dir(struct fs *fs, fuse_req_t req, fuse_ino_t ino, char *buf,
+			 size_t size, size_t *used, off_t pos)
+{
+	enum node_kind kind;
+	struct slot *s = ino_slot(fs, ino, &kind);
+
+	for (; pos < 2; pos++)
+		if (!add_dirent(req, buf, size, used, pos ? ".." : ".",
+				pos ? INO_CTL_DIR : ino, S_IFDIR, pos + 1))
+			return;
+	for (; pos < 2 + CTL_FILES; pos++) {
+		enum ctl_file file = (enum ctl_file)(pos - 2);
+
+		if (!add_dirent(req, buf, size, used, ctl_file_name(file),
+				node_ino(fs, s, NODE_CTL_FILE + file), S_IFREG, pos + 1))
+			return;
+	}
+}
+
 static void fs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		       struct fuse_file_info *fi)
 {
@@ -479,15 +537,10 @@ static void fs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	if (ino_slot(fs, ino, &kind)) {
-		/* ctl/NAME/: only "." and ".." until the control files come. */
-		for (off_t pos = off; pos < 2; pos++)
-			if (!add_dirent(req, buf, size, &used, pos ? ".." : ".",
-					pos ? INO_CTL_DIR : ino, S_IFDIR, pos + 1))
-				break;
-	} else {
+	if (ino_slot(fs, ino, &kind))
+		fill_ctl_dir(fs, req, ino, buf, size, &used, off);
+	else
 		fill_dir(fs, req, ino, buf, size, &used, off);
-	}
 	fuse_reply_buf(req, buf, used);
 	free(buf);
 }
@@ -509,11 +562,24 @@ static int open_view(struct fs *fs, struct slot *s, enum node_kind kind, int fla
 	if (changed)
 		invalidate_views(fs, s, VIEW_ALL, 0, 0);
 	if (kind == NODE_RW && (flags & O_TRUNC)) {
-		err = region_resize(s->region, 0);
+		err = region_resize(s->region, 0, NULL, 0);
 		if (err)
 			return err;
 		invalidate_views(fs, s, VIEW_RO | VIEW_COW, 0, 0);
 	}
+	return 0;
+}
+
+/* Control files are opened only the ways their modes allow, for root too;
+ * direct_io: no size is known in advance and every write must arrive. */
+static int open_ctl_file(enum ctl_file file, struct fuse_file_info *fi)
+{
+	int acc = fi->flags & O_ACCMODE;
+	unsigned mode = ctl_file_mode(file);
+
+	if ((acc != O_WRONLY && !(mode & 0400)) || (acc != O_RDONLY && !(mode & 0200)))
+		return EACCES;
+	fi->direct_io = 1;
 	return 0;
 }
 
@@ -524,8 +590,16 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct slot *s = ino_slot(fs, ino, &kind);
 	int err;
 
-	if (!s || !is_view(kind)) {
+	if (!s || kind == NODE_CTL_DIR) {
 		fuse_reply_err(req, EISDIR);
+		return;
+	}
+	if (is_ctl_file(kind)) {
+		err = open_ctl_file(kind_ctl_file(kind), fi);
+		if (err)
+			fuse_reply_err(req, err);
+		else
+			fuse_reply_open(req, fi);
 		return;
 	}
 	err = open_view(fs, s, kind, fi->flags);
@@ -550,6 +624,20 @@ static void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	fuse_reply_err(req, 0);
 }
 
+/* The text is made afresh for each read: it is small enough that a reader
+ * always takes it whole at offset 0. */
+static void read_ctl_file(fuse_req_t req, struct slot *s, enum ctl_file file,
+			  size_t size, off_t off)
+{
+	char text[CTL_READ_MAX];
+	size_t len = ctl_read(s->region, file, text, sizeof(text));
+
+	if ((size_t)off >= len)
+		fuse_reply_buf(req, NULL, 0);
+	else
+		fuse_reply_buf(req, text + off, len - (size_t)off < size ? len - (size_t)off : size);
+}
+
 static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
@@ -559,6 +647,10 @@ static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	size_t n;
 
 	(void)fi;
+	if (s && is_ctl_file(kind)) {
+		read_ctl_file(req, s, kind_ctl_file(kind), size, off);
+		return;
+	}
 	if (!s || !is_view(kind)) {
 		fuse_reply_err(req, EISDIR);
 		return;
@@ -567,6 +659,21 @@ static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	n = region_read_begin(s->region, kind_view(kind), (uint64_t)off, size, &data);
 	fuse_reply_buf(req, data, n);
 	region_read_end(s->region);
+}
+
+static void write_ctl_file(fuse_req_t req, struct fs *fs, struct slot *s,
+			   enum ctl_file file, const char *buf, size_t size, off_t off)
+{
+	struct ctl_effect effect;
+	int err = ctl_write(s->region, file, buf, size, (uint64_t)off, &effect);
+
+	if (err) {
+		fuse_reply_err(req, err);
+		return;
+	}
+	if (effect.views)
+		invalidate_views(fs, s, effect.views, effect.off, effect.len);
+	fuse_reply_write(req, size);
 }
 
 static void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
@@ -578,6 +685,10 @@ static void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 	ssize_t n;
 
 	(void)fi;
+	if (s && is_ctl_file(kind)) {
+		write_ctl_file(req, fs, s, kind_ctl_file(kind), buf, size, off);
+		return;
+	}
 	if (!s || (kind != NODE_RW && kind != NODE_COW)) {
 		fuse_reply_err(req, s && kind == NODE_RO ? EBADF : EISDIR);
 		return;
@@ -603,7 +714,7 @@ static int truncate_view(struct fs *fs, struct slot *s, enum node_kind kind,
 		return EACCES;
 	if (kind == NODE_COW)
 		return EPERM;
-	err = region_resize(s->region, size);
+	err = region_resize(s->region, size, NULL, 0);
 	if (!err)
 		invalidate_views(fs, s, VIEW_RO | VIEW_COW, 0, 0);
 	return err;
@@ -620,10 +731,12 @@ static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	(void)fi;
 	if (to_set & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID))
 		err = EPERM;
-	else if (to_set & FUSE_SET_ATTR_SIZE)
-		err = s && is_view(kind) ? truncate_view(fs, s, kind, (uint64_t)attr->st_size)
-					 : EISDIR;
-	/* Times are accepted and left alone: they are the backing file's. */
+	else if ((to_set & FUSE_SET_ATTR_SIZE) && s && is_view(kind))
+		err = truncate_view(fs, s, kind, (uint64_t)attr->st_size);
+	else if ((to_set & FUSE_SET_ATTR_SIZE) && !(s && is_ctl_file(kind)))
+		err = EISDIR;
+	/* Times are accepted and left alone: they are the backing file's.
+	 * Truncating a control file is what the shell's ">" does: a no-op. */
 	if (err) {
 		fuse_reply_err(req, err);
 		return;
@@ -641,7 +754,7 @@ static void fs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 	(void)datasync;
 	(void)fi;
 	if (s && kind == NODE_RW)
-		err = region_sync(s->region, 0, region_view_size(s->region, VIEW_RW));
+		err = region_sync(s->region, 0, region_view_size(s->region, VIEW_RW), NULL, 0);
 	fuse_reply_err(req, err);
 }
 

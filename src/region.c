@@ -33,6 +33,13 @@ struct region {
 	 * sizes are atomic so that getattr can read them without it. */
 	char *ro_map, *rw_map, *cow_map;
 	_Atomic uint64_t size, cow_size;
+
+	/* One bit per cow page written since mount or reset. */
+	_Atomic uint64_t *cow_written;
+
+	_Atomic uint64_t reads, writes, flushes, resizes, moves, resets, errors;
+	pthread_mutex_t error_mu;
+	char last_error[512];
 };
 
 static uint64_t map_length(const struct region *r, uint64_t size)
@@ -42,11 +49,48 @@ static uint64_t map_length(const struct region *r, uint64_t size)
 	return len ? len : r->page;
 }
 
+static uint64_t page_count(const struct region *r, uint64_t size)
+{
+	return (size + r->page - 1) / r->page;
+}
+
+static int new_cow_bitmap(struct region *r, uint64_t cow_size)
+{
+	uint64_t words = (page_count(r, cow_size) + 63) / 64;
+
+	free(r->cow_written);
+	/* calloc'd pages stay untouched, and cost no memory, until written. */
+	r->cow_written = calloc(words ? words : 1, sizeof(*r->cow_written));
+	return r->cow_written ? 0 : ENOMEM;
+}
+
+static void mark_cow_written(struct region *r, uint64_t off, uint64_t len)
+{
+	for (uint64_t p = off / r->page; len && p <= (off + len - 1) / r->page; p++)
+		atomic_fetch_or(&r->cow_written[p / 64], 1ULL << (p % 64));
+}
+
+static uint64_t cow_written_bytes(const struct region *r)
+{
+	uint64_t pages = page_count(r, r->cow_size), n = 0;
+
+	for (uint64_t p = 0; p < pages; p += 64) {
+		uint64_t word = atomic_load(&r->cow_written[p / 64]);
+
+		if (pages - p < 64)
+			word &= (1ULL << (pages - p)) - 1;
+		n += (uint64_t)__builtin_popcountll(word);
+	}
+	return n * r->page;
+}
+
 static void __attribute__((format(printf, 3, 4)))
 say(char *why, size_t whylen, const char *fmt, ...)
 {
 	va_list ap;
 
+	if (!why)
+		return;
 	va_start(ap, fmt);
 	vsnprintf(why, whylen, fmt, ap);
 	va_end(ap);
@@ -155,8 +199,13 @@ static int map_all(struct region *r, char *why, size_t whylen)
 	r->ro_map = map_view(r, size, PROT_READ, MAP_SHARED);
 	if (r->ro_map && (r->entry.views & VIEW_RW))
 		r->rw_map = map_view(r, size, PROT_READ | PROT_WRITE, MAP_SHARED);
-	if (r->ro_map && (r->entry.views & VIEW_COW))
+	if (r->ro_map && (r->entry.views & VIEW_COW)) {
 		r->cow_map = map_view(r, size, PROT_READ | PROT_WRITE, MAP_PRIVATE);
+		if (r->cow_map && new_cow_bitmap(r, size)) {
+			say(why, whylen, "out of memory");
+			return ENOMEM;
+		}
+	}
 	if (!r->ro_map || (!r->rw_map && (r->entry.views & VIEW_RW)) ||
 	    (!r->cow_map && (r->entry.views & VIEW_COW))) {
 		say(why, whylen, "cannot map %llu bytes: %s", (unsigned long long)size,
@@ -182,6 +231,8 @@ static void free_region(struct region *r)
 	if (r->fd >= 0)
 		close(r->fd);
 	pthread_rwlock_destroy(&r->lock);
+	pthread_mutex_destroy(&r->error_mu);
+	free(r->cow_written);
 	free(r->entry.name);
 	free(r->entry.path);
 	free(r);
@@ -214,6 +265,8 @@ int region_open(const struct config_entry *e, struct region **out,
 	r->fd = -1;
 	r->page = (uint64_t)sysconf(_SC_PAGESIZE);
 	init_lock(&r->lock);
+	pthread_mutex_init(&r->error_mu, NULL);
+	strcpy(r->last_error, "none");
 	if (!r->entry.name || (e->path && !r->entry.path)) {
 		free_region(r);
 		say(why, whylen, "out of memory");
@@ -235,7 +288,7 @@ int region_close(struct region *r)
 	int err = 0;
 
 	if (r->rw_map)
-		err = region_sync(r, 0, r->size);
+		err = region_sync(r, 0, r->size, NULL, 0);
 	if (err)
 		log_msg(LOG_ERR, "[%s] flush at unmount failed: %s", r->entry.name,
 			strerror(err));
@@ -272,6 +325,7 @@ size_t region_read_begin(struct region *r, unsigned view, uint64_t off,
 {
 	uint64_t size;
 
+	atomic_fetch_add(&r->reads, 1);
 	pthread_rwlock_rdlock(&r->lock);
 	size = region_view_size(r, view);
 	if (off >= size)
@@ -339,21 +393,32 @@ static int remap_shared(struct region *r, uint64_t size)
 	return 0;
 }
 
-static int resize_locked(struct region *r, uint64_t size)
+static int resize_locked(struct region *r, uint64_t size, char *why, size_t whylen)
 {
 	uint64_t file_size, target;
 	int err;
 
-	if (size > INT64_MAX - r->entry.offset)
-		return EFBIG;
+	if (size > (uint64_t)INT64_MAX - r->entry.offset) {
+		say(why, whylen, "size %llu is past the largest file size",
+		    (unsigned long long)size);
+		return EINVAL;
+	}
 	err = current_file_size(r, &file_size);
-	if (err)
+	if (err) {
+		say(why, whylen, "cannot stat the file: %s", strerror(err));
 		return err;
+	}
 	target = file_size_after(r, file_size, size);
-	if (target != file_size && ftruncate(r->fd, (off_t)target) < 0)
-		return errno;
+	if (target != file_size && ftruncate(r->fd, (off_t)target) < 0) {
+		err = errno;
+		say(why, whylen, "cannot make the file %llu bytes: %s",
+		    (unsigned long long)target, strerror(err));
+		return err;
+	}
 	err = remap_shared(r, size);
 	if (err) {
+		say(why, whylen, "cannot map %llu bytes: %s", (unsigned long long)size,
+		    strerror(err));
 		if (target != file_size && ftruncate(r->fd, (off_t)file_size) < 0)
 			log_msg(LOG_ERR, "[%s] cannot restore the file's size: %s",
 				r->entry.name, strerror(errno));
@@ -362,15 +427,19 @@ static int resize_locked(struct region *r, uint64_t size)
 	return shrink_cow_to(r, target);
 }
 
-int region_resize(struct region *r, uint64_t size)
+int region_resize(struct region *r, uint64_t size, char *why, size_t whylen)
 {
 	int err;
 
-	if (!r->entry.resizable)
+	if (!r->entry.resizable) {
+		say(why, whylen, "the entry is not resizable (resizable = no)");
 		return EPERM;
+	}
 	pthread_rwlock_wrlock(&r->lock);
-	err = resize_locked(r, size);
+	err = resize_locked(r, size, why, whylen);
 	pthread_rwlock_unlock(&r->lock);
+	if (!err)
+		atomic_fetch_add(&r->resizes, 1);
 	return err;
 }
 
@@ -406,6 +475,8 @@ static ssize_t write_within(struct region *r, unsigned view, const void *buf,
 	if (len > size - off)
 		len = (size_t)(size - off);
 	memcpy(view_map(r, view) + off, buf, len);
+	if (view == VIEW_COW)
+		mark_cow_written(r, off, len);
 	return (ssize_t)len;
 }
 
@@ -416,6 +487,7 @@ ssize_t region_write(struct region *r, unsigned view, const void *buf,
 	ssize_t n;
 	int err;
 
+	atomic_fetch_add(&r->writes, 1);
 	if (len > (uint64_t)SSIZE_MAX || off > INT64_MAX - len)
 		return -EFBIG;
 	pthread_rwlock_rdlock(&r->lock);
@@ -427,28 +499,147 @@ ssize_t region_write(struct region *r, unsigned view, const void *buf,
 	pthread_rwlock_unlock(&r->lock);
 
 	pthread_rwlock_wrlock(&r->lock);
-	err = off + len > r->size ? resize_locked(r, off + len) : 0;
+	err = off + len > r->size ? resize_locked(r, off + len, NULL, 0) : 0;
 	n = err ? -err : write_within(r, view, buf, len, off);
 	pthread_rwlock_unlock(&r->lock);
 	return n;
 }
 
-int region_sync(struct region *r, uint64_t off, uint64_t len)
+/* ---- control operations ---- */
+
+/* Whether [OFF, OFF + LEN) lies inside SIZE bytes; says why not. */
+static bool range_inside(const char *what, uint64_t off, uint64_t len,
+			 uint64_t size, char *why, size_t whylen)
+{
+	if (off + len < off) {
+		say(why, whylen, "%s %llu+%llu overflows", what,
+		    (unsigned long long)off, (unsigned long long)len);
+		return false;
+	}
+	if (off + len > size) {
+		say(why, whylen, "%s %llu+%llu is past the end (%llu)", what,
+		    (unsigned long long)off, (unsigned long long)len,
+		    (unsigned long long)size);
+		return false;
+	}
+	return true;
+}
+
+int region_sync(struct region *r, uint64_t off, uint64_t len, char *why,
+		size_t whylen)
 {
 	uint64_t start = off & ~(r->page - 1);
 	int err = 0;
 
-	if (r->entry.anonymous || !r->rw_map)
-		return 0;
 	pthread_rwlock_rdlock(&r->lock);
-	if (off < r->size) {
-		uint64_t end = off + (len < r->size - off ? len : r->size - off);
+	if (!range_inside("range", off, len, r->size, why, whylen))
+		err = EINVAL;
+	else if (r->rw_map && !r->entry.anonymous && len &&
+		 msync(r->rw_map + start, off + len - start, MS_SYNC) < 0)
+		err = errno;
+	pthread_rwlock_unlock(&r->lock);
+	if (!err && !r->entry.anonymous && fsync(r->fd) < 0)
+		err = errno;
+	if (err == EINVAL)
+		return err;
+	if (err)
+		say(why, whylen, "cannot flush %s: %s", r->entry.path, strerror(err));
+	else
+		atomic_fetch_add(&r->flushes, 1);
+	return err;
+}
 
-		if (msync(r->rw_map + start, end - start, MS_SYNC) < 0)
-			err = errno;
+int region_move(struct region *r, unsigned view, uint64_t dest, uint64_t src,
+		uint64_t count, char *why, size_t whylen)
+{
+	uint64_t size;
+	int err = EINVAL;
+
+	pthread_rwlock_rdlock(&r->lock);
+	size = region_view_size(r, view);
+	if (range_inside("destination", dest, count, size, why, whylen) &&
+	    range_inside("source", src, count, size, why, whylen)) {
+		memmove(view_map(r, view) + dest, view_map(r, view) + src, count);
+		if (view == VIEW_COW)
+			mark_cow_written(r, dest, count);
+		err = 0;
 	}
 	pthread_rwlock_unlock(&r->lock);
-	if (!err && fsync(r->fd) < 0)
-		err = errno;
+	if (!err)
+		atomic_fetch_add(&r->moves, 1);
 	return err;
+}
+
+int region_reset(struct region *r, char *why, size_t whylen)
+{
+	char *fresh;
+	int err = 0;
+
+	pthread_rwlock_wrlock(&r->lock);
+	fresh = map_view(r, r->size, PROT_READ | PROT_WRITE, MAP_PRIVATE);
+	if (!fresh || new_cow_bitmap(r, r->size)) {
+		err = fresh ? ENOMEM : errno;
+		say(why, whylen, "cannot map the cow view afresh: %s", strerror(err));
+		if (fresh)
+			munmap(fresh, map_length(r, r->size));
+	} else {
+		munmap(r->cow_map, map_length(r, r->cow_size));
+		r->cow_map = fresh;
+		r->cow_size = r->size;
+	}
+	pthread_rwlock_unlock(&r->lock);
+	if (!err)
+		atomic_fetch_add(&r->resets, 1);
+	return err;
+}
+
+/* Bytes of the shared mapping in the page cache, asked in slices so that a
+ * terabyte region needs no terabyte/4096 vector. */
+static uint64_t resident_bytes(const struct region *r)
+{
+	enum { SLICE_PAGES = 4096 };
+	unsigned char vec[SLICE_PAGES];
+	uint64_t pages = page_count(r, r->size), resident = 0;
+
+	for (uint64_t p = 0; p < pages; p += SLICE_PAGES) {
+		uint64_t n = pages - p < SLICE_PAGES ? pages - p : SLICE_PAGES;
+
+		if (mincore(r->ro_map + p * r->page, n * r->page, vec) < 0)
+			break;
+		for (uint64_t i = 0; i < n; i++)
+			resident += vec[i] & 1;
+	}
+	return resident * r->page;
+}
+
+void region_get_stats(struct region *r, struct region_stats *st)
+{
+	uint64_t file_size = 0;
+
+	pthread_rwlock_rdlock(&r->lock);
+	st->size = r->size;
+	st->cow_size = r->cow_map ? r->cow_size : 0;
+	st->resident_bytes = resident_bytes(r);
+	st->cow_private_bytes = r->cow_map ? cow_written_bytes(r) : 0;
+	pthread_rwlock_unlock(&r->lock);
+	st->file_size = current_file_size(r, &file_size) ? 0 : file_size;
+	st->reads = r->reads;
+	st->writes = r->writes;
+	st->flushes = r->flushes;
+	st->resizes = r->resizes;
+	st->moves = r->moves;
+	st->resets = r->resets;
+	st->errors = r->errors;
+	pthread_mutex_lock(&r->error_mu);
+	snprintf(st->last_error, sizeof(st->last_error), "%s", r->last_error);
+	pthread_mutex_unlock(&r->error_mu);
+}
+
+void region_note_error(struct region *r, const char *reason)
+{
+	atomic_fetch_add(&r->errors, 1);
+	pthread_mutex_lock(&r->error_mu);
+	snprintf(r->last_error, sizeof(r->last_error), "%s", reason);
+	pthread_mutex_unlock(&r->error_mu);
+	log_msg(LOG_INFO, "[%s] %s", r->entry.name, reason);
 }

@@ -1,0 +1,73 @@
+/*
+ * ctl.h - the control files of ctl/NAME/: their command language and the
+ * status text (SPEC "Control files").
+ *
+ * A command is one write of at most CTL_MAX_COMMAND bytes of ASCII text at
+ * offset 0: fields separated by spaces or tabs, white space around them
+ * ignored, numbers in size.h's syntax. Parsing is separate from running,
+ * so that the language can be tested and fuzzed without a region.
+ */
+#ifndef MMAPFS_CTL_H
+#define MMAPFS_CTL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "region.h"
+
+#define CTL_MAX_COMMAND 4096
+
+enum ctl_file {
+	CTL_FLUSH,
+	CTL_RESIZE,
+	CTL_MOVE,
+	CTL_RESET,
+	CTL_STATUS,
+	CTL_FILES,
+};
+
+struct ctl_command {
+	enum ctl_file file;
+	bool whole;		/* flush: no fields, the whole region */
+	unsigned view;		/* move: VIEW_RW, or VIEW_COW for "move cow" */
+	uint64_t arg[3];	/* flush OFFSET SIZE; resize SIZE; move DEST SRC COUNT */
+};
+
+/* What a successful command changed, for the caller's cache invalidation:
+ * VIEWS (VIEW_* bits) over [OFF, OFF + LEN), LEN 0 meaning to the end. */
+struct ctl_effect {
+	unsigned views;
+	uint64_t off, len;
+};
+
+/* "flush", "resize", ...; and back (-1 if NAME is none of them). */
+const char *ctl_file_name(enum ctl_file file);
+int ctl_file_by_name(const char *name);
+
+/* Permission bits of each file: flush, move, reset 0200; resize 0600;
+ * status 0400. */
+unsigned ctl_file_mode(enum ctl_file file);
+
+/* Parses LEN bytes of TEXT written to FILE. Returns 0 or EINVAL with the
+ * reason in WHY. */
+int ctl_parse(enum ctl_file file, const char *text, size_t len,
+	      struct ctl_command *cmd, char *why, size_t whylen);
+
+/*
+ * Runs a write of LEN bytes of TEXT at OFFSET to FILE of region R: checks
+ * the view the command needs (EROFS) and resizable (EPERM) before parsing,
+ * then parses and runs it. Returns 0 with *EFFECT filled, or an errno;
+ * a failure is recorded in R (errors, last_error) and logged.
+ */
+int ctl_write(struct region *r, enum ctl_file file, const char *text,
+	      size_t len, uint64_t offset, struct ctl_effect *effect);
+
+/* The text a read of FILE shows (status's key: value lines, resize's size
+ * and a newline; empty for the write-only files). Returns its length; the
+ * text is cut to fit BUFLEN, which CTL_READ_MAX always holds whole. */
+#define CTL_READ_MAX 16384
+
+size_t ctl_read(struct region *r, enum ctl_file file, char *buf, size_t buflen);
+
+#endif

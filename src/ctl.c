@@ -1,0 +1,314 @@
+/* ctl.c - control-file commands and status (ctl.h). */
+#include "ctl.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "size.h"
+
+#define MAX_FIELDS 4
+#define TRIMMED " \t\r\n\v\f"
+
+static const struct {
+	const char *name;
+	unsigned mode;
+} files[CTL_FILES] = {
+	[CTL_FLUSH] = { "flush", 0200 },
+	[CTL_RESIZE] = { "resize", 0600 },
+	[CTL_MOVE] = { "move", 0200 },
+	[CTL_RESET] = { "reset", 0200 },
+	[CTL_STATUS] = { "status", 0400 },
+};
+
+const char *ctl_file_name(enum ctl_file file)
+{
+	return files[file].name;
+}
+
+int ctl_file_by_name(const char *name)
+{
+	for (int f = 0; f < CTL_FILES; f++)
+		if (strcmp(name, files[f].name) == 0)
+			return f;
+	return -1;
+}
+
+unsigned ctl_file_mode(enum ctl_file file)
+{
+	return files[file].mode;
+}
+
+/* ---- parsing ---- */
+
+struct fields {
+	char text[CTL_MAX_COMMAND + 1];
+	char *field[MAX_FIELDS];
+	int count;
+};
+
+/* Splits TEXT into FIELDS; false with WHY if it is not plain ASCII fields. */
+static bool split_fields(const char *text, size_t len, struct fields *f,
+			 char *why, size_t whylen)
+{
+	char *p, *end;
+
+	if (len > CTL_MAX_COMMAND) {
+		snprintf(why, whylen, "command is %zu bytes, at most %d", len,
+			 CTL_MAX_COMMAND);
+		return false;
+	}
+	memcpy(f->text, text, len);
+	f->text[len] = '\0';
+	if (strlen(f->text) != len) {
+		snprintf(why, whylen, "command holds a NUL byte");
+		return false;
+	}
+	p = f->text + strspn(f->text, TRIMMED);
+	for (end = p + strlen(p); end > p && strchr(TRIMMED, end[-1]); end--)
+		;
+	*end = '\0';
+	for (f->count = 0; *p; f->count++) {
+		if (f->count == MAX_FIELDS) {
+			snprintf(why, whylen, "too many fields");
+			return false;
+		}
+		f->field[f->count] = p;
+		p += strcspn(p, " \t");
+		if (*p)
+			*p++ = '\0';
+		p += strspn(p, " \t");
+	}
+	for (int i = 0; i < f->count; i++)
+		for (const char *c = f->field[i]; *c; c++)
+			if ((unsigned char)*c < 0x21 || (unsigned char)*c > 0x7e) {
+				snprintf(why, whylen, "field '%s' holds a byte that is not "
+					 "printable ASCII (0x%02x)", f->field[i],
+					 (unsigned char)*c);
+				return false;
+			}
+	return true;
+}
+
+static bool parse_numbers(char *const *field, int count, uint64_t *out,
+			  char *why, size_t whylen)
+{
+	for (int i = 0; i < count; i++) {
+		int err = size_parse(field[i], &out[i]);
+
+		if (err == ERANGE) {
+			snprintf(why, whylen, "'%s' is past 2^64 - 1", field[i]);
+			return false;
+		}
+		if (err) {
+			snprintf(why, whylen, "'%s' is not a number (decimal or 0x hex, "
+				 "optional K/M/G/T suffix)", field[i]);
+			return false;
+		}
+	}
+	return true;
+}
+
+static bool is_cow_keyword(const char *field)
+{
+	return strcasecmp(field, "cow") == 0;
+}
+
+int ctl_parse(enum ctl_file file, const char *text, size_t len,
+	      struct ctl_command *cmd, char *why, size_t whylen)
+{
+	struct fields f;
+	const char *usage = NULL;
+	int first = 0, want = 0;
+
+	memset(cmd, 0, sizeof(*cmd));
+	cmd->file = file;
+	cmd->view = VIEW_RW;
+	if (file == CTL_RESET && len <= CTL_MAX_COMMAND)
+		return 0;	/* anything goes */
+	if (!split_fields(text, len, &f, why, whylen))
+		return EINVAL;
+	switch (file) {
+	case CTL_FLUSH:
+		usage = "expected nothing or OFFSET SIZE";
+		cmd->whole = f.count == 0;
+		want = cmd->whole ? 0 : 2;
+		break;
+	case CTL_RESIZE:
+		usage = "expected SIZE";
+		want = 1;
+		break;
+	case CTL_MOVE:
+		usage = "expected DEST SRC COUNT or cow DEST SRC COUNT";
+		if (f.count == 4 && is_cow_keyword(f.field[0])) {
+			cmd->view = VIEW_COW;
+			first = 1;
+		}
+		want = first + 3;
+		break;
+	default:
+		snprintf(why, whylen, "%s is read-only", ctl_file_name(file));
+		return EINVAL;
+	}
+	if (f.count != want) {
+		snprintf(why, whylen, "%s, got %d field%s", usage, f.count,
+			 f.count == 1 ? "" : "s");
+		return EINVAL;
+	}
+	return parse_numbers(f.field + first, want - first, cmd->arg, why, whylen)
+	       ? 0 : EINVAL;
+}
+
+/* ---- running ---- */
+
+/* The view a command needs, decided before its text is parsed (SPEC: EROFS
+ * comes first), so "move" peeks at its first field only. */
+static unsigned needed_view(enum ctl_file file, const char *text, size_t len)
+{
+	size_t start = 0, end;
+
+	switch (file) {
+	case CTL_RESET:
+		return VIEW_COW;
+	case CTL_MOVE:
+		while (start < len && strchr(TRIMMED, text[start]) && text[start])
+			start++;
+		end = start;
+		while (end < len && text[end] && !strchr(TRIMMED, text[end]))
+			end++;
+		return end - start == 3 && strncasecmp(text + start, "cow", 3) == 0
+		       ? VIEW_COW : VIEW_RW;
+	default:
+		return VIEW_RW;
+	}
+}
+
+/* Checks that come before parsing; returns 0 or the errno. */
+static int check_allowed(const struct region *r, enum ctl_file file,
+			 const char *text, size_t len, uint64_t offset,
+			 char *why, size_t whylen)
+{
+	const struct config_entry *e = region_entry(r);
+	unsigned view = needed_view(file, text, len);
+
+	if (file == CTL_STATUS) {
+		snprintf(why, whylen, "status is read-only");
+		return EINVAL;
+	}
+	if (!(e->views & view)) {
+		snprintf(why, whylen, "the entry has no %s view",
+			 view == VIEW_COW ? "cow" : "rw");
+		return EROFS;
+	}
+	if (file == CTL_RESIZE && !e->resizable) {
+		snprintf(why, whylen, "the entry is not resizable (resizable = no)");
+		return EPERM;
+	}
+	if (offset != 0) {
+		snprintf(why, whylen, "written at offset %llu; a command is one write "
+			 "at offset 0", (unsigned long long)offset);
+		return EINVAL;
+	}
+	return 0;
+}
+
+static int run(struct region *r, const struct ctl_command *cmd,
+	       struct ctl_effect *effect, char *why, size_t whylen)
+{
+	const uint64_t *a = cmd->arg;
+
+	memset(effect, 0, sizeof(*effect));
+	switch (cmd->file) {
+	case CTL_FLUSH:
+		return cmd->whole
+		       ? region_sync(r, 0, region_view_size(r, VIEW_RW), why, whylen)
+		       : region_sync(r, a[0], a[1], why, whylen);
+	case CTL_RESIZE:
+		effect->views = VIEW_ALL;
+		return region_resize(r, a[0], why, whylen);
+	case CTL_MOVE:
+		effect->views = a[2] == 0 ? 0 : cmd->view == VIEW_COW ? VIEW_COW : VIEW_ALL;
+		effect->off = a[0];
+		effect->len = a[2];
+		return region_move(r, cmd->view, a[0], a[1], a[2], why, whylen);
+	case CTL_RESET:
+		effect->views = VIEW_COW;
+		return region_reset(r, why, whylen);
+	default:
+		return EINVAL;
+	}
+}
+
+int ctl_write(struct region *r, enum ctl_file file, const char *text,
+	      size_t len, uint64_t offset, struct ctl_effect *effect)
+{
+	struct ctl_command cmd;
+	char why[400] = "", reason[512];
+	int err;
+
+	err = check_allowed(r, file, text, len, offset, why, sizeof(why));
+	if (!err)
+		err = ctl_parse(file, text, len, &cmd, why, sizeof(why));
+	if (!err)
+		err = run(r, &cmd, effect, why, sizeof(why));
+	if (err) {
+		snprintf(reason, sizeof(reason), "%s: %s", ctl_file_name(file),
+			 why[0] ? why : strerror(err));
+		region_note_error(r, reason);
+	}
+	return err;
+}
+
+/* ---- reading ---- */
+
+static void views_words(unsigned views, char *buf, size_t buflen)
+{
+	snprintf(buf, buflen, "%s%s%s", views & VIEW_RO ? "ro " : "",
+		 views & VIEW_RW ? "rw " : "", views & VIEW_COW ? "cow " : "");
+	buf[strlen(buf) - 1] = '\0';	/* config_load allows no empty views */
+}
+
+static size_t status_text(struct region *r, char *buf, size_t buflen)
+{
+	const struct config_entry *e = region_entry(r);
+	struct region_stats st;
+	char views[16];
+	int n;
+
+	region_get_stats(r, &st);
+	views_words(e->views, views, sizeof(views));
+	n = snprintf(buf, buflen,
+		     "name: %s\npath: %s\nviews: %s\noffset: %llu\nsize: %llu\n"
+		     "cow_size: %llu\nfile_size: %llu\nresizable: %s\n"
+		     "resident_bytes: %llu\ncow_private_bytes: %llu\n"
+		     "reads: %llu\nwrites: %llu\nflushes: %llu\nresizes: %llu\n"
+		     "moves: %llu\nresets: %llu\nerrors: %llu\nlast_error: %s\n",
+		     e->name, e->anonymous ? "anonymous" : e->path, views,
+		     (unsigned long long)e->offset, (unsigned long long)st.size,
+		     (unsigned long long)st.cow_size, (unsigned long long)st.file_size,
+		     e->resizable ? "yes" : "no",
+		     (unsigned long long)st.resident_bytes,
+		     (unsigned long long)st.cow_private_bytes,
+		     (unsigned long long)st.reads, (unsigned long long)st.writes,
+		     (unsigned long long)st.flushes, (unsigned long long)st.resizes,
+		     (unsigned long long)st.moves, (unsigned long long)st.resets,
+		     (unsigned long long)st.errors, st.last_error);
+	return n < 0 ? 0 : (size_t)n < buflen ? (size_t)n : buflen - 1;
+}
+
+size_t ctl_read(struct region *r, enum ctl_file file, char *buf, size_t buflen)
+{
+	int n;
+
+	switch (file) {
+	case CTL_STATUS:
+		return status_text(r, buf, buflen);
+	case CTL_RESIZE:
+		n = snprintf(buf, buflen, "%llu\n",
+			     (unsigned long long)region_view_size(r, VIEW_RW));
+		return n < 0 ? 0 : (size_t)n < buflen ? (size_t)n : buflen - 1;
+	default:
+		return 0;
+	}
+}
