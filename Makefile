@@ -22,7 +22,14 @@ DAEMON_SRC:= $(CORE_SRC) src/fs.c src/main.c
 UNIT_SRC  := $(wildcard tests/unit/*.c)
 HEADERS   := $(wildcard include/*.h)
 
-.PHONY: all deps test unit-test integration-test asan-test run clean install uninstall help
+FUZZ_CC   := clang
+FUZZ_FLAGS:= -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -g -O1
+FUZZ_SRC  := src/size.c src/config.c src/log.c src/region.c src/ctl.c
+FUZZERS   := ctl config
+FUZZ_TIME ?= 60
+
+.PHONY: all deps fuzz-deps test unit-test integration-test asan-test fuzz run clean \
+        install uninstall help
 
 all: $(BUILD)/mmapfs
 
@@ -52,11 +59,38 @@ $(BUILD)/asan/mmapfs: $(DAEMON_SRC) $(HEADERS) | $(BUILD)/asan
 $(BUILD)/asan/unit-tests: $(CORE_SRC) $(UNIT_SRC) $(HEADERS) | $(BUILD)/asan
 	$(CC) $(ALL_CFLAGS) $(SANITIZE) -Itests/unit -o $@ $(CORE_SRC) $(UNIT_SRC) $(TEST_LIBS)
 
-$(BUILD) $(BUILD)/asan:
+$(BUILD) $(BUILD)/asan $(BUILD)/fuzz:
 	mkdir -p $@
+
+# clang and its sanitizer runtime, for the fuzzers only.
+fuzz-deps:
+	@if ! command -v $(FUZZ_CC) >/dev/null || ! echo 'int LLVMFuzzerTestOneInput(const char *d, long n) { (void)d; (void)n; return 0; }' \
+	    | $(FUZZ_CC) -fsanitize=fuzzer -x c - -o /dev/null 2>/dev/null; then \
+		echo "installing clang libclang-rt-14-dev"; \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends clang libclang-rt-14-dev; \
+	fi
+
+$(BUILD)/fuzz/fuzz-%: tests/fuzz/fuzz_%.c $(FUZZ_SRC) $(HEADERS) | $(BUILD)/fuzz
+	$(FUZZ_CC) $(FUZZ_FLAGS) -std=gnu11 -Wall -Wextra -Werror -Iinclude -D_GNU_SOURCE \
+		-D_FILE_OFFSET_BITS=64 -o $@ $< $(FUZZ_SRC) -linih -lpthread
+
+# Each fuzzer runs FUZZ_TIME seconds from the seed corpus; what it finds new
+# goes to build/fuzz/corpus-*, never into the tracked seeds.
+fuzz: fuzz-deps
+	$(MAKE) $(addprefix $(BUILD)/fuzz/fuzz-,$(FUZZERS))
+	@for f in $(FUZZERS); do \
+		mkdir -p $(BUILD)/fuzz/corpus-$$f && \
+		echo "fuzzing $$f for $(FUZZ_TIME) s" && \
+		$(BUILD)/fuzz/fuzz-$$f -max_total_time=$(FUZZ_TIME) -print_final_stats=1 \
+			$(BUILD)/fuzz/corpus-$$f tests/fuzz/corpus/$$f 2>$(BUILD)/fuzz/$$f.log \
+			|| { tail -40 $(BUILD)/fuzz/$$f.log; exit 1; }; \
+		grep -E 'stat::number_of_executed_units' $(BUILD)/fuzz/$$f.log; \
+	done
 
 test: deps
 	$(MAKE) unit-test integration-test asan-test
+	$(MAKE) fuzz FUZZ_TIME=10
 
 unit-test: $(BUILD)/unit-tests
 	$(BUILD)/unit-tests
