@@ -159,7 +159,7 @@ static struct config_entry *current_entry(struct parser *p)
  * the first one inih's return value names. */
 static void inspect_line(struct parser *p, char *line)
 {
-	char *s = line, *end;
+	char *s = line;
 
 	if (p->lineno == 1 && strncmp(s, "\xEF\xBB\xBF", 3) == 0)
 		s += 3;
@@ -168,7 +168,8 @@ static void inspect_line(struct parser *p, char *line)
 	if (*s == '\0' || *s == ';' || *s == '#')
 		return;
 	if (*s == '[') {
-		end = strchr(s + 1, ']');
+		const char *end = strchr(s + 1, ']');
+
 		if (!end) {
 			report(p, NULL, p->lineno, "section header has no closing ']'");
 			return;

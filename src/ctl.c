@@ -244,7 +244,7 @@ int ctl_write(struct region *r, enum ctl_file file, const char *text,
 	      size_t len, uint64_t offset, struct ctl_effect *effect)
 {
 	struct ctl_command cmd;
-	char why[400] = "", reason[512];
+	char why[400] = "";
 	int err;
 
 	err = check_allowed(r, file, text, len, offset, why, sizeof(why));
@@ -253,6 +253,8 @@ int ctl_write(struct region *r, enum ctl_file file, const char *text,
 	if (!err)
 		err = run(r, &cmd, effect, why, sizeof(why));
 	if (err) {
+		char reason[512];
+
 		snprintf(reason, sizeof(reason), "%s: %s", ctl_file_name(file),
 			 why[0] ? why : strerror(err));
 		region_note_error(r, reason);

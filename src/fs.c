@@ -388,12 +388,10 @@ static enum node_kind view_kind(unsigned view)
 static fuse_ino_t child_ino(struct fs *fs, fuse_ino_t parent, const char *name)
 {
 	enum node_kind kind;
-	struct slot *s;
-	int file;
+	struct slot *s = ino_slot(fs, parent, &kind);
 
-	s = ino_slot(fs, parent, &kind);
 	if (s) {
-		file = kind == NODE_CTL_DIR ? ctl_file_by_name(name) : -1;
+		int file = kind == NODE_CTL_DIR ? ctl_file_by_name(name) : -1;
 		return file < 0 ? 0 : node_ino(fs, s, NODE_CTL_FILE + file);
 	}
 	if (parent == FUSE_ROOT_ID) {
@@ -550,7 +548,7 @@ static void fs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 static int open_view(struct fs *fs, struct slot *s, enum node_kind kind, int flags)
 {
 	bool writing = (flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC);
-	int changed, err;
+	int changed;
 
 	if (kind == NODE_RO && writing)
 		return EACCES;	/* root too: the view is read-only by nature */
@@ -562,7 +560,8 @@ static int open_view(struct fs *fs, struct slot *s, enum node_kind kind, int fla
 	if (changed)
 		invalidate_views(fs, s, VIEW_ALL, 0, 0);
 	if (kind == NODE_RW && (flags & O_TRUNC)) {
-		err = region_resize(s->region, 0, NULL, 0);
+		int err = region_resize(s->region, 0, NULL, 0);
+
 		if (err)
 			return err;
 		invalidate_views(fs, s, VIEW_RO | VIEW_COW, 0, 0);
