@@ -17,14 +17,14 @@ LIBS       = $(shell pkg-config --libs fuse3 inih 2>/dev/null) -lpthread
 TEST_LIBS  = $(shell pkg-config --libs inih cunit 2>/dev/null) -lpthread
 SANITIZE  := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
-CORE_SRC  := src/size.c src/config.c src/log.c src/region.c src/ctl.c
+CORE_SRC  := src/size.c src/config.c src/log.c src/fault.c src/region.c src/ctl.c
 DAEMON_SRC:= $(CORE_SRC) src/fs.c src/main.c
 UNIT_SRC  := $(wildcard tests/unit/*.c)
 HEADERS   := $(wildcard include/*.h)
 
 FUZZ_CC   := clang
 FUZZ_FLAGS:= -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -g -O1
-FUZZ_SRC  := src/size.c src/config.c src/log.c src/region.c src/ctl.c
+FUZZ_SRC  := src/size.c src/config.c src/log.c src/fault.c src/region.c src/ctl.c
 FUZZERS   := ctl config
 FUZZ_TIME ?= 60
 

@@ -644,6 +644,7 @@ static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	struct slot *s = ino_slot(req_fs(req), ino, &kind);
 	const void *data = NULL;
 	size_t n;
+	int err;
 
 	(void)fi;
 	if (s && is_ctl_file(kind)) {
@@ -656,8 +657,13 @@ static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	}
 	/* The reply is written to the kernel straight from the mapping. */
 	n = region_read_begin(s->region, kind_view(kind), (uint64_t)off, size, &data);
-	fuse_reply_buf(req, data, n);
+	err = fuse_reply_buf(req, data, n);
 	region_read_end(s->region);
+	/* A page past the end of a file cut outside the mount: the kernel's
+	 * copy failed (EFAULT, where the daemon would have had SIGBUS) and it
+	 * failed the read with EIO. */
+	if (err == -EFAULT)
+		region_fault(s->region, "a read");
 }
 
 static void write_ctl_file(fuse_req_t req, struct fs *fs, struct slot *s,

@@ -3,12 +3,14 @@
  * entry, mount, serve until unmounted, flush.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "config.h"
+#include "fault.h"
 #include "fs.h"
 #include "log.h"
 
@@ -79,7 +81,8 @@ static int serve(struct fuse_session *se, const struct fuse_cmdline_opts *opts)
 	loop = fuse_loop_cfg_create();
 	fuse_loop_cfg_set_clone_fd(loop, (unsigned)opts->clone_fd);
 	fuse_loop_cfg_set_max_threads(loop, opts->max_threads);
-	fuse_loop_cfg_set_idle_threads(loop, opts->max_idle_threads);
+	if (opts->max_idle_threads != UINT_MAX)	/* UINT_MAX: not given */
+		fuse_loop_cfg_set_idle_threads(loop, opts->max_idle_threads);
 	rc = fuse_session_loop_mt(se, loop);
 	fuse_loop_cfg_destroy(loop);
 	return rc;
@@ -177,6 +180,11 @@ int main(int argc, char *argv[])
 		goto out;
 	}
 	fs = map_entries(&cfg);
+	if (fs && fault_setup() != 0) {
+		fprintf(stderr, "mmapfs: cannot install the SIGBUS handler: %s\n", strerror(errno));
+		fs_destroy(fs);
+		fs = NULL;
+	}
 	if (fs) {
 		fuse_opt_add_arg(&args, "-odefault_permissions,fsname=mmapfs,subtype=mmapfs");
 		rc = mount_and_serve(fs, &args, &opts, cfg.log_level);

@@ -21,6 +21,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "fault.h"
 #include "log.h"
 
 struct region {
@@ -443,17 +444,25 @@ int region_resize(struct region *r, uint64_t size, char *why, size_t whylen)
 	return err;
 }
 
-int region_refresh(struct region *r)
+static bool follows_file(const struct region *r)
+{
+	return !r->entry.anonymous && r->entry.length == 0;
+}
+
+/* Fits the region to its file as it is now: a following entry takes the
+ * file's size, any other only shrinks to what is left of its window.
+ * Returns 1 if a size changed, 0 if not, or -errno. */
+static int fit_to_file(struct region *r)
 {
 	uint64_t file_size, size;
 	int err, changed = 0;
 
-	if (r->entry.anonymous || r->entry.length != 0)
-		return 0;
 	pthread_rwlock_wrlock(&r->lock);
 	err = current_file_size(r, &file_size);
 	size = following_size(r, file_size);
-	if (!err && size != r->size) {
+	if (!follows_file(r) && size > r->size)
+		size = r->size;
+	if (!err && (size != r->size || (r->cow_map && r->cow_size > size))) {
 		err = remap_shared(r, size);
 		if (!err)
 			err = shrink_cow_to(r, file_size);
@@ -461,6 +470,23 @@ int region_refresh(struct region *r)
 	}
 	pthread_rwlock_unlock(&r->lock);
 	return err ? -err : changed;
+}
+
+int region_refresh(struct region *r)
+{
+	return follows_file(r) ? fit_to_file(r) : 0;
+}
+
+void region_fault(struct region *r, const char *what)
+{
+	int changed;
+
+	atomic_fetch_add(&r->errors, 1);
+	changed = r->entry.anonymous ? 0 : fit_to_file(r);
+	log_msg(LOG_WARNING, "[%s] %s touched a page past the end of %s, which was "
+		"cut outside the mount: EIO%s", r->entry.name, what,
+		r->entry.path ? r->entry.path : "its memory",
+		changed > 0 ? "; the views now end where the file does" : "");
 }
 
 /* ---- writing ---- */
@@ -474,7 +500,8 @@ static ssize_t write_within(struct region *r, unsigned view, const void *buf,
 		return len ? -ENOSPC : 0;
 	if (len > size - off)
 		len = (size_t)(size - off);
-	memcpy(view_map(r, view) + off, buf, len);
+	if (fault_copy(view_map(r, view) + off, buf, len))
+		return -EIO;
 	if (view == VIEW_COW)
 		mark_cow_written(r, off, len);
 	return (ssize_t)len;
@@ -493,15 +520,15 @@ ssize_t region_write(struct region *r, unsigned view, const void *buf,
 	pthread_rwlock_rdlock(&r->lock);
 	if (!grow || off + len <= r->size) {
 		n = write_within(r, view, buf, len, off);
+	} else {
 		pthread_rwlock_unlock(&r->lock);
-		return n;
+		pthread_rwlock_wrlock(&r->lock);
+		err = off + len > r->size ? resize_locked(r, off + len, NULL, 0) : 0;
+		n = err ? -err : write_within(r, view, buf, len, off);
 	}
 	pthread_rwlock_unlock(&r->lock);
-
-	pthread_rwlock_wrlock(&r->lock);
-	err = off + len > r->size ? resize_locked(r, off + len, NULL, 0) : 0;
-	n = err ? -err : write_within(r, view, buf, len, off);
-	pthread_rwlock_unlock(&r->lock);
+	if (n == -EIO)
+		region_fault(r, "a write");
 	return n;
 }
 
@@ -559,14 +586,18 @@ int region_move(struct region *r, unsigned view, uint64_t dest, uint64_t src,
 	size = region_view_size(r, view);
 	if (range_inside("destination", dest, count, size, why, whylen) &&
 	    range_inside("source", src, count, size, why, whylen)) {
-		memmove(view_map(r, view) + dest, view_map(r, view) + src, count);
-		if (view == VIEW_COW)
+		err = fault_copy(view_map(r, view) + dest, view_map(r, view) + src, count);
+		if (!err && view == VIEW_COW)
 			mark_cow_written(r, dest, count);
-		err = 0;
 	}
 	pthread_rwlock_unlock(&r->lock);
-	if (!err)
+	if (err == EIO) {
+		say(why, whylen, "a page past the end of the file, which was cut "
+		    "outside the mount");
+		region_fault(r, "a move");
+	} else if (!err) {
 		atomic_fetch_add(&r->moves, 1);
+	}
 	return err;
 }
 
