@@ -512,7 +512,6 @@ ssize_t region_write(struct region *r, unsigned view, const void *buf,
 {
 	bool grow = view == VIEW_RW && r->entry.resizable;
 	ssize_t n;
-	int err;
 
 	atomic_fetch_add(&r->writes, 1);
 	if (len > (uint64_t)SSIZE_MAX || off > INT64_MAX - len)
@@ -523,7 +522,8 @@ ssize_t region_write(struct region *r, unsigned view, const void *buf,
 	} else {
 		pthread_rwlock_unlock(&r->lock);
 		pthread_rwlock_wrlock(&r->lock);
-		err = off + len > r->size ? resize_locked(r, off + len, NULL, 0) : 0;
+		int err = off + len > r->size ? resize_locked(r, off + len, NULL, 0) : 0;
+
 		n = err ? -err : write_within(r, view, buf, len, off);
 	}
 	pthread_rwlock_unlock(&r->lock);
