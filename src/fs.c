@@ -82,6 +82,15 @@ struct slot {
 	_Atomic int opens[3];	/* open handles per view, NODE_RO..NODE_COW */
 };
 
+/* Flushes every rw region each flush_interval seconds (0: never starts). */
+struct flusher {
+	unsigned interval;
+	pthread_t thread;
+	bool running, stopping;
+	pthread_mutex_t mu;
+	pthread_cond_t wake;
+};
+
 struct fs {
 	struct slot *slots;
 	size_t n_slots;
@@ -90,6 +99,7 @@ struct fs {
 	gid_t gid;
 	struct timespec started;
 	struct notifier notifier;
+	struct flusher flusher;
 };
 
 static const struct {
@@ -255,6 +265,79 @@ static void invalidate_views(struct fs *fs, struct slot *s, unsigned views,
 			last = seq;
 	}
 	notifier_wait(&fs->notifier, last);
+}
+
+/* ---- the automatic flusher ---- */
+
+static void flush_all(struct fs *fs)
+{
+	for (size_t i = 0; i < fs->n_slots; i++) {
+		struct region *r = fs->slots[i].region;
+		char why[512];
+
+		if (!(region_entry(r)->views & VIEW_RW))
+			continue;
+		if (region_sync(r, 0, region_view_size(r, VIEW_RW), why, sizeof(why)))
+			log_msg(LOG_ERR, "[%s] automatic flush: %s", region_entry(r)->name, why);
+	}
+}
+
+static void *flusher_main(void *arg)
+{
+	struct fs *fs = arg;
+	struct flusher *f = &fs->flusher;
+	struct timespec next;
+
+	clock_gettime(CLOCK_MONOTONIC, &next);
+	pthread_mutex_lock(&f->mu);
+	while (!f->stopping) {
+		next.tv_sec += f->interval;
+		while (!f->stopping &&
+		       pthread_cond_timedwait(&f->wake, &f->mu, &next) != ETIMEDOUT)
+			;
+		if (f->stopping)
+			break;
+		pthread_mutex_unlock(&f->mu);
+		flush_all(fs);
+		pthread_mutex_lock(&f->mu);
+	}
+	pthread_mutex_unlock(&f->mu);
+	return NULL;
+}
+
+static void flusher_init(struct flusher *f, unsigned interval)
+{
+	pthread_condattr_t attr;
+
+	f->interval = interval;
+	pthread_mutex_init(&f->mu, NULL);
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(&f->wake, &attr);
+	pthread_condattr_destroy(&attr);
+}
+
+static int flusher_start(struct fs *fs)
+{
+	struct flusher *f = &fs->flusher;
+	int err;
+
+	if (f->interval == 0)
+		return 0;
+	err = pthread_create(&f->thread, NULL, flusher_main, fs);
+	f->running = err == 0;
+	return err;
+}
+
+static void flusher_stop(struct flusher *f)
+{
+	pthread_mutex_lock(&f->mu);
+	f->stopping = true;
+	pthread_cond_signal(&f->wake);
+	pthread_mutex_unlock(&f->mu);
+	if (f->running)
+		pthread_join(f->thread, NULL);
+	f->running = false;
 }
 
 /* ---- attributes ---- */
@@ -876,6 +959,7 @@ struct fs *fs_new(const struct config *cfg, struct errors *errs)
 	if (!fs || !(fs->slots = calloc(cfg->n_entries + 1, sizeof(*fs->slots))) ||
 	    !(fs->by_name = calloc(cfg->n_entries + 1, sizeof(*fs->by_name))))
 		abort();
+	flusher_init(&fs->flusher, cfg->flush_interval);
 	fs->uid = getuid();
 	fs->gid = getgid();
 	clock_gettime(CLOCK_REALTIME, &fs->started);
@@ -911,9 +995,11 @@ int fs_start(struct fs *fs, struct fuse_session *se)
 	n->se = se;
 	n->running = true;
 	err = pthread_create(&n->thread, NULL, notifier_main, n);
-	if (err)
+	if (err) {
 		n->running = false;
-	return err;
+		return err;
+	}
+	return flusher_start(fs);
 }
 
 static void notifier_stop(struct notifier *n)
@@ -932,6 +1018,7 @@ int fs_destroy(struct fs *fs)
 {
 	int err = 0;
 
+	flusher_stop(&fs->flusher);
 	notifier_stop(&fs->notifier);
 	for (size_t i = 0; i < fs->n_slots; i++) {
 		int e = region_close(fs->slots[i].region);
@@ -939,6 +1026,8 @@ int fs_destroy(struct fs *fs)
 		if (e && !err)
 			err = e;
 	}
+	pthread_mutex_destroy(&fs->flusher.mu);
+	pthread_cond_destroy(&fs->flusher.wake);
 	pthread_mutex_destroy(&fs->notifier.mu);
 	pthread_cond_destroy(&fs->notifier.wake);
 	pthread_cond_destroy(&fs->notifier.done);
