@@ -1,0 +1,24 @@
+/* main.c - runs every unit test suite; exits 1 if anything failed. */
+#include <CUnit/Basic.h>
+
+#include "log.h"
+#include "tests.h"
+
+int main(void)
+{
+	int failed;
+
+	/* The code under test logs its failures; keep the report readable. */
+	log_setup(false, LOG_CRIT);
+	if (CU_initialize_registry() != CUE_SUCCESS)
+		return 1;
+	add_size_suite();
+	add_config_suite();
+	add_region_suite();
+	CU_basic_set_mode(CU_BRM_VERBOSE);
+	CU_basic_run_tests();
+	failed = CU_get_number_of_failures() != 0 ||
+		 CU_get_number_of_suites_failed() != 0 || CU_get_error();
+	CU_cleanup_registry();
+	return failed ? 1 : 0;
+}

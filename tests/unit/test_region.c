@@ -1,0 +1,871 @@
+/*
+ * test_region.c - region.h on real files: what each view shows and what its
+ * writes do, checked against the backing file with pread(2).
+ *
+ * Each test gets a fresh folder with DIR/data as the backing file, holding
+ * pattern() bytes, and an entry "e" for it that the test adjusts before
+ * opening the region.
+ */
+#include <CUnit/CUnit.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "region.h"
+#include "tests.h"
+
+static uint64_t page;
+static char name[] = "e";
+static char *dir, *path;	/* this test's folder and DIR/data */
+static char *exe;		/* busy_executable(), for the tests that use it */
+static struct config_entry e;	/* the entry the test opens */
+static struct region *r;	/* open region; teardown closes it if need be */
+
+static int init_suite(void)
+{
+	long size = sysconf(_SC_PAGESIZE);
+
+	page = (uint64_t)size;
+	return size > 0 ? 0 : -1;
+}
+
+static void setup(void)
+{
+	dir = tmpdir_make();
+	path = path_join(dir, "data");
+	e = (struct config_entry){
+		.name = name,
+		.path = path,
+		.views = VIEW_ALL,
+		.resizable = true,
+		.advice = MADV_NORMAL,
+	};
+}
+
+static void teardown(void)
+{
+	if (r)
+		region_close(r);
+	r = NULL;
+	free(exe);
+	exe = NULL;
+	free(path);
+	tmpdir_remove(dir);
+}
+
+/* The bytes the data file starts with; 251 is prime, so pages differ. */
+static unsigned char pattern(uint64_t off)
+{
+	return (unsigned char)(off % 251);
+}
+
+/* Makes the data file SIZE bytes of pattern(). */
+static void make_data(uint64_t size)
+{
+	unsigned char *data = malloc(size + 1);
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(data);
+	for (uint64_t i = 0; i < size; i++)
+		data[i] = pattern(i);
+	file_write(path, data, size);
+	free(data);
+}
+
+static void open_region(void)
+{
+	char why[256] = "";
+	int err = region_open(&e, &r, why, sizeof(why));
+
+	CHECK_FATAL(err == 0, "region_open = %d: %s", err, why);
+}
+
+static void close_region(void)
+{
+	int err = region_close(r);
+
+	r = NULL;
+	CU_ASSERT_EQUAL(err, 0);
+}
+
+/* Copies up to LEN bytes of VIEW at OFF into BUF; returns how many. */
+static size_t read_view(unsigned view, uint64_t off, void *buf, size_t len)
+{
+	const void *data = NULL;
+	size_t n = region_read_begin(r, view, off, len, &data);
+
+	if (n)
+		memcpy(buf, data, n);
+	region_read_end(r);
+	return n;
+}
+
+static ssize_t write_view(unsigned view, uint64_t off, const char *text)
+{
+	return region_write(r, view, text, strlen(text), off);
+}
+
+/* Asserts that VIEW's size is WANT. */
+#define ASSERT_VIEW_SIZE(view, want) \
+	CU_ASSERT_EQUAL(region_view_size(r, view), (uint64_t)(want))
+
+/* Asserts that the entry's backing file is WANT bytes long. */
+#define ASSERT_FILE_SIZE(want) CU_ASSERT_EQUAL(file_size(e.path), (long long)(want))
+
+/* Asserts that VIEW holds LEN bytes of WANT at OFF. */
+#define ASSERT_VIEW_HOLDS(view, off, want, len) \
+	assert_view_holds(__LINE__, view, off, want, len)
+/* Asserts that the entry's backing file holds LEN bytes of WANT at OFF. */
+#define ASSERT_FILE_HOLDS(off, want, len) assert_file_holds(__LINE__, off, want, len)
+/* Asserts that VIEW at OFF holds the file's LEN bytes at FILE_OFF. */
+#define ASSERT_VIEW_IS_FILE(view, off, len, file_off) \
+	assert_view_is_file(__LINE__, view, off, len, file_off)
+/* Asserts that the file still holds pattern() in [OFF, OFF + LEN). */
+#define ASSERT_FILE_UNTOUCHED(off, len) assert_file_untouched(__LINE__, off, len)
+/* Asserts that the file holds LEN zeros at OFF. */
+#define ASSERT_FILE_ZEROS(off, len) assert_file_zeros(__LINE__, off, len)
+/* Asserts that VIEW holds LEN zeros at OFF. */
+#define ASSERT_VIEW_ZEROS(view, off, len) assert_view_zeros(__LINE__, view, off, len)
+
+static void assert_view_holds(unsigned at, unsigned view, uint64_t off,
+			      const void *want, size_t len)
+{
+	unsigned char *got = malloc(len);
+	size_t n;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(got);
+	n = read_view(view, off, got, len);
+	check_at(n == len && memcmp(got, want, len) == 0, false, __FILE__, at,
+		 "view %u at %" PRIu64 ": %zu of %zu bytes read, %s", view, off,
+		 n, len, n == len ? "not the expected ones" : "short");
+	free(got);
+}
+
+/* pread(2) of the entry's backing file; -1 if it cannot be read. */
+static ssize_t read_file(uint64_t off, void *buf, size_t len)
+{
+	int fd = open(e.path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = pread(fd, buf, len, (off_t)off);
+	close(fd);
+	return n;
+}
+
+static void assert_file_holds(unsigned at, uint64_t off, const void *want,
+			      size_t len)
+{
+	unsigned char *got = malloc(len);
+	ssize_t n;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(got);
+	n = read_file(off, got, len);
+	check_at(n == (ssize_t)len && memcmp(got, want, len) == 0, false,
+		 __FILE__, at, "file at %" PRIu64 ": %zd of %zu bytes read, %s",
+		 off, n, len, n == (ssize_t)len ? "not the expected ones" : "short");
+	free(got);
+}
+
+static void assert_view_is_file(unsigned at, unsigned view, uint64_t off,
+				size_t len, uint64_t file_off)
+{
+	unsigned char *want = malloc(len);
+	ssize_t n;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(want);
+	n = read_file(file_off, want, len);
+	check_at(n == (ssize_t)len, false, __FILE__, at,
+		 "file at %" PRIu64 ": %zd of %zu bytes read", file_off, n, len);
+	assert_view_holds(at, view, off, want, len);
+	free(want);
+}
+
+static void assert_file_untouched(unsigned at, uint64_t off, size_t len)
+{
+	unsigned char *want = malloc(len);
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(want);
+	for (size_t i = 0; i < len; i++)
+		want[i] = pattern(off + i);
+	assert_file_holds(at, off, want, len);
+	free(want);
+}
+
+static void assert_file_zeros(unsigned at, uint64_t off, size_t len)
+{
+	unsigned char *want = calloc(1, len);
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(want);
+	assert_file_holds(at, off, want, len);
+	free(want);
+}
+
+static void assert_view_zeros(unsigned at, unsigned view, uint64_t off,
+			      size_t len)
+{
+	unsigned char *want = calloc(1, len);
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(want);
+	assert_view_holds(at, view, off, want, len);
+	free(want);
+}
+
+/* Writes TEXT into the data file at OFF, as another process would. */
+static void write_file(uint64_t off, const char *text)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+
+	CU_ASSERT_FATAL(fd >= 0);
+	CU_ASSERT_EQUAL(pwrite(fd, text, strlen(text), (off_t)off),
+			(ssize_t)strlen(text));
+	close(fd);
+}
+
+/* Asserts that region_resize(SIZE) succeeds. */
+#define ASSERT_RESIZE(size) assert_resize(__LINE__, size)
+/* Asserts that region_sync(OFF, LEN) succeeds. */
+#define ASSERT_SYNC(off, len) assert_sync(__LINE__, off, len)
+
+static void assert_resize(unsigned at, uint64_t size)
+{
+	char why[256] = "";
+	int err = region_resize(r, size, why, sizeof(why));
+
+	check_at(err == 0, false, __FILE__, at,
+		 "region_resize(%" PRIu64 ") = %d: %s", size, err, why);
+}
+
+static void assert_sync(unsigned at, uint64_t off, uint64_t len)
+{
+	char why[256] = "";
+	int err = region_sync(r, off, len, why, sizeof(why));
+
+	check_at(err == 0, false, __FILE__, at,
+		 "region_sync(%" PRIu64 ", %" PRIu64 ") = %d: %s", off, len, err, why);
+}
+
+/* ---- opening ---- */
+
+static void test_open_file_entry(void)
+{
+	struct stat st;
+
+	make_data(3 * page);
+	open_region();
+	ASSERT_VIEW_SIZE(VIEW_RO, 3 * page);
+	ASSERT_VIEW_SIZE(VIEW_RW, 3 * page);
+	ASSERT_VIEW_SIZE(VIEW_COW, 3 * page);
+	ASSERT_VIEW_IS_FILE(VIEW_RO, 0, 3 * page, 0);
+	ASSERT_VIEW_IS_FILE(VIEW_RW, 0, 3 * page, 0);
+	ASSERT_VIEW_IS_FILE(VIEW_COW, 0, 3 * page, 0);
+	CU_ASSERT_EQUAL(region_fstat(r, &st), 0);
+	CU_ASSERT_TRUE(S_ISREG(st.st_mode));
+	CU_ASSERT_EQUAL(st.st_size, (off_t)(3 * page));
+	close_region();
+}
+
+static void test_region_keeps_its_own_copy_of_the_entry(void)
+{
+	const struct config_entry *copy;
+
+	make_data(page);
+	open_region();
+	copy = region_entry(r);
+	CU_ASSERT_PTR_NOT_EQUAL(copy, &e);
+	CU_ASSERT_PTR_NOT_EQUAL(copy->name, e.name);
+	CU_ASSERT_PTR_NOT_EQUAL(copy->path, e.path);
+	CU_ASSERT_STRING_EQUAL(copy->name, "e");
+	CU_ASSERT_STRING_EQUAL(copy->path, path);
+	CU_ASSERT_EQUAL(copy->views, VIEW_ALL);
+	close_region();
+}
+
+static void test_reads_are_clamped_to_the_view(void)
+{
+	char buf[100];
+
+	make_data(page);
+	open_region();
+	CU_ASSERT_EQUAL(read_view(VIEW_RO, page - 10, buf, sizeof(buf)), 10);
+	CU_ASSERT_EQUAL(read_view(VIEW_RO, page, buf, sizeof(buf)), 0);
+	CU_ASSERT_EQUAL(read_view(VIEW_COW, page + 1, buf, sizeof(buf)), 0);
+	close_region();
+}
+
+static void test_open_window(void)
+{
+	char buf[100];
+
+	make_data(4 * page);
+	e.offset = page;
+	e.length = page;
+	open_region();
+	ASSERT_VIEW_SIZE(VIEW_RO, page);
+	ASSERT_VIEW_SIZE(VIEW_COW, page);
+	ASSERT_VIEW_IS_FILE(VIEW_RO, 0, page, page);
+	ASSERT_VIEW_IS_FILE(VIEW_RW, 0, page, page);
+	ASSERT_VIEW_IS_FILE(VIEW_COW, 0, page, page);
+	CU_ASSERT_EQUAL(read_view(VIEW_RO, page - 10, buf, sizeof(buf)), 10);
+	CU_ASSERT_EQUAL(read_view(VIEW_RO, page, buf, sizeof(buf)), 0);
+	close_region();
+}
+
+static void test_open_anonymous(void)
+{
+	struct stat st;
+
+	e.path = NULL;
+	e.anonymous = true;
+	e.length = 10000;
+	open_region();
+	ASSERT_VIEW_SIZE(VIEW_RO, 10000);
+	ASSERT_VIEW_SIZE(VIEW_COW, 10000);
+	ASSERT_VIEW_ZEROS(VIEW_RO, 0, 10000);
+	ASSERT_VIEW_ZEROS(VIEW_COW, 0, 10000);
+	CU_ASSERT_EQUAL(region_fstat(r, &st), 0);
+	CU_ASSERT_EQUAL(st.st_size, 10000);
+	CU_ASSERT_EQUAL(write_view(VIEW_RW, 9000, "shared"), 6);
+	ASSERT_VIEW_HOLDS(VIEW_RO, 9000, "shared", 6);
+	ASSERT_VIEW_HOLDS(VIEW_COW, 9000, "shared", 6);
+	close_region();
+}
+
+static void test_open_empty_file(void)
+{
+	char buf[10];
+
+	make_data(0);
+	open_region();
+	ASSERT_VIEW_SIZE(VIEW_RO, 0);
+	ASSERT_VIEW_SIZE(VIEW_COW, 0);
+	CU_ASSERT_EQUAL(read_view(VIEW_RO, 0, buf, sizeof(buf)), 0);
+	CU_ASSERT_EQUAL(read_view(VIEW_COW, 0, buf, sizeof(buf)), 0);
+	CU_ASSERT_EQUAL(write_view(VIEW_COW, 0, "abc"), -ENOSPC);
+	CU_ASSERT_EQUAL(write_view(VIEW_RW, 0, "abc"), 3);
+	ASSERT_VIEW_SIZE(VIEW_RO, 3);
+	ASSERT_FILE_SIZE(3);
+	ASSERT_FILE_HOLDS(0, "abc", 3);
+	ASSERT_VIEW_HOLDS(VIEW_RO, 0, "abc", 3);
+	close_region();
+}
+
+static void test_create_makes_offset_plus_length_zeros(void)
+{
+	e.create = true;
+	e.offset = page;
+	e.length = 2 * page;
+	open_region();
+	ASSERT_FILE_SIZE(3 * page);
+	ASSERT_FILE_ZEROS(0, 3 * page);
+	ASSERT_VIEW_SIZE(VIEW_RO, 2 * page);
+	ASSERT_VIEW_SIZE(VIEW_COW, 2 * page);
+	close_region();
+}
+
+static void test_create_leaves_an_existing_file_alone(void)
+{
+	make_data(3 * page);
+	e.create = true;
+	e.length = 2 * page;
+	open_region();
+	ASSERT_FILE_SIZE(3 * page);
+	ASSERT_FILE_UNTOUCHED(0, 3 * page);
+	ASSERT_VIEW_SIZE(VIEW_RO, 2 * page);
+	close_region();
+}
+
+/* SPEC: create makes the file whatever the views; ro and cow need no rw. */
+static void test_create_without_rw_view(void)
+{
+	e.create = true;
+	e.length = page;
+	e.views = VIEW_RO | VIEW_COW;
+	open_region();
+	ASSERT_FILE_SIZE(page);
+	ASSERT_VIEW_SIZE(VIEW_COW, page);
+	close_region();
+}
+
+static void test_ro_and_cow_need_no_write_access(void)
+{
+	unsigned char elf = 0x7f;
+
+	exe = busy_executable();
+	CU_ASSERT_PTR_NOT_NULL_FATAL(exe);
+	e.path = exe;
+	e.views = VIEW_RO | VIEW_COW;
+	open_region();
+	CU_ASSERT_EQUAL(write_view(VIEW_COW, 0, "X"), 1);
+	ASSERT_VIEW_HOLDS(VIEW_COW, 0, "X", 1);
+	ASSERT_VIEW_HOLDS(VIEW_RO, 0, &elf, 1);
+	ASSERT_FILE_HOLDS(0, &elf, 1);
+	close_region();
+}
+
+static void test_every_advice_opens(void)
+{
+	static const int advice[] = {
+		MADV_NORMAL, MADV_SEQUENTIAL, MADV_RANDOM, MADV_WILLNEED,
+		MADV_HUGEPAGE,
+	};
+
+	make_data(2 * page);
+	for (size_t i = 0; i < sizeof(advice) / sizeof(advice[0]); i++) {
+		e.advice = advice[i];
+		open_region();
+		ASSERT_VIEW_IS_FILE(VIEW_RO, 0, 2 * page, 0);
+		ASSERT_VIEW_IS_FILE(VIEW_COW, 0, 2 * page, 0);
+		ASSERT_RESIZE(3 * page);
+		ASSERT_RESIZE(2 * page);
+		close_region();
+	}
+}
+
+/* ---- writing ---- */
+
+static void test_rw_write_reaches_the_file_and_ro_at_once(void)
+{
+	make_data(2 * page);
+	open_region();
+	CU_ASSERT_EQUAL(write_view(VIEW_RW, page + 100, "hello"), 5);
+	ASSERT_FILE_HOLDS(page + 100, "hello", 5);
+	ASSERT_VIEW_HOLDS(VIEW_RO, page + 100, "hello", 5);
+	ASSERT_VIEW_HOLDS(VIEW_RW, page + 100, "hello", 5);
+	ASSERT_FILE_SIZE(2 * page);
+	close_region();
+}
+
+static void test_rw_write_in_a_window_lands_at_its_offset(void)
+{
+	make_data(3 * page);
+	e.offset = page;
+	e.length = page;
+	open_region();
+	CU_ASSERT_EQUAL(write_view(VIEW_RW, 10, "abc"), 3);
+	ASSERT_FILE_HOLDS(page + 10, "abc", 3);
+	ASSERT_FILE_UNTOUCHED(0, page + 10);
+	ASSERT_FILE_UNTOUCHED(page + 13, 2 * page - 13);
+	close_region();
+}
+
+static void test_cow_write_stays_private(void)
+{
+	make_data(2 * page);
+	open_region();
+	CU_ASSERT_EQUAL(write_view(VIEW_COW, 100, "secret"), 6);
+	ASSERT_VIEW_HOLDS(VIEW_COW, 100, "secret", 6);
+	ASSERT_FILE_UNTOUCHED(0, 2 * page);
+	ASSERT_VIEW_IS_FILE(VIEW_RO, 0, 2 * page, 0);
+	ASSERT_VIEW_IS_FILE(VIEW_RW, 0, 2 * page, 0);
+	close_region();
+}
+
+static void test_cow_shows_file_bytes_it_has_not_written(void)
+{
+	make_data(3 * page);
+	open_region();
+	CU_ASSERT_EQUAL(write_view(VIEW_COW, 0, "mine"), 4);
+	write_file(page + 5, "outside");
+	CU_ASSERT_EQUAL(write_view(VIEW_RW, 2 * page + 5, "inside"), 6);
+	ASSERT_VIEW_HOLDS(VIEW_COW, page + 5, "outside", 7);
+	ASSERT_VIEW_HOLDS(VIEW_COW, 2 * page + 5, "inside", 6);
+	ASSERT_VIEW_HOLDS(VIEW_COW, 0, "mine", 4);
+	close_region();
+}
+
+static void test_cow_write_crossing_the_end_is_short(void)
+{
+	make_data(page);
+	open_region();
+	CU_ASSERT_EQUAL(write_view(VIEW_COW, page - 4, "0123456789"), 4);
+	ASSERT_VIEW_HOLDS(VIEW_COW, page - 4, "0123", 4);
+	CU_ASSERT_EQUAL(write_view(VIEW_COW, page, "0123456789"), -ENOSPC);
+	ASSERT_VIEW_SIZE(VIEW_COW, page);
+	ASSERT_VIEW_SIZE(VIEW_RO, page);
+	ASSERT_FILE_SIZE(page);
+	ASSERT_FILE_UNTOUCHED(0, page);
+	close_region();
+}
+
+static void test_fixed_size_rw_write_is_short_then_enospc(void)
+{
+	make_data(page);
+	e.resizable = false;
+	open_region();
+	CU_ASSERT_EQUAL(write_view(VIEW_RW, page - 4, "0123456789"), 4);
+	ASSERT_FILE_HOLDS(page - 4, "0123", 4);
+	CU_ASSERT_EQUAL(write_view(VIEW_RW, page, "0123456789"), -ENOSPC);
+	ASSERT_VIEW_SIZE(VIEW_RW, page);
+	ASSERT_FILE_SIZE(page);
+	close_region();
+}
+
+static void test_fixed_size_resize_is_eperm(void)
+{
+	char why[256] = "";
+
+	make_data(page);
+	e.resizable = false;
+	open_region();
+	CU_ASSERT_EQUAL(region_resize(r, 2 * page, why, sizeof(why)), EPERM);
+	CU_ASSERT_NOT_EQUAL(why[0], '\0');
+	CU_ASSERT_EQUAL(region_resize(r, 0, NULL, 0), EPERM);
+	ASSERT_VIEW_SIZE(VIEW_RO, page);
+	ASSERT_FILE_SIZE(page);
+	close_region();
+}
+
+static void test_rw_write_past_the_end_grows_region_and_file(void)
+{
+	make_data(page);
+	open_region();
+	CU_ASSERT_EQUAL(write_view(VIEW_RW, page + 100, "tail"), 4);
+	ASSERT_VIEW_SIZE(VIEW_RO, page + 104);
+	ASSERT_VIEW_SIZE(VIEW_RW, page + 104);
+	ASSERT_VIEW_SIZE(VIEW_COW, page);
+	ASSERT_FILE_SIZE(page + 104);
+	ASSERT_FILE_UNTOUCHED(0, page);
+	ASSERT_FILE_ZEROS(page, 100);
+	ASSERT_FILE_HOLDS(page + 100, "tail", 4);
+	ASSERT_VIEW_HOLDS(VIEW_RO, page + 100, "tail", 4);
+	close_region();
+}
+
+static void test_rw_write_past_a_window_end_keeps_the_file_size(void)
+{
+	make_data(4 * page);
+	e.offset = page;
+	e.length = page;
+	open_region();
+	CU_ASSERT_EQUAL(write_view(VIEW_RW, page - 2, "abcd"), 4);
+	ASSERT_VIEW_SIZE(VIEW_RW, page + 2);
+	ASSERT_FILE_SIZE(4 * page);
+	ASSERT_FILE_HOLDS(2 * page - 2, "abcd", 4);
+	ASSERT_FILE_UNTOUCHED(2 * page + 2, 2 * page - 2);
+	close_region();
+}
+
+/* Like pwrite(2): a write of nothing changes nothing, wherever it points. */
+static void test_empty_rw_write_past_the_end_changes_nothing(void)
+{
+	make_data(page);
+	open_region();
+	CU_ASSERT_EQUAL(region_write(r, VIEW_RW, "", 0, 2 * page), 0);
+	ASSERT_VIEW_SIZE(VIEW_RW, page);
+	ASSERT_FILE_SIZE(page);
+	close_region();
+}
+
+/* ---- resizing ---- */
+
+static void test_resize_grow_extends_the_file(void)
+{
+	make_data(page);
+	open_region();
+	ASSERT_RESIZE(3 * page);
+	ASSERT_VIEW_SIZE(VIEW_RO, 3 * page);
+	ASSERT_VIEW_SIZE(VIEW_RW, 3 * page);
+	ASSERT_VIEW_SIZE(VIEW_COW, page);
+	ASSERT_FILE_SIZE(3 * page);
+	ASSERT_FILE_UNTOUCHED(0, page);
+	ASSERT_FILE_ZEROS(page, 2 * page);
+	ASSERT_VIEW_IS_FILE(VIEW_RO, 0, 3 * page, 0);
+	ASSERT_VIEW_ZEROS(VIEW_RW, page, 2 * page);
+	close_region();
+}
+
+static void test_resize_shrink_cuts_the_file(void)
+{
+	char buf[10];
+
+	make_data(3 * page);
+	open_region();
+	ASSERT_RESIZE(100);
+	ASSERT_VIEW_SIZE(VIEW_RO, 100);
+	ASSERT_FILE_SIZE(100);
+	ASSERT_FILE_UNTOUCHED(0, 100);
+	CU_ASSERT_EQUAL(read_view(VIEW_RO, 100, buf, sizeof(buf)), 0);
+	close_region();
+}
+
+static void test_resize_to_zero_then_write(void)
+{
+	char buf[10];
+
+	make_data(page);
+	open_region();
+	ASSERT_RESIZE(0);
+	ASSERT_VIEW_SIZE(VIEW_RO, 0);
+	ASSERT_FILE_SIZE(0);
+	CU_ASSERT_EQUAL(read_view(VIEW_RO, 0, buf, sizeof(buf)), 0);
+	CU_ASSERT_EQUAL(write_view(VIEW_RW, 0, "x"), 1);
+	ASSERT_VIEW_SIZE(VIEW_RO, 1);
+	ASSERT_FILE_HOLDS(0, "x", 1);
+	close_region();
+}
+
+static void test_resize_window_reaching_the_end_moves_the_end(void)
+{
+	make_data(3 * page);
+	e.offset = page;
+	open_region();
+	ASSERT_RESIZE(page / 2);
+	ASSERT_FILE_SIZE(page + page / 2);
+	ASSERT_RESIZE(3 * page);
+	ASSERT_FILE_SIZE(4 * page);
+	ASSERT_FILE_UNTOUCHED(0, page + page / 2);
+	close_region();
+}
+
+static void test_resize_window_before_the_end_keeps_the_data_after_it(void)
+{
+	make_data(4 * page);
+	e.offset = page;
+	e.length = page;
+	open_region();
+	ASSERT_RESIZE(10);
+	ASSERT_VIEW_SIZE(VIEW_RO, 10);
+	ASSERT_VIEW_SIZE(VIEW_COW, page);
+	ASSERT_FILE_SIZE(4 * page);
+	ASSERT_FILE_UNTOUCHED(0, 4 * page);
+	close_region();
+}
+
+static void test_resize_window_past_the_file_end_extends_the_file(void)
+{
+	make_data(4 * page);
+	e.offset = page;
+	e.length = page;
+	open_region();
+	ASSERT_RESIZE(5 * page);
+	ASSERT_VIEW_SIZE(VIEW_RO, 5 * page);
+	ASSERT_FILE_SIZE(6 * page);
+	ASSERT_FILE_UNTOUCHED(0, 4 * page);
+	ASSERT_FILE_ZEROS(4 * page, 2 * page);
+	close_region();
+}
+
+static void test_resize_below_the_cow_size_shrinks_cow(void)
+{
+	char buf[10];
+
+	make_data(3 * page);
+	open_region();
+	CU_ASSERT_EQUAL(write_view(VIEW_COW, 2 * page, "private"), 7);
+	ASSERT_RESIZE(page);
+	ASSERT_VIEW_SIZE(VIEW_COW, page);
+	CU_ASSERT_EQUAL(read_view(VIEW_COW, page, buf, sizeof(buf)), 0);
+	ASSERT_VIEW_IS_FILE(VIEW_COW, 0, page, 0);
+	ASSERT_RESIZE(3 * page);	/* shows after reset */
+	ASSERT_VIEW_SIZE(VIEW_COW, page);
+	close_region();
+}
+
+static void test_resize_past_the_largest_file_size_is_einval(void)
+{
+	char why[256] = "";
+
+	make_data(page);
+	open_region();
+	CU_ASSERT_EQUAL(region_resize(r, (uint64_t)INT64_MAX + 1, why, sizeof(why)),
+			EINVAL);
+	CU_ASSERT_NOT_EQUAL(why[0], '\0');
+	CU_ASSERT_EQUAL(region_resize(r, UINT64_MAX, NULL, 0), EINVAL);
+	ASSERT_VIEW_SIZE(VIEW_RO, page);
+	ASSERT_FILE_SIZE(page);
+	close_region();
+}
+
+static void test_resize_anonymous(void)
+{
+	struct stat st;
+
+	e.path = NULL;
+	e.anonymous = true;
+	e.length = page;
+	open_region();
+	CU_ASSERT_EQUAL(write_view(VIEW_RW, 0, "keep"), 4);
+	ASSERT_RESIZE(3 * page);
+	ASSERT_VIEW_SIZE(VIEW_RO, 3 * page);
+	ASSERT_VIEW_SIZE(VIEW_COW, page);
+	ASSERT_VIEW_HOLDS(VIEW_RO, 0, "keep", 4);
+	ASSERT_VIEW_ZEROS(VIEW_RO, page, 2 * page);
+	CU_ASSERT_EQUAL(region_fstat(r, &st), 0);
+	CU_ASSERT_EQUAL(st.st_size, (off_t)(3 * page));
+	ASSERT_RESIZE(10);
+	ASSERT_VIEW_SIZE(VIEW_RW, 10);
+	ASSERT_VIEW_SIZE(VIEW_COW, 10);
+	ASSERT_VIEW_HOLDS(VIEW_RW, 0, "keep", 4);
+	close_region();
+}
+
+/* ---- following the file ---- */
+
+/* Sets the data file to SIZE bytes behind the region's back. */
+static void truncate_data(uint64_t size)
+{
+	CU_ASSERT_EQUAL_FATAL(truncate(path, (off_t)size), 0);
+}
+
+static void test_refresh_after_the_file_grew(void)
+{
+	make_data(page);
+	open_region();
+	truncate_data(3 * page);
+	CU_ASSERT_EQUAL(region_refresh(r), 1);
+	ASSERT_VIEW_SIZE(VIEW_RO, 3 * page);
+	ASSERT_VIEW_SIZE(VIEW_RW, 3 * page);
+	ASSERT_VIEW_SIZE(VIEW_COW, page);
+	ASSERT_VIEW_IS_FILE(VIEW_RO, 0, 3 * page, 0);
+	CU_ASSERT_EQUAL(region_refresh(r), 0);
+	close_region();
+}
+
+static void test_refresh_after_the_file_shrank(void)
+{
+	make_data(3 * page);
+	open_region();
+	truncate_data(page);
+	CU_ASSERT_EQUAL(region_refresh(r), 1);
+	ASSERT_VIEW_SIZE(VIEW_RO, page);
+	ASSERT_VIEW_SIZE(VIEW_COW, page);
+	ASSERT_VIEW_IS_FILE(VIEW_RO, 0, page, 0);
+	ASSERT_VIEW_IS_FILE(VIEW_COW, 0, page, 0);
+	close_region();
+}
+
+static void test_refresh_follows_from_the_offset(void)
+{
+	make_data(2 * page);
+	e.offset = page;
+	open_region();
+	ASSERT_VIEW_SIZE(VIEW_RO, page);
+	truncate_data(4 * page);
+	CU_ASSERT_EQUAL(region_refresh(r), 1);
+	ASSERT_VIEW_SIZE(VIEW_RO, 3 * page);
+	truncate_data(page / 2);
+	CU_ASSERT_EQUAL(region_refresh(r), 1);
+	ASSERT_VIEW_SIZE(VIEW_RO, 0);
+	ASSERT_VIEW_SIZE(VIEW_COW, 0);
+	close_region();
+}
+
+static void test_refresh_of_a_fixed_window_changes_nothing(void)
+{
+	make_data(3 * page);
+	e.length = page;
+	open_region();
+	truncate_data(5 * page);
+	CU_ASSERT_EQUAL(region_refresh(r), 0);
+	ASSERT_VIEW_SIZE(VIEW_RO, page);
+	close_region();
+}
+
+static void test_refresh_of_anonymous_changes_nothing(void)
+{
+	e.path = NULL;
+	e.anonymous = true;
+	e.length = 100;
+	open_region();
+	CU_ASSERT_EQUAL(region_refresh(r), 0);
+	ASSERT_VIEW_SIZE(VIEW_RO, 100);
+	close_region();
+}
+
+/* ---- flushing ---- */
+
+static void test_sync(void)
+{
+	make_data(2 * page);
+	open_region();
+	CU_ASSERT_EQUAL(write_view(VIEW_RW, page + 1, "synced"), 6);
+	ASSERT_SYNC(0, 2 * page);
+	ASSERT_SYNC(page + 1, 6);
+	ASSERT_SYNC(2 * page, 0);
+	ASSERT_FILE_HOLDS(page + 1, "synced", 6);
+	close_region();
+}
+
+static void test_sync_outside_the_region_is_einval(void)
+{
+	char why[256] = "";
+
+	make_data(2 * page);
+	open_region();
+	CU_ASSERT_EQUAL(region_sync(r, page, page + 1, why, sizeof(why)), EINVAL);
+	CU_ASSERT_NOT_EQUAL(why[0], '\0');
+	CU_ASSERT_EQUAL(region_sync(r, 2 * page + 1, 0, NULL, 0), EINVAL);
+	CU_ASSERT_EQUAL(region_sync(r, UINT64_MAX, 2, NULL, 0), EINVAL);
+	close_region();
+}
+
+static void test_sync_without_rw_view(void)
+{
+	make_data(page);
+	e.views = VIEW_RO;
+	open_region();
+	ASSERT_SYNC(0, page);
+	close_region();
+}
+
+static void test_sync_anonymous(void)
+{
+	e.path = NULL;
+	e.anonymous = true;
+	e.length = page;
+	open_region();
+	ASSERT_SYNC(0, page);
+	close_region();
+}
+
+void add_region_suite(void)
+{
+	CU_pSuite s = CU_add_suite_with_setup_and_teardown("region", init_suite,
+							   NULL, setup, teardown);
+
+	CU_ADD_TEST(s, test_open_file_entry);
+	CU_ADD_TEST(s, test_region_keeps_its_own_copy_of_the_entry);
+	CU_ADD_TEST(s, test_reads_are_clamped_to_the_view);
+	CU_ADD_TEST(s, test_open_window);
+	CU_ADD_TEST(s, test_open_anonymous);
+	CU_ADD_TEST(s, test_open_empty_file);
+	CU_ADD_TEST(s, test_create_makes_offset_plus_length_zeros);
+	CU_ADD_TEST(s, test_create_leaves_an_existing_file_alone);
+	CU_ADD_TEST(s, test_create_without_rw_view);
+	CU_ADD_TEST(s, test_ro_and_cow_need_no_write_access);
+	CU_ADD_TEST(s, test_every_advice_opens);
+	CU_ADD_TEST(s, test_rw_write_reaches_the_file_and_ro_at_once);
+	CU_ADD_TEST(s, test_rw_write_in_a_window_lands_at_its_offset);
+	CU_ADD_TEST(s, test_cow_write_stays_private);
+	CU_ADD_TEST(s, test_cow_shows_file_bytes_it_has_not_written);
+	CU_ADD_TEST(s, test_cow_write_crossing_the_end_is_short);
+	CU_ADD_TEST(s, test_fixed_size_rw_write_is_short_then_enospc);
+	CU_ADD_TEST(s, test_fixed_size_resize_is_eperm);
+	CU_ADD_TEST(s, test_rw_write_past_the_end_grows_region_and_file);
+	CU_ADD_TEST(s, test_rw_write_past_a_window_end_keeps_the_file_size);
+	CU_ADD_TEST(s, test_empty_rw_write_past_the_end_changes_nothing);
+	CU_ADD_TEST(s, test_resize_grow_extends_the_file);
+	CU_ADD_TEST(s, test_resize_shrink_cuts_the_file);
+	CU_ADD_TEST(s, test_resize_to_zero_then_write);
+	CU_ADD_TEST(s, test_resize_window_reaching_the_end_moves_the_end);
+	CU_ADD_TEST(s, test_resize_window_before_the_end_keeps_the_data_after_it);
+	CU_ADD_TEST(s, test_resize_window_past_the_file_end_extends_the_file);
+	CU_ADD_TEST(s, test_resize_below_the_cow_size_shrinks_cow);
+	CU_ADD_TEST(s, test_resize_past_the_largest_file_size_is_einval);
+	CU_ADD_TEST(s, test_resize_anonymous);
+	CU_ADD_TEST(s, test_refresh_after_the_file_grew);
+	CU_ADD_TEST(s, test_refresh_after_the_file_shrank);
+	CU_ADD_TEST(s, test_refresh_follows_from_the_offset);
+	CU_ADD_TEST(s, test_refresh_of_a_fixed_window_changes_nothing);
+	CU_ADD_TEST(s, test_refresh_of_anonymous_changes_nothing);
+	CU_ADD_TEST(s, test_sync);
+	CU_ADD_TEST(s, test_sync_outside_the_region_is_einval);
+	CU_ADD_TEST(s, test_sync_without_rw_view);
+	CU_ADD_TEST(s, test_sync_anonymous);
+}
