@@ -181,7 +181,8 @@ static void inspect_line(struct parser *p, char *line)
 		report(p, NULL, p->lineno, "expected 'key = value', a [section] or a comment");
 }
 
-/* An fgets for inih that counts lines and spots section headers. */
+/* An fgets for inih that counts lines and spots section headers. inih's
+ * buffer starts as large as a line may be, so each call sees a whole line. */
 static char *read_line(char *buf, int size, void *stream)
 {
 	struct parser *p = stream;
@@ -192,7 +193,10 @@ static char *read_line(char *buf, int size, void *stream)
 	n = strlen(buf);
 	if (p->at_line_start) {
 		p->lineno++;
-		inspect_line(p, buf);
+		if (n == (size_t)size - 1 && buf[n - 1] != '\n')
+			report(p, NULL, p->lineno, "line is longer than %d bytes", size - 2);
+		else
+			inspect_line(p, buf);
 	}
 	p->at_line_start = n > 0 && buf[n - 1] == '\n';
 	return buf;
@@ -426,7 +430,7 @@ static bool check_keys(struct parser *p, struct config_entry *e)
 		report(p, e, max_line(l->create, l->anonymous),
 		       "an anonymous entry has no file to create");
 	if (e->create && !l->length)
-		report(p, e, l->create, "'create = yes' needs a length");
+		report(p, e, l->header, "'create = yes' needs a length");
 	if (e->offset % (uint64_t)page)
 		report(p, e, l->offset,
 		       "offset %llu is not a multiple of the page size (%ld)",
@@ -557,8 +561,8 @@ int config_load(const char *file, struct config *cfg, struct errors *errs)
 		return -1;
 	}
 	ini_use_stack = false;
-	ini_allow_realloc = true;
-	ini_max_line = LINE_MAX_BYTES;
+	ini_allow_realloc = false;
+	ini_initial_alloc = ini_max_line = LINE_MAX_BYTES;
 	ini_allow_multiline = false;
 	rc = ini_parse_stream(read_line, &p, on_key, &p);
 	fclose(p.fp);

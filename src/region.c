@@ -132,6 +132,26 @@ static char *remap_view(struct region *r, char *map, uint64_t old_size,
 	return moved;
 }
 
+/* Creates E's file, if missing, as offset + length bytes of zeros. */
+static int create_file(const struct config_entry *e, char *why, size_t whylen)
+{
+	int fd = open(e->path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0666), err;
+
+	if (fd < 0 && errno == EEXIST)
+		return 0;
+	if (fd < 0) {
+		say(why, whylen, "cannot create %s: %s", e->path, strerror(errno));
+		return errno;
+	}
+	err = ftruncate(fd, (off_t)(e->offset + e->length)) < 0 ? errno : 0;
+	close(fd);
+	if (err) {
+		say(why, whylen, "cannot size the new file %s: %s", e->path, strerror(err));
+		unlink(e->path);
+	}
+	return err;
+}
+
 static int open_backing(struct region *r, char *why, size_t whylen)
 {
 	const struct config_entry *e = &r->entry;
@@ -147,18 +167,10 @@ static int open_backing(struct region *r, char *why, size_t whylen)
 		return 0;
 	}
 	if (e->create) {
-		r->fd = open(e->path, mode | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-		if (r->fd >= 0) {
-			if (ftruncate(r->fd, (off_t)(e->offset + e->length)) == 0)
-				return 0;
-			say(why, whylen, "cannot size the new file %s: %s", e->path,
-			    strerror(errno));
-			return errno;
-		}
-		if (errno != EEXIST) {
-			say(why, whylen, "cannot create %s: %s", e->path, strerror(errno));
-			return errno;
-		}
+		int err = create_file(e, why, whylen);
+
+		if (err)
+			return err;
 	}
 	r->fd = open(e->path, mode | O_CLOEXEC);
 	if (r->fd < 0) {
@@ -514,6 +526,8 @@ ssize_t region_write(struct region *r, unsigned view, const void *buf,
 	ssize_t n;
 
 	atomic_fetch_add(&r->writes, 1);
+	if (len == 0)
+		return 0;	/* as write(2) of nothing: no growth either */
 	if (len > (uint64_t)SSIZE_MAX || off > INT64_MAX - len)
 		return -EFBIG;
 	pthread_rwlock_rdlock(&r->lock);
