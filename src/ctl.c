@@ -80,12 +80,12 @@ static bool split_fields(const char *text, size_t len, struct fields *f,
 			*p++ = '\0';
 		p += strspn(p, " \t");
 	}
+	/* The reason names the byte, never echoes it: status stays text. */
 	for (int i = 0; i < f->count; i++)
 		for (const char *c = f->field[i]; *c; c++)
 			if ((unsigned char)*c < 0x21 || (unsigned char)*c > 0x7e) {
-				snprintf(why, whylen, "field '%s' holds a byte that is not "
-					 "printable ASCII (0x%02x)", f->field[i],
-					 (unsigned char)*c);
+				snprintf(why, whylen, "field %d holds byte 0x%02x, which is "
+					 "not printable ASCII", i + 1, (unsigned char)*c);
 				return false;
 			}
 	return true;

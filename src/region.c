@@ -600,8 +600,11 @@ int region_move(struct region *r, unsigned view, uint64_t dest, uint64_t src,
 	size = region_view_size(r, view);
 	if (range_inside("destination", dest, count, size, why, whylen) &&
 	    range_inside("source", src, count, size, why, whylen)) {
-		err = fault_copy(view_map(r, view) + dest, view_map(r, view) + src, count);
-		if (!err && view == VIEW_COW)
+		/* A move onto itself writes nothing, so it copies no cow page
+		 * (memmove alone would store or not depending on COUNT). */
+		err = dest == src ? 0 : fault_copy(view_map(r, view) + dest,
+						    view_map(r, view) + src, count);
+		if (!err && dest != src && view == VIEW_COW)
 			mark_cow_written(r, dest, count);
 	}
 	pthread_rwlock_unlock(&r->lock);

@@ -77,6 +77,8 @@ class Model:
         size = self.cow_size if cow else len(self.region)
         if dest + count > size or src + count > size:
             return -errno.EINVAL
+        if dest == src:
+            return 0  # writes nothing: no cow page is copied
         if cow:
             moved = self.cow_bytes()[src:src + count]
             self._cow_store(dest, moved)
