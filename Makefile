@@ -28,7 +28,7 @@ FUZZ_SRC  := src/size.c src/config.c src/log.c src/fault.c src/region.c src/ctl.
 FUZZERS   := ctl config
 FUZZ_TIME ?= 60
 
-.PHONY: all deps fuzz-deps test unit-test integration-test asan-test fuzz run clean \
+.PHONY: all deps fuzz-deps test unit-test integration-test asan-test model-test fuzz run clean \
         install uninstall help
 
 all: $(BUILD)/mmapfs
@@ -97,6 +97,11 @@ unit-test: $(BUILD)/unit-tests
 
 integration-test: $(BUILD)/mmapfs
 	python3 tests/integration/run.py --binary $(BUILD)/mmapfs
+
+# The differential test, long: thousands of random steps per seed.
+model-test: $(BUILD)/mmapfs
+	MMAPFS_MODEL_STEPS=4000 MMAPFS_MODEL_SEEDS=1,2,3,4,5,6,7,8 \
+		python3 tests/integration/run.py --binary $(BUILD)/mmapfs -k test_model --timeout 1200
 
 asan-test: $(BUILD)/asan/unit-tests $(BUILD)/asan/mmapfs
 	ASAN_OPTIONS=detect_leaks=1 $(BUILD)/asan/unit-tests
