@@ -24,6 +24,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -305,6 +306,20 @@ static void *flusher_main(void *arg)
 	return NULL;
 }
 
+/* Starts a helper thread with every signal blocked: the signals that end
+ * the mount must reach libfuse's threads, which wake up on them. */
+static int start_thread(pthread_t *thread, void *(*run)(void *), void *arg)
+{
+	sigset_t all, old;
+	int err;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	err = pthread_create(thread, NULL, run, arg);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return err;
+}
+
 static void flusher_init(struct flusher *f, unsigned interval)
 {
 	pthread_condattr_t attr;
@@ -324,7 +339,7 @@ static int flusher_start(struct fs *fs)
 
 	if (f->interval == 0)
 		return 0;
-	err = pthread_create(&f->thread, NULL, flusher_main, fs);
+	err = start_thread(&f->thread, flusher_main, fs);
 	f->running = err == 0;
 	return err;
 }
@@ -994,7 +1009,7 @@ int fs_start(struct fs *fs, struct fuse_session *se)
 
 	n->se = se;
 	n->running = true;
-	err = pthread_create(&n->thread, NULL, notifier_main, n);
+	err = start_thread(&n->thread, notifier_main, n);
 	if (err) {
 		n->running = false;
 		return err;

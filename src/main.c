@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,6 +72,36 @@ static int check_mountpoint(const char *mountpoint)
 	return 0;
 }
 
+static struct fuse_session *serving;
+
+static void on_exit_signal(int sig)
+{
+	(void)sig;
+	fuse_session_exit(serving);	/* sets a flag; the loop's threads wake on EINTR */
+}
+
+/*
+ * SIGINT, SIGTERM and SIGHUP unmount. Unlike fuse_set_signal_handlers(),
+ * this does not skip a signal that was ignored at start: a shell starts
+ * "mmapfs ... &" with SIGINT ignored, and SIGINT must still unmount.
+ * No SA_RESTART, so that blocked reads return EINTR and see the flag.
+ */
+static int set_signal_handlers(struct fuse_session *se)
+{
+	static const int exits[] = { SIGINT, SIGTERM, SIGHUP };
+	struct sigaction sa;
+
+	serving = se;
+	memset(&sa, 0, sizeof(sa));
+	sigemptyset(&sa.sa_mask);
+	sa.sa_handler = on_exit_signal;
+	for (size_t i = 0; i < sizeof(exits) / sizeof(exits[0]); i++)
+		if (sigaction(exits[i], &sa, NULL) < 0)
+			return -1;
+	sa.sa_handler = SIG_IGN;
+	return sigaction(SIGPIPE, &sa, NULL);
+}
+
 static int serve(struct fuse_session *se, const struct fuse_cmdline_opts *opts)
 {
 	struct fuse_loop_config *loop;
@@ -98,17 +129,14 @@ static int mount_and_serve(struct fs *fs, struct fuse_args *args,
 	se = fuse_session_new(args, &fs_ops, sizeof(fs_ops), fs);
 	if (!se)
 		return EXIT_USAGE;
-	if (fuse_set_signal_handlers(se) == 0) {
-		if (fuse_session_mount(se, opts->mountpoint) == 0) {
-			fuse_daemonize(opts->foreground);
-			log_setup(!opts->foreground, log_level);
-			if (fs_start(fs, se) == 0) {
-				log_msg(LOG_INFO, "mounted on %s", opts->mountpoint);
-				rc = serve(se, opts) == 0 ? EXIT_SUCCESS : EXIT_MOUNT;
-			}
-			fuse_session_unmount(se);
+	if (set_signal_handlers(se) == 0 && fuse_session_mount(se, opts->mountpoint) == 0) {
+		fuse_daemonize(opts->foreground);
+		log_setup(!opts->foreground, log_level);
+		if (fs_start(fs, se) == 0) {
+			log_msg(LOG_INFO, "mounted on %s", opts->mountpoint);
+			rc = serve(se, opts) == 0 ? EXIT_SUCCESS : EXIT_MOUNT;
 		}
-		fuse_remove_signal_handlers(se);
+		fuse_session_unmount(se);
 	}
 	err = fs_destroy(fs);
 	fuse_session_destroy(se);
