@@ -243,8 +243,9 @@ static void notifier_wait(struct notifier *n, uint64_t seq)
 		err = pthread_cond_timedwait(&n->done, &n->mu, &deadline);
 	pthread_mutex_unlock(&n->mu);
 	if (err)
-		log_msg(LOG_DEBUG, "invalidation %llu still pending after %d ms",
-			(unsigned long long)seq, INVAL_WAIT_MS);
+		log_msg(LOG_WARNING, "replying before the kernel dropped stale pages "
+			"(invalidation still pending after %d ms): a reader may see old "
+			"bytes until it does", INVAL_WAIT_MS);
 }
 
 /*

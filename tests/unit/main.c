@@ -15,6 +15,8 @@ int main(void)
 	add_size_suite();
 	add_config_suite();
 	add_region_suite();
+	add_ctl_suite();
+	add_fault_suite();
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	failed = CU_get_number_of_failures() != 0 ||

@@ -11,6 +11,8 @@
 void add_size_suite(void);
 void add_config_suite(void);
 void add_region_suite(void);
+void add_ctl_suite(void);
+void add_fault_suite(void);
 
 /*
  * A CUnit assertion whose failure report is a printf-style message, so that
