@@ -37,10 +37,11 @@ struct config_entry {
 	unsigned views;		/* VIEW_* bits */
 	int advice;		/* an MADV_* value */
 	struct entry_lines line;
+	char *map_arg;		/* the --map argument it came from; NULL: the file */
 };
 
 struct config {
-	char *file;		/* the config path as given, for messages */
+	char *file;		/* the config path as given, for messages; may be NULL */
 	int log_level;		/* a syslog LOG_* priority */
 	unsigned flush_interval;	/* seconds; 0 = no automatic flush */
 	struct config_entry *entries;
@@ -64,6 +65,20 @@ void errors_free(struct errors *errs);
  * either way.
  */
 int config_load(const char *file, struct config *cfg, struct errors *errs);
+
+/*
+ * As config_load, with FILE optional (NULL) and N_MAPS more entries from
+ * command-line arguments "NAME=PATH[,key=value...]" or
+ * "NAME=anonymous,length=SIZE[,...]", which take the entry keys of the
+ * file; a relative PATH starts at the current folder. Errors about them
+ * begin with "--map 'ARG': ".
+ */
+int config_load_all(const char *file, char *const *maps, size_t n_maps,
+		    struct config *cfg, struct errors *errs);
+
+/* Where E comes from, for messages: "FILE:LINE" or "--map 'ARG'". */
+void config_where(const struct config *cfg, const struct config_entry *e,
+		  char *buf, size_t buflen);
 void config_free(struct config *cfg);
 
 /* The word for an MADV_* value as written in the config ("normal", ...). */

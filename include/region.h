@@ -104,8 +104,8 @@ struct region_stats {
 void region_get_stats(struct region *r, struct region_stats *st);
 
 /* Records a copy out of or into the mapping (WHAT: "a read", ...) that hit
- * a page past the end of a file cut outside the mount: counts it, logs it
- * and fits the region to the file's new size. region_write and region_move
+ * a page past the end of a file cut outside the mount: logs it and fits
+ * the region to the file's new size. region_write and region_move
  * call it themselves; the caller of region_read_begin does when the
  * kernel's copy of the reply failed (EFAULT). */
 void region_fault(struct region *r, const char *what);

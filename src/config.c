@@ -32,8 +32,9 @@ struct parser {
 	struct config *cfg;
 	struct errors *errs;
 	FILE *fp;
-	char *dir;		/* the config file's folder, absolute */
-	int lineno;
+	char *dir;		/* the folder relative paths start at, absolute */
+	const char *map_arg;	/* the --map argument being read, or NULL */
+	int lineno;		/* for a --map argument, the item's place in it */
 	bool at_line_start;
 	int log_level_line, flush_interval_line;
 };
@@ -105,8 +106,12 @@ report(struct parser *p, const struct config_entry *e, int line,
 	if (vasprintf(&msg, fmt, ap) < 0)
 		abort();
 	va_end(ap);
-	if (e)
+	if (e && e->map_arg)
+		errors_add(p->errs, "--map '%s': [%s] %s", e->map_arg, e->name, msg);
+	else if (e)
 		errors_add(p->errs, "%s:%d: [%s] %s", p->cfg->file, line, e->name, msg);
+	else if (p->map_arg)
+		errors_add(p->errs, "--map '%s': %s", p->map_arg, msg);
 	else
 		errors_add(p->errs, "%s:%d: %s", p->cfg->file, line, msg);
 	free(msg);
@@ -146,6 +151,7 @@ static void open_entry(struct parser *p, const char *name, size_t len)
 	e->views = VIEW_ALL;
 	e->advice = MADV_NORMAL;
 	e->line.header = p->lineno;
+	e->map_arg = p->map_arg ? xstrdup(p->map_arg) : NULL;
 }
 
 static struct config_entry *current_entry(struct parser *p)
@@ -258,6 +264,10 @@ static bool parse_seconds(const char *value, unsigned *out)
 static bool first_time(struct parser *p, const struct config_entry *e,
 		       const char *key, int *line)
 {
+	if (*line && p->map_arg) {
+		report(p, e, p->lineno, "key '%s' given twice", key);
+		return false;
+	}
 	if (*line) {
 		report(p, e, p->lineno, "key '%s' given twice (first on line %d)",
 		       key, *line);
@@ -496,7 +506,7 @@ static int compare_entry_names(const void *a, const void *b)
 	const struct config_entry *y = *(const struct config_entry *const *)b;
 	int c = strcmp(x->name, y->name);
 
-	return c ? c : x->line.header - y->line.header;
+	return c ? c : (x > y) - (x < y);	/* ties: in the order given */
 }
 
 /* Sections named twice: sort by name, then neighbours tell. */
@@ -518,10 +528,19 @@ static void check_unique_names(struct parser *p)
 
 		while (first > 0 && strcmp(sorted[first - 1]->name, sorted[i]->name) == 0)
 			first--;
-		if (strcmp(sorted[first]->name, sorted[i]->name) == 0)
+		if (strcmp(sorted[first]->name, sorted[i]->name) != 0)
+			continue;
+		if (!sorted[first]->map_arg && !sorted[i]->map_arg) {
 			report(p, sorted[i], sorted[i]->line.header,
 			       "section named twice (first on line %d)",
 			       sorted[first]->line.header);
+		} else {
+			char where[300];
+
+			config_where(p->cfg, sorted[first], where, sizeof(where));
+			report(p, sorted[i], sorted[i]->line.header,
+			       "name given twice (first at %s)", where);
+		}
 	}
 	free(sorted);
 }
@@ -540,37 +559,94 @@ static char *config_dir(const char *file)
 	return dir;
 }
 
-int config_load(const char *file, struct config *cfg, struct errors *errs)
+static int parse_file(struct parser *p, const char *file)
 {
-	struct parser p = { .cfg = cfg, .errs = errs, .at_line_start = true };
-	size_t before = errs->count;
 	int rc;
 
-	memset(cfg, 0, sizeof(*cfg));
-	cfg->file = xstrdup(file);
-	cfg->log_level = LOG_INFO;
-	p.fp = fopen(file, "re");
-	if (!p.fp) {
-		errors_add(errs, "%s: cannot read the config: %s", file, strerror(errno));
+	p->fp = fopen(file, "re");
+	if (!p->fp) {
+		errors_add(p->errs, "%s: cannot read the config: %s", file, strerror(errno));
 		return -1;
 	}
-	p.dir = config_dir(file);
-	if (!p.dir) {
-		errors_add(errs, "%s: cannot resolve its folder: %s", file, strerror(errno));
-		fclose(p.fp);
+	p->dir = config_dir(file);
+	if (!p->dir) {
+		errors_add(p->errs, "%s: cannot resolve its folder: %s", file, strerror(errno));
+		fclose(p->fp);
 		return -1;
 	}
 	ini_use_stack = false;
 	ini_allow_realloc = false;
 	ini_initial_alloc = ini_max_line = LINE_MAX_BYTES;
 	ini_allow_multiline = false;
-	rc = ini_parse_stream(read_line, &p, on_key, &p);
-	fclose(p.fp);
-	free(p.dir);
+	rc = ini_parse_stream(read_line, p, on_key, p);
+	fclose(p->fp);
+	free(p->dir);
+	p->dir = NULL;
 	if (rc < 0) {
-		errors_add(errs, "%s: out of memory while parsing", file);
+		errors_add(p->errs, "%s: out of memory while parsing", file);
 		return -1;
 	}
+	return 0;
+}
+
+/* "NAME=PATH[,key=value...]": the entry, then its keys, as if from a file. */
+static void parse_map(struct parser *p, const char *arg)
+{
+	char *copy = xstrdup(arg), *save = NULL, *item, *eq = strchr(copy, '=');
+
+	p->map_arg = arg;
+	p->lineno = 1;
+	if (!eq || eq == copy) {
+		report(p, NULL, 0, "expected NAME=PATH[,key=value...] or NAME=anonymous,length=SIZE");
+		free(copy);
+		p->map_arg = NULL;
+		return;
+	}
+	open_entry(p, copy, (size_t)(eq - copy));
+	item = strtok_r(eq + 1, ",", &save);
+	if (item && strcmp(item, "anonymous") == 0)
+		set_entry_key(p, current_entry(p), "anonymous", "yes");
+	else if (item)
+		set_entry_key(p, current_entry(p), "path", item);
+	while ((item = strtok_r(NULL, ",", &save))) {
+		char *value = strchr(item, '=');
+
+		p->lineno++;
+		if (!value) {
+			report(p, current_entry(p), 0, "'%s' is not key=value", item);
+			continue;
+		}
+		*value++ = '\0';
+		set_entry_key(p, current_entry(p), item, value);
+	}
+	free(copy);
+	p->map_arg = NULL;
+}
+
+int config_load(const char *file, struct config *cfg, struct errors *errs)
+{
+	return config_load_all(file, NULL, 0, cfg, errs);
+}
+
+int config_load_all(const char *file, char *const *maps, size_t n_maps,
+		    struct config *cfg, struct errors *errs)
+{
+	struct parser p = { .cfg = cfg, .errs = errs, .at_line_start = true };
+	size_t before = errs->count;
+
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->file = file ? xstrdup(file) : NULL;
+	cfg->log_level = LOG_INFO;
+	if (file && parse_file(&p, file) < 0)
+		return -1;
+	p.dir = n_maps ? realpath(".", NULL) : NULL;
+	if (n_maps && !p.dir) {
+		errors_add(errs, "cannot resolve the current folder: %s", strerror(errno));
+		return -1;
+	}
+	for (size_t i = 0; i < n_maps; i++)
+		parse_map(&p, maps[i]);
+	free(p.dir);
 	check_unique_names(&p);
 	for (size_t i = 0; i < cfg->n_entries; i++) {
 		struct config_entry *e = &cfg->entries[i];
@@ -581,9 +657,19 @@ int config_load(const char *file, struct config *cfg, struct errors *errs)
 	return errs->count == before ? 0 : -1;
 }
 
+void config_where(const struct config *cfg, const struct config_entry *e,
+		  char *buf, size_t buflen)
+{
+	if (e->map_arg)
+		snprintf(buf, buflen, "--map '%s'", e->map_arg);
+	else
+		snprintf(buf, buflen, "%s:%d", cfg->file, e->line.header);
+}
+
 void config_free(struct config *cfg)
 {
 	for (size_t i = 0; i < cfg->n_entries; i++) {
+		free(cfg->entries[i].map_arg);
 		free(cfg->entries[i].name);
 		free(cfg->entries[i].path);
 	}

@@ -988,8 +988,10 @@ struct fs *fs_new(const struct config *cfg, struct errors *errs)
 		char why[512];
 
 		if (region_open(e, &s->region, why, sizeof(why))) {
-			errors_add(errs, "%s:%d: [%s] %s", cfg->file, e->line.header,
-				   e->name, why);
+			char where[300];
+
+			config_where(cfg, e, where, sizeof(where));
+			errors_add(errs, "%s: [%s] %s", where, e->name, why);
 			continue;
 		}
 		s->name = region_entry(s->region)->name;

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,25 +25,85 @@ enum { EXIT_USAGE = 1, EXIT_MOUNT = 2 };
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"usage: mmapfs CONFIG MOUNTPOINT [-f] [-d] [-s] [-o OPT[,OPT...]]\n"
+		"usage: mmapfs CONFIG MOUNTPOINT [--map MAP]... [-f] [-d] [-s] [-o OPT[,OPT...]]\n"
+		"       mmapfs MOUNTPOINT --map MAP [--map MAP]... [options]\n"
+		"       mmapfs --check CONFIG [--map MAP]...\n"
 		"       mmapfs --help | --version\n"
 		"\n"
 		"Mounts every entry of the INI file CONFIG as ro/NAME, rw/NAME and\n"
 		"cow/NAME views of a memory mapping, with control files in ctl/NAME/.\n"
-		"See mmapfs(1).\n");
+		"MAP is NAME=PATH[,key=value...] or NAME=anonymous,length=SIZE[,...],\n"
+		"with the entry keys of the config. --check validates and lists the\n"
+		"entries without mounting. See mmapfs(1).\n");
 }
 
-/* Takes the first non-option argument as the config; the rest is libfuse's. */
-static int take_config(void *data, const char *arg, int key, struct fuse_args *args)
+/* What the command line says beyond libfuse's options. */
+struct cli {
+	const char *positional[2];	/* CONFIG MOUNTPOINT, or MOUNTPOINT */
+	int n_positional;
+	char **maps;
+	size_t n_maps;
+	bool check;
+};
+
+enum { KEY_MAP, KEY_CHECK };
+
+static const struct fuse_opt cli_opts[] = {
+	FUSE_OPT_KEY("--map ", KEY_MAP),
+	FUSE_OPT_KEY("--map=", KEY_MAP),
+	FUSE_OPT_KEY("--check", KEY_CHECK),
+	FUSE_OPT_END
+};
+
+/* Keeps the positional arguments and --map/--check; the rest is libfuse's. */
+static int take_arg(void *data, const char *arg, int key, struct fuse_args *args)
 {
-	const char **config = data;
+	struct cli *cli = data;
+	char **maps;
 
 	(void)args;
-	if (key == FUSE_OPT_KEY_NONOPT && !*config) {
-		*config = arg;
+	switch (key) {
+	case FUSE_OPT_KEY_NONOPT:
+		if (cli->n_positional < 2)
+			cli->positional[cli->n_positional] = arg;
+		cli->n_positional++;
 		return 0;
+	case KEY_MAP:
+		/* libfuse joins "--map" and its value: "--mapX" or "--map=X" */
+		arg += strlen("--map");
+		arg += *arg == '=';
+		maps = realloc(cli->maps, (cli->n_maps + 1) * sizeof(*maps));
+		if (!maps || !(maps[cli->n_maps] = strdup(arg)))
+			return -1;
+		cli->maps = maps;
+		cli->n_maps++;
+		return 0;
+	case KEY_CHECK:
+		cli->check = true;
+		return 0;
+	default:
+		return 1;
 	}
-	return 1;
+}
+
+/* The config file and the mount point the positional arguments name. */
+static bool split_positional(const struct cli *cli, const char **config,
+			     const char **mountpoint)
+{
+	int n = cli->n_positional;
+
+	*config = *mountpoint = NULL;
+	if (cli->check) {
+		*config = n == 1 ? cli->positional[0] : NULL;
+		return n == 1 || (n == 0 && cli->n_maps);
+	}
+	if (n == 2) {
+		*config = cli->positional[0];
+		*mountpoint = cli->positional[1];
+	} else if (n == 1 && cli->n_maps) {
+		*mountpoint = cli->positional[0];
+	}
+	return *mountpoint != NULL;
 }
 
 static void fuse_log_to_ours(enum fuse_log_level level, const char *fmt, va_list ap)
@@ -145,10 +206,10 @@ static int mount_and_serve(struct fs *fs, struct fuse_args *args,
 	return rc;
 }
 
-static int load_config(const char *file, struct config *cfg)
+static int load_config(const char *file, const struct cli *cli, struct config *cfg)
 {
 	struct errors errs = { 0 };
-	int rc = config_load(file, cfg, &errs);
+	int rc = config_load_all(file, cli->maps, cli->n_maps, cfg, &errs);
 
 	for (size_t i = 0; i < errs.count; i++)
 		fprintf(stderr, "%s\n", errs.lines[i]);
@@ -167,17 +228,48 @@ static struct fs *map_entries(const struct config *cfg)
 	return fs;
 }
 
+/* --check: one line per entry, or the errors. */
+static int check_config(const char *file, const struct cli *cli)
+{
+	struct config cfg;
+	int rc = load_config(file, cli, &cfg);
+
+	for (size_t i = 0; rc == 0 && i < cfg.n_entries; i++) {
+		const struct config_entry *e = &cfg.entries[i];
+		char length[32] = "end";
+
+		if (e->length || e->anonymous)
+			snprintf(length, sizeof(length), "%llu", (unsigned long long)e->length);
+		printf("%s: path=%s offset=%llu length=%s views=%s%s%s resizable=%s "
+		       "create=%s advice=%s\n", e->name, e->anonymous ? "anonymous" : e->path,
+		       (unsigned long long)e->offset, length,
+		       e->views & VIEW_RO ? "ro," : "", e->views & VIEW_RW ? "rw," : "",
+		       e->views & VIEW_COW ? "cow" : "", e->resizable ? "yes" : "no",
+		       e->create ? "yes" : "no", config_advice_name(e->advice));
+	}
+	config_free(&cfg);
+	return rc == 0 ? EXIT_SUCCESS : EXIT_USAGE;
+}
+
 int main(int argc, char *argv[])
 {
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
 	struct fuse_cmdline_opts opts = { 0 };
 	struct config cfg = { 0 };
-	const char *config_file = NULL;
+	struct cli cli = { 0 };
+	const char *config_file = NULL, *mountpoint = NULL;
+	bool positional_ok;
 	struct fs *fs;
 	int rc = EXIT_USAGE;
 
 	fuse_set_log_func(fuse_log_to_ours);
-	if (fuse_opt_parse(&args, &config_file, NULL, take_config) != 0 ||
+	if (fuse_opt_parse(&args, &cli, cli_opts, take_arg) != 0) {
+		usage(stderr);
+		goto out;
+	}
+	positional_ok = cli.n_positional <= 2 &&
+			split_positional(&cli, &config_file, &mountpoint);
+	if ((mountpoint && fuse_opt_add_arg(&args, mountpoint) != 0) ||
 	    fuse_parse_cmdline(&args, &opts) != 0) {
 		usage(stderr);
 		goto out;
@@ -196,11 +288,15 @@ int main(int argc, char *argv[])
 		rc = EXIT_SUCCESS;
 		goto out;
 	}
-	if (!config_file || !opts.mountpoint) {
+	if (!positional_ok) {
 		usage(stderr);
 		goto out;
 	}
-	if (load_config(config_file, &cfg) != 0)
+	if (cli.check) {
+		rc = check_config(config_file, &cli);
+		goto out;
+	}
+	if (load_config(config_file, &cli, &cfg) != 0)
 		goto out;
 	log_setup(false, cfg.log_level);
 	if (check_mountpoint(opts.mountpoint) != 0) {
@@ -218,6 +314,9 @@ int main(int argc, char *argv[])
 		rc = mount_and_serve(fs, &args, &opts, cfg.log_level);
 	}
 out:
+	for (size_t i = 0; i < cli.n_maps; i++)
+		free(cli.maps[i]);
+	free(cli.maps);
 	config_free(&cfg);
 	free(opts.mountpoint);
 	fuse_opt_free_args(&args);

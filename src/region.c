@@ -275,6 +275,7 @@ int region_open(const struct config_entry *e, struct region **out,
 	r->entry = *e;
 	r->entry.name = strdup(e->name);
 	r->entry.path = e->path ? strdup(e->path) : NULL;
+	r->entry.map_arg = NULL;	/* the config's; messages about it come from there */
 	r->fd = -1;
 	r->page = (uint64_t)sysconf(_SC_PAGESIZE);
 	init_lock(&r->lock);
@@ -491,10 +492,8 @@ int region_refresh(struct region *r)
 
 void region_fault(struct region *r, const char *what)
 {
-	int changed;
+	int changed = r->entry.anonymous ? 0 : fit_to_file(r);
 
-	atomic_fetch_add(&r->errors, 1);
-	changed = r->entry.anonymous ? 0 : fit_to_file(r);
 	log_msg(LOG_WARNING, "[%s] %s touched a page past the end of %s, which was "
 		"cut outside the mount: EIO%s", r->entry.name, what,
 		r->entry.path ? r->entry.path : "its memory",
