@@ -17,10 +17,10 @@ LIBS       = $(shell pkg-config --libs fuse3 inih 2>/dev/null) -lpthread
 TEST_LIBS  = $(shell pkg-config --libs inih cunit 2>/dev/null) -lpthread
 SANITIZE  := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
-CORE_SRC  := src/size.c src/config.c src/log.c src/fault.c src/region.c src/ctl.c
-DAEMON_SRC:= $(CORE_SRC) src/fs.c src/main.c
+CORE_SRC  := src/size.c src/config.c src/log.c src/fault.c src/region.c src/ctl.c src/table.c src/flusher.c
+DAEMON_SRC:= $(CORE_SRC) src/notify.c src/fs.c src/main.c
 UNIT_SRC  := $(wildcard tests/unit/*.c)
-HEADERS   := $(wildcard include/*.h)
+HEADERS   := $(wildcard include/*.h src/*.h)
 
 FUZZ_CC   := clang
 FUZZ_FLAGS:= -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -g -O1

@@ -70,11 +70,11 @@ int config_load(const char *file, struct config *cfg, struct errors *errs);
  * As config_load, with FILE optional (NULL) and N_MAPS more entries from
  * command-line arguments "NAME=PATH[,key=value...]" or
  * "NAME=anonymous,length=SIZE[,...]", which take the entry keys of the
- * file; a relative PATH starts at the current folder. Errors about them
- * begin with "--map 'ARG': ".
+ * file; a relative PATH starts at MAP_DIR (NULL: the current folder).
+ * Errors about them begin with "--map 'ARG': ".
  */
 int config_load_all(const char *file, char *const *maps, size_t n_maps,
-		    struct config *cfg, struct errors *errs);
+		    const char *map_dir, struct config *cfg, struct errors *errs);
 
 /* Where E comes from, for messages: "FILE:LINE" or "--map 'ARG'". */
 void config_where(const struct config *cfg, const struct config_entry *e,
@@ -83,5 +83,8 @@ void config_free(struct config *cfg);
 
 /* The word for an MADV_* value as written in the config ("normal", ...). */
 const char *config_advice_name(int advice);
+
+/* Whether A and B map the same thing the same way (names aside). */
+bool config_entry_same(const struct config_entry *a, const struct config_entry *b);
 
 #endif

@@ -1,11 +1,13 @@
 /*
- * fs.h - the FUSE side: libfuse's low-level operations over the regions.
+ * fs.h - the FUSE side: libfuse's low-level operations over a table of
+ * entries.
  *
- * The file system is a fixed tree built from the config:
+ * The file system is the tree
  *   /ro/NAME  /rw/NAME  /cow/NAME   one regular file per configured view
  *   /ctl/NAME/                      the entry's control files
- * It only translates between FUSE requests and region calls, and keeps the
- * kernel's cached pages of every view coherent with the mappings.
+ * of the table's live entries. It only translates between FUSE requests and
+ * table, region and ctl calls, and keeps the kernel's cached pages and
+ * names coherent with the mappings.
  */
 #ifndef MMAPFS_FS_H
 #define MMAPFS_FS_H
@@ -13,22 +15,24 @@
 #define FUSE_USE_VERSION 314
 #include <fuse_lowlevel.h>
 
-#include "config.h"
+#include "table.h"
 
 struct fs;
 
 /* The operations to hand to fuse_session_new(), with the fs as userdata. */
 extern const struct fuse_lowlevel_ops fs_ops;
 
-/* Maps every entry of CFG. NULL with "FILE:LINE: [NAME] reason" lines in
- * ERRS if any entry cannot be mapped. */
-struct fs *fs_new(const struct config *cfg, struct errors *errs);
+/* A file system over T, which must outlive it. NULL if out of memory. */
+struct fs *fs_new(struct table *t);
 
 /* Starts the thread that sends invalidations to SE's kernel side. */
 int fs_start(struct fs *fs, struct fuse_session *se);
 
-/* Stops that thread, flushes every rw region and unmaps all. Returns 0, or
- * an errno if a flush failed. */
-int fs_destroy(struct fs *fs);
+/* After table_reload(): makes the kernel forget the names that went away
+ * and the cached pages of entries that were remapped. */
+void fs_reloaded(struct fs *fs, const struct table_changes *changes);
+
+/* Stops that thread and frees FS (not its table). */
+void fs_destroy(struct fs *fs);
 
 #endif

@@ -11,6 +11,9 @@
 /* LEVEL is a syslog priority; messages above it are dropped. */
 void log_setup(bool to_syslog, int level);
 
+/* Changes the level only (a reload's log_level). */
+void log_set_level(int level);
+
 void log_msg(int priority, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 

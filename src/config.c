@@ -625,11 +625,11 @@ static void parse_map(struct parser *p, const char *arg)
 
 int config_load(const char *file, struct config *cfg, struct errors *errs)
 {
-	return config_load_all(file, NULL, 0, cfg, errs);
+	return config_load_all(file, NULL, 0, NULL, cfg, errs);
 }
 
 int config_load_all(const char *file, char *const *maps, size_t n_maps,
-		    struct config *cfg, struct errors *errs)
+		    const char *map_dir, struct config *cfg, struct errors *errs)
 {
 	struct parser p = { .cfg = cfg, .errs = errs, .at_line_start = true };
 	size_t before = errs->count;
@@ -639,9 +639,9 @@ int config_load_all(const char *file, char *const *maps, size_t n_maps,
 	cfg->log_level = LOG_INFO;
 	if (file && parse_file(&p, file) < 0)
 		return -1;
-	p.dir = n_maps ? realpath(".", NULL) : NULL;
+	p.dir = n_maps ? realpath(map_dir ? map_dir : ".", NULL) : NULL;
 	if (n_maps && !p.dir) {
-		errors_add(errs, "cannot resolve the current folder: %s", strerror(errno));
+		errors_add(errs, "cannot resolve the folder of --map paths: %s", strerror(errno));
 		return -1;
 	}
 	for (size_t i = 0; i < n_maps; i++)
@@ -655,6 +655,15 @@ int config_load_all(const char *file, char *const *maps, size_t n_maps,
 			check_file(&p, e);
 	}
 	return errs->count == before ? 0 : -1;
+}
+
+bool config_entry_same(const struct config_entry *a, const struct config_entry *b)
+{
+	return a->anonymous == b->anonymous &&
+	       (a->path && b->path ? strcmp(a->path, b->path) == 0 : a->path == b->path) &&
+	       a->offset == b->offset && a->length == b->length &&
+	       a->create == b->create && a->resizable == b->resizable &&
+	       a->views == b->views && a->advice == b->advice;
 }
 
 void config_where(const struct config *cfg, const struct config_entry *e,

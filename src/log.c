@@ -5,7 +5,7 @@
 #include <stdio.h>
 
 static bool use_syslog;
-static int max_priority = LOG_INFO;
+static _Atomic int max_priority = LOG_INFO;
 
 void log_setup(bool to_syslog, int level)
 {
@@ -13,6 +13,11 @@ void log_setup(bool to_syslog, int level)
 	max_priority = level;
 	if (to_syslog)
 		openlog("mmapfs", LOG_PID, LOG_DAEMON);
+}
+
+void log_set_level(int level)
+{
+	max_priority = level;
 }
 
 void log_msg(int priority, const char *fmt, ...)

@@ -4,16 +4,21 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "fault.h"
+#include "flusher.h"
 #include "fs.h"
+#include "table.h"
 #include "log.h"
 
 #ifndef MMAPFS_VERSION
@@ -39,7 +44,7 @@ static void usage(FILE *out)
 
 /* What the command line says beyond libfuse's options. */
 struct cli {
-	const char *positional[2];	/* CONFIG MOUNTPOINT, or MOUNTPOINT */
+	const char *positional[3];	/* CONFIG MOUNTPOINT, or MOUNTPOINT; [2]: extra */
 	int n_positional;
 	char **maps;
 	size_t n_maps;
@@ -64,7 +69,7 @@ static int take_arg(void *data, const char *arg, int key, struct fuse_args *args
 	(void)args;
 	switch (key) {
 	case FUSE_OPT_KEY_NONOPT:
-		if (cli->n_positional < 2)
+		if (cli->n_positional < 3)
 			cli->positional[cli->n_positional] = arg;
 		cli->n_positional++;
 		return 0;
@@ -133,6 +138,19 @@ static int check_mountpoint(const char *mountpoint)
 	return 0;
 }
 
+/* A running mount, and what it needs to reload. */
+struct daemon {
+	const char *config_file;	/* absolute: the daemon leaves its folder */
+	char *start_dir;		/* where --map paths start */
+	const struct cli *cli;
+	struct table *table;
+	struct fs *fs;
+	struct flusher *flusher;
+	pthread_t reloader;
+	bool reloading;
+	atomic_bool stopping;
+};
+
 static struct fuse_session *serving;
 
 static void on_exit_signal(int sig)
@@ -142,15 +160,17 @@ static void on_exit_signal(int sig)
 }
 
 /*
- * SIGINT, SIGTERM and SIGHUP unmount. Unlike fuse_set_signal_handlers(),
- * this does not skip a signal that was ignored at start: a shell starts
- * "mmapfs ... &" with SIGINT ignored, and SIGINT must still unmount.
- * No SA_RESTART, so that blocked reads return EINTR and see the flag.
+ * SIGINT and SIGTERM unmount. Unlike fuse_set_signal_handlers(), this does
+ * not skip a signal that was ignored at start: a shell starts "mmapfs ... &"
+ * with SIGINT ignored, and SIGINT must still unmount. No SA_RESTART, so that
+ * blocked reads return EINTR and see the flag. SIGHUP is blocked in every
+ * thread: the reloader takes it with sigwait().
  */
 static int set_signal_handlers(struct fuse_session *se)
 {
-	static const int exits[] = { SIGINT, SIGTERM, SIGHUP };
+	static const int exits[] = { SIGINT, SIGTERM };
 	struct sigaction sa;
+	sigset_t hup;
 
 	serving = se;
 	memset(&sa, 0, sizeof(sa));
@@ -160,7 +180,71 @@ static int set_signal_handlers(struct fuse_session *se)
 		if (sigaction(exits[i], &sa, NULL) < 0)
 			return -1;
 	sa.sa_handler = SIG_IGN;
-	return sigaction(SIGPIPE, &sa, NULL);
+	if (sigaction(SIGPIPE, &sa, NULL) < 0)
+		return -1;
+	sigemptyset(&hup);
+	sigaddset(&hup, SIGHUP);
+	return pthread_sigmask(SIG_BLOCK, &hup, NULL) == 0 ? 0 : -1;
+}
+
+static int load_config(const char *file, const struct cli *cli, const char *map_dir,
+		       struct config *cfg, struct errors *errs)
+{
+	return config_load_all(file, cli->maps, cli->n_maps, map_dir, cfg, errs);
+}
+
+/* SIGHUP: the config and the --map arguments are read anew; a broken
+ * config changes nothing. */
+static void reload(struct daemon *d)
+{
+	struct errors errs = { 0 };
+	struct table_changes changes;
+	struct config cfg;
+
+	log_msg(LOG_INFO, "SIGHUP: reloading %s", d->config_file ? d->config_file : "--map entries");
+	if (load_config(d->config_file, d->cli, d->start_dir, &cfg, &errs) == 0 &&
+	    table_reload(d->table, &cfg, &changes, &errs) == 0) {
+		fs_reloaded(d->fs, &changes);
+		log_set_level(cfg.log_level);
+		flusher_set_interval(d->flusher, cfg.flush_interval);
+		log_msg(LOG_INFO, "reloaded: %zu added, %zu removed, %zu changed",
+			changes.added, changes.removed, changes.changed);
+		table_changes_free(&changes);
+	} else {
+		for (size_t i = 0; i < errs.count; i++)
+			log_msg(LOG_ERR, "%s", errs.lines[i]);
+		log_msg(LOG_ERR, "reload failed: the mount stays as it was");
+	}
+	errors_free(&errs);
+	config_free(&cfg);
+}
+
+static void *reloader_main(void *arg)
+{
+	struct daemon *d = arg;
+	sigset_t hup;
+	int sig;
+
+	sigemptyset(&hup);
+	sigaddset(&hup, SIGHUP);
+	while (sigwait(&hup, &sig) == 0 && !atomic_load(&d->stopping))
+		reload(d);
+	return NULL;
+}
+
+static int start_reloader(struct daemon *d)
+{
+	d->reloading = pthread_create(&d->reloader, NULL, reloader_main, d) == 0;
+	return d->reloading ? 0 : -1;
+}
+
+static void stop_reloader(struct daemon *d)
+{
+	if (!d->reloading)
+		return;
+	atomic_store(&d->stopping, true);
+	pthread_kill(d->reloader, SIGHUP);
+	pthread_join(d->reloader, NULL);
 }
 
 static int serve(struct fuse_session *se, const struct fuse_cmdline_opts *opts)
@@ -180,60 +264,104 @@ static int serve(struct fuse_session *se, const struct fuse_cmdline_opts *opts)
 	return rc;
 }
 
-/* Mounts FS and serves it; returns the process's exit status. */
-static int mount_and_serve(struct fs *fs, struct fuse_args *args,
-			   const struct fuse_cmdline_opts *opts, int log_level)
+/* The threads of a mounted daemon: notifier, flusher, reloader; then the
+ * loop until unmounted. Returns the exit status. */
+static int run_mounted(struct daemon *d, struct fuse_session *se,
+		       const struct fuse_cmdline_opts *opts, unsigned flush_interval)
+{
+	int rc = EXIT_MOUNT;
+
+	if (fs_start(d->fs, se) != 0)
+		return rc;
+	d->flusher = flusher_start(d->table, flush_interval);
+	if (d->flusher && start_reloader(d) == 0) {
+		log_msg(LOG_INFO, "mounted on %s", opts->mountpoint);
+		rc = serve(se, opts) == 0 ? EXIT_SUCCESS : EXIT_MOUNT;
+	}
+	stop_reloader(d);
+	if (d->flusher)
+		flusher_stop(d->flusher);
+	return rc;
+}
+
+/* Mounts the table and serves it; returns the process's exit status. */
+static int mount_and_serve(struct daemon *d, struct fuse_args *args,
+			   const struct fuse_cmdline_opts *opts, const struct config *cfg)
 {
 	struct fuse_session *se;
-	int rc = EXIT_MOUNT, err;
+	int rc = EXIT_MOUNT;
 
-	se = fuse_session_new(args, &fs_ops, sizeof(fs_ops), fs);
-	if (!se)
+	d->fs = fs_new(d->table);
+	if (!d->fs)
+		return rc;
+	se = fuse_session_new(args, &fs_ops, sizeof(fs_ops), d->fs);
+	if (!se) {
+		fs_destroy(d->fs);
 		return EXIT_USAGE;
+	}
 	if (set_signal_handlers(se) == 0 && fuse_session_mount(se, opts->mountpoint) == 0) {
 		fuse_daemonize(opts->foreground);
-		log_setup(!opts->foreground, log_level);
-		if (fs_start(fs, se) == 0) {
-			log_msg(LOG_INFO, "mounted on %s", opts->mountpoint);
-			rc = serve(se, opts) == 0 ? EXIT_SUCCESS : EXIT_MOUNT;
-		}
+		/* -d shows libfuse's trace of every request, at debug level. */
+		log_setup(!opts->foreground, opts->debug ? LOG_DEBUG : cfg->log_level);
+		rc = run_mounted(d, se, opts, cfg->flush_interval);
 		fuse_session_unmount(se);
 	}
-	err = fs_destroy(fs);
+	fs_destroy(d->fs);
 	fuse_session_destroy(se);
-	if (err && rc == EXIT_SUCCESS)
+	return rc;
+}
+
+static void print_errors(struct errors *errs)
+{
+	for (size_t i = 0; i < errs->count; i++)
+		fprintf(stderr, "%s\n", errs->lines[i]);
+	errors_free(errs);
+}
+
+/* Reads the config (exit 1 if bad), checks the mount point (exit 2),
+ * maps every entry (exit 1 if one cannot be), mounts and serves. */
+static int mount_config(const char *config_file, const char *mountpoint,
+			const struct cli *cli, struct fuse_args *args,
+			const struct fuse_cmdline_opts *opts)
+{
+	struct daemon d = { .cli = cli };
+	struct errors errs = { 0 };
+	struct config cfg;
+	int rc = EXIT_USAGE;
+
+	if (load_config(config_file, cli, NULL, &cfg, &errs) != 0) {
+		print_errors(&errs);
+		config_free(&cfg);
+		return EXIT_USAGE;
+	}
+	log_setup(false, opts->debug ? LOG_DEBUG : cfg.log_level);
+	d.config_file = config_file ? realpath(config_file, NULL) : NULL;
+	d.start_dir = realpath(".", NULL);
+	if (check_mountpoint(mountpoint) != 0 || !opts->mountpoint) {
 		rc = EXIT_MOUNT;
+	} else if (fault_setup() != 0) {
+		fprintf(stderr, "mmapfs: cannot install the SIGBUS handler: %s\n", strerror(errno));
+	} else if ((d.table = table_new(&cfg, &errs)) != NULL) {
+		fuse_opt_add_arg(args, "-odefault_permissions,fsname=mmapfs,subtype=mmapfs");
+		rc = mount_and_serve(&d, args, opts, &cfg);
+		if (table_free(d.table) != 0 && rc == EXIT_SUCCESS)
+			rc = EXIT_MOUNT;	/* a flush at unmount failed: logged */
+	}
+	print_errors(&errs);
+	config_free(&cfg);
+	free((char *)d.config_file);
+	free(d.start_dir);
 	return rc;
-}
-
-static int load_config(const char *file, const struct cli *cli, struct config *cfg)
-{
-	struct errors errs = { 0 };
-	int rc = config_load_all(file, cli->maps, cli->n_maps, cfg, &errs);
-
-	for (size_t i = 0; i < errs.count; i++)
-		fprintf(stderr, "%s\n", errs.lines[i]);
-	errors_free(&errs);
-	return rc;
-}
-
-static struct fs *map_entries(const struct config *cfg)
-{
-	struct errors errs = { 0 };
-	struct fs *fs = fs_new(cfg, &errs);
-
-	for (size_t i = 0; i < errs.count; i++)
-		fprintf(stderr, "%s\n", errs.lines[i]);
-	errors_free(&errs);
-	return fs;
 }
 
 /* --check: one line per entry, or the errors. */
 static int check_config(const char *file, const struct cli *cli)
 {
+	struct errors errs = { 0 };
 	struct config cfg;
-	int rc = load_config(file, cli, &cfg);
+	int rc = load_config(file, cli, NULL, &cfg, &errs);
 
+	print_errors(&errs);
 	for (size_t i = 0; rc == 0 && i < cfg.n_entries; i++) {
 		const struct config_entry *e = &cfg.entries[i];
 		char length[32] = "end";
@@ -255,11 +383,9 @@ int main(int argc, char *argv[])
 {
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
 	struct fuse_cmdline_opts opts = { 0 };
-	struct config cfg = { 0 };
 	struct cli cli = { 0 };
 	const char *config_file = NULL, *mountpoint = NULL;
 	bool positional_ok;
-	struct fs *fs;
 	int rc = EXIT_USAGE;
 
 	fuse_set_log_func(fuse_log_to_ours);
@@ -267,9 +393,15 @@ int main(int argc, char *argv[])
 		usage(stderr);
 		goto out;
 	}
+	if (cli.n_positional > 2)
+		fprintf(stderr, "mmapfs: extra argument '%s'\n", cli.positional[2]);
 	positional_ok = cli.n_positional <= 2 &&
 			split_positional(&cli, &config_file, &mountpoint);
-	if ((mountpoint && fuse_opt_add_arg(&args, mountpoint) != 0) ||
+	/* libfuse refuses a mount point it cannot resolve; ours is checked
+	 * after the config, so that a bad config is reported first (exit 1)
+	 * and a bad mount point with its own status (exit 2). */
+	if ((mountpoint && access(mountpoint, F_OK) == 0 &&
+	     fuse_opt_add_arg(&args, mountpoint) != 0) ||
 	    fuse_parse_cmdline(&args, &opts) != 0) {
 		usage(stderr);
 		goto out;
@@ -296,28 +428,11 @@ int main(int argc, char *argv[])
 		rc = check_config(config_file, &cli);
 		goto out;
 	}
-	if (load_config(config_file, &cli, &cfg) != 0)
-		goto out;
-	log_setup(false, cfg.log_level);
-	if (check_mountpoint(opts.mountpoint) != 0) {
-		rc = EXIT_MOUNT;
-		goto out;
-	}
-	fs = map_entries(&cfg);
-	if (fs && fault_setup() != 0) {
-		fprintf(stderr, "mmapfs: cannot install the SIGBUS handler: %s\n", strerror(errno));
-		fs_destroy(fs);
-		fs = NULL;
-	}
-	if (fs) {
-		fuse_opt_add_arg(&args, "-odefault_permissions,fsname=mmapfs,subtype=mmapfs");
-		rc = mount_and_serve(fs, &args, &opts, cfg.log_level);
-	}
+	rc = mount_config(config_file, mountpoint, &cli, &args, &opts);
 out:
 	for (size_t i = 0; i < cli.n_maps; i++)
 		free(cli.maps[i]);
 	free(cli.maps);
-	config_free(&cfg);
 	free(opts.mountpoint);
 	fuse_opt_free_args(&args);
 	return rc;

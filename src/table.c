@@ -1,0 +1,348 @@
+/*
+ * table.c - the mount's entries and their reloading (table.h).
+ *
+ * Slots live in fixed chunks that never move, found through a fixed array
+ * of chunk pointers: requests find a slot by number without any lock while
+ * a reload appends new ones. The name index (live slots sorted by name) is
+ * rebuilt by each reload under its own lock, which only lookups and
+ * listings take.
+ */
+#include "table.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CHUNK_SLOTS 256
+#define MAX_CHUNKS 4096		/* a million entries over the mount's life */
+
+struct slot {
+	char *name;
+	struct region *region;	/* NULL once the entry is removed */
+	pthread_rwlock_t life;	/* shared: in use; exclusive: being swapped */
+	_Atomic int opens[3];	/* open handles of ro, rw, cow */
+};
+
+struct table {
+	struct slot *_Atomic chunks[MAX_CHUNKS];
+	_Atomic size_t n_slots;
+	pthread_rwlock_t names_lock;
+	size_t *by_name;	/* live slot numbers in name order */
+	size_t n_live;
+};
+
+static struct slot *slot_at(const struct table *t, size_t n)
+{
+	return &atomic_load(&t->chunks[n / CHUNK_SLOTS])[n % CHUNK_SLOTS];
+}
+
+static int view_index(unsigned view)
+{
+	return view == VIEW_RW ? 1 : view == VIEW_COW ? 2 : 0;
+}
+
+/* Appends a slot for REGION; returns its number, or -1 when full. */
+static long add_slot(struct table *t, const char *name, struct region *region)
+{
+	size_t n = t->n_slots;
+	struct slot *s;
+
+	if (n / CHUNK_SLOTS >= MAX_CHUNKS)
+		return -1;
+	if (n % CHUNK_SLOTS == 0) {
+		struct slot *chunk = calloc(CHUNK_SLOTS, sizeof(*chunk));
+
+		if (!chunk)
+			return -1;
+		atomic_store(&t->chunks[n / CHUNK_SLOTS], chunk);
+	}
+	s = slot_at(t, n);
+	s->name = strdup(name);
+	if (!s->name)
+		return -1;
+	s->region = region;
+	pthread_rwlock_init(&s->life, NULL);
+	atomic_store(&t->n_slots, n + 1);	/* published last: the slot is ready */
+	return (long)n;
+}
+
+static int compare_names(const void *a, const void *b, void *arg)
+{
+	const struct table *t = arg;
+
+	return strcmp(slot_at(t, *(const size_t *)a)->name,
+		      slot_at(t, *(const size_t *)b)->name);
+}
+
+/* Rebuilds the name index from the live slots; caller holds names_lock. */
+static int index_names(struct table *t)
+{
+	size_t *by_name = calloc(t->n_slots + 1, sizeof(*by_name)), n = 0;
+
+	if (!by_name)
+		return -1;
+	for (size_t i = 0; i < t->n_slots; i++)
+		if (slot_at(t, i)->region)
+			by_name[n++] = i;
+	qsort_r(by_name, n, sizeof(*by_name), compare_names, t);
+	free(t->by_name);
+	t->by_name = by_name;
+	t->n_live = n;
+	return 0;
+}
+
+/* Opens E's region; on failure adds "WHERE: [NAME] reason" to ERRS. */
+static struct region *open_region(const struct config *cfg,
+				  const struct config_entry *e, struct errors *errs)
+{
+	struct region *r;
+	char why[512], where[300];
+
+	if (region_open(e, &r, why, sizeof(why)) == 0)
+		return r;
+	config_where(cfg, e, where, sizeof(where));
+	errors_add(errs, "%s: [%s] %s", where, e->name, why);
+	return NULL;
+}
+
+struct table *table_new(const struct config *cfg, struct errors *errs)
+{
+	struct table *t = calloc(1, sizeof(*t));
+	size_t before = errs->count;
+
+	if (!t)
+		return NULL;
+	pthread_rwlock_init(&t->names_lock, NULL);
+	for (size_t i = 0; i < cfg->n_entries; i++) {
+		struct region *r = open_region(cfg, &cfg->entries[i], errs);
+
+		if (r && add_slot(t, cfg->entries[i].name, r) < 0) {
+			errors_add(errs, "too many entries");
+			region_close(r);
+			break;
+		}
+	}
+	if (errs->count != before || index_names(t) < 0) {
+		table_free(t);
+		return NULL;
+	}
+	return t;
+}
+
+int table_free(struct table *t)
+{
+	int err = 0;
+
+	for (size_t i = 0; i < t->n_slots; i++) {
+		struct slot *s = slot_at(t, i);
+		int e = s->region ? region_close(s->region) : 0;
+
+		err = err ? err : e;
+		pthread_rwlock_destroy(&s->life);
+		free(s->name);
+	}
+	for (size_t c = 0; c < MAX_CHUNKS && t->chunks[c]; c++)
+		free(t->chunks[c]);
+	pthread_rwlock_destroy(&t->names_lock);
+	free(t->by_name);
+	free(t);
+	return err;
+}
+
+size_t table_slots(const struct table *t)
+{
+	return atomic_load(&t->n_slots);
+}
+
+struct region *table_get(struct table *t, size_t slot)
+{
+	struct slot *s;
+
+	if (slot >= table_slots(t))
+		return NULL;
+	s = slot_at(t, slot);
+	pthread_rwlock_rdlock(&s->life);
+	if (!s->region)
+		pthread_rwlock_unlock(&s->life);
+	return s->region;
+}
+
+void table_put(struct table *t, size_t slot)
+{
+	pthread_rwlock_unlock(&slot_at(t, slot)->life);
+}
+
+const char *table_name(const struct table *t, size_t slot)
+{
+	return slot_at(t, slot)->name;
+}
+
+long table_find(struct table *t, const char *name)
+{
+	size_t lo = 0, hi;
+	long slot = -1;
+
+	pthread_rwlock_rdlock(&t->names_lock);
+	for (hi = t->n_live; lo < hi && slot < 0;) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(name, slot_at(t, t->by_name[mid])->name);
+
+		if (c == 0)
+			slot = (long)t->by_name[mid];
+		else if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	pthread_rwlock_unlock(&t->names_lock);
+	return slot;
+}
+
+long table_nth(struct table *t, size_t index)
+{
+	long slot;
+
+	pthread_rwlock_rdlock(&t->names_lock);
+	slot = index < t->n_live ? (long)t->by_name[index] : -1;
+	pthread_rwlock_unlock(&t->names_lock);
+	return slot;
+}
+
+int table_opens(struct table *t, size_t slot, unsigned view, int delta)
+{
+	return atomic_fetch_add(&slot_at(t, slot)->opens[view_index(view)], delta) + delta;
+}
+
+/* ---- reloading ---- */
+
+/* A region prepared for an entry of the new config: NULL where the slot
+ * keeps the region it has. */
+struct plan {
+	long slot;		/* -1: a new slot */
+	struct region *region;
+};
+
+static void note_change(struct table_changes *c, size_t slot, unsigned before,
+			unsigned after)
+{
+	struct table_change *list = realloc(c->list, (c->count + 1) * sizeof(*list));
+
+	if (!list)
+		abort();
+	c->list = list;
+	c->list[c->count++] = (struct table_change){ slot, before, after };
+	if (!before)
+		c->added++;
+	else if (!after)
+		c->removed++;
+	else
+		c->changed++;
+}
+
+/* Opens the regions the new config needs; false (all closed again) if one
+ * cannot be. */
+static bool prepare(struct table *t, const struct config *cfg, struct plan *plan,
+		    struct errors *errs)
+{
+	size_t before = errs->count;
+
+	for (size_t i = 0; i < cfg->n_entries; i++) {
+		const struct config_entry *e = &cfg->entries[i];
+		long slot = table_find(t, e->name);
+		struct slot *s = slot >= 0 ? slot_at(t, (size_t)slot) : NULL;
+
+		plan[i].slot = slot;
+		if (!s || !config_entry_same(region_entry(s->region), e))
+			plan[i].region = open_region(cfg, e, errs);
+	}
+	if (errs->count == before)
+		return true;
+	for (size_t i = 0; i < cfg->n_entries; i++)
+		if (plan[i].region)
+			region_close(plan[i].region);
+	return false;
+}
+
+/* Puts REGION in slot S (NULL: removes the entry) once no request uses the
+ * old one; returns the old one. */
+static struct region *swap_region(struct slot *s, struct region *region)
+{
+	struct region *old;
+
+	pthread_rwlock_wrlock(&s->life);
+	old = s->region;
+	s->region = region;
+	pthread_rwlock_unlock(&s->life);
+	return old;
+}
+
+static bool in_config(const struct config *cfg, const char *name)
+{
+	for (size_t i = 0; i < cfg->n_entries; i++)
+		if (strcmp(cfg->entries[i].name, name) == 0)
+			return true;
+	return false;
+}
+
+int table_reload(struct table *t, const struct config *cfg,
+		 struct table_changes *changes, struct errors *errs)
+{
+	struct plan *plan = calloc(cfg->n_entries + 1, sizeof(*plan));
+	struct region **closing = calloc(t->n_slots + 1, sizeof(*closing));
+	size_t n_closing = 0, n_old = t->n_slots;
+
+	memset(changes, 0, sizeof(*changes));
+	if (!plan || !closing || !prepare(t, cfg, plan, errs)) {
+		if (!plan || !closing)
+			errors_add(errs, "out of memory");
+		free(plan);
+		free(closing);
+		return -1;
+	}
+	pthread_rwlock_wrlock(&t->names_lock);
+	for (size_t i = 0; i < n_old; i++) {
+		struct slot *s = slot_at(t, i);
+
+		if (s->region && !in_config(cfg, s->name)) {
+			note_change(changes, i, region_entry(s->region)->views, 0);
+			closing[n_closing++] = swap_region(s, NULL);
+		}
+	}
+	for (size_t i = 0; i < cfg->n_entries; i++) {
+		const struct config_entry *e = &cfg->entries[i];
+		long slot = plan[i].slot;
+
+		if (!plan[i].region)
+			continue;
+		if (slot < 0) {
+			slot = add_slot(t, e->name, plan[i].region);
+			if (slot < 0) {
+				errors_add(errs, "[%s] not added: too many entries", e->name);
+				region_close(plan[i].region);
+				continue;
+			}
+			note_change(changes, (size_t)slot, 0, e->views);
+		} else {
+			struct slot *s = slot_at(t, (size_t)slot);
+
+			note_change(changes, (size_t)slot, region_entry(s->region)->views,
+				    e->views);
+			closing[n_closing++] = swap_region(s, plan[i].region);
+		}
+	}
+	if (index_names(t) < 0)
+		errors_add(errs, "out of memory while indexing names");
+	pthread_rwlock_unlock(&t->names_lock);
+	for (size_t i = 0; i < n_closing; i++)
+		region_close(closing[i]);
+	free(closing);
+	free(plan);
+	return 0;
+}
+
+void table_changes_free(struct table_changes *changes)
+{
+	free(changes->list);
+	memset(changes, 0, sizeof(*changes));
+}
