@@ -301,7 +301,6 @@ static fuse_ino_t child_ino(struct fs *fs, fuse_ino_t parent, const char *name)
 {
 	struct node dir, child;
 	fuse_ino_t ino = 0;
-	long slot;
 
 	if (parent == FUSE_ROOT_ID) {
 		for (size_t i = 0; i < N_TOP_DIRS; i++)
@@ -310,7 +309,8 @@ static fuse_ino_t child_ino(struct fs *fs, fuse_ino_t parent, const char *name)
 		return 0;
 	}
 	if (parent >= INO_RO_DIR && parent <= INO_CTL_DIR) {
-		slot = table_find(fs->table, name);
+		long slot = table_find(fs->table, name);
+
 		if (slot < 0)
 			return 0;
 		ino = node_ino((size_t)slot, view_kind(dir_view(parent)));
@@ -462,7 +462,7 @@ static void fs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 static int open_view(const struct node *n, int flags, unsigned *changed)
 {
 	bool writing = (flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC);
-	int refreshed, err;
+	int refreshed;
 
 	*changed = 0;
 	if (n->kind == NODE_RO && writing)
@@ -475,7 +475,8 @@ static int open_view(const struct node *n, int flags, unsigned *changed)
 	if (refreshed)
 		*changed = VIEW_ALL;
 	if (n->kind == NODE_RW && (flags & O_TRUNC)) {
-		err = region_resize(n->region, 0, NULL, 0);
+		int err = region_resize(n->region, 0, NULL, 0);
+
 		if (err)
 			return err;
 		*changed |= VIEW_RO | VIEW_COW;

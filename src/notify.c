@@ -156,9 +156,9 @@ uint64_t notifier_inval_inode(struct notifier *n, fuse_ino_t ino, off_t off, off
 
 uint64_t notifier_inval_entry(struct notifier *n, fuse_ino_t parent, const char *name)
 {
-	char *copy = strdup(name);
+	struct inval v = { .ino = parent, .name = strdup(name) };
 
-	return copy ? post(n, (struct inval){ .ino = parent, .name = copy }) : 0;
+	return v.name ? post(n, v) : 0;	/* post() owns the copy */
 }
 
 void notifier_wait(struct notifier *n, uint64_t ticket)
