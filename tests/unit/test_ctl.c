@@ -1,0 +1,1793 @@
+/*
+ * test_ctl.c - ctl.h against SPEC "Control files": the command language
+ * (ctl_parse), the commands run on real regions (ctl_write), the errno
+ * order, the reasons kept in last_error, and what ctl_read shows.
+ *
+ * Each test gets a fresh folder with DIR/data as the backing file, holding
+ * pattern() bytes, and an entry "e" for it that the test adjusts before
+ * opening the region. A failed command is checked to change nothing but
+ * the errors counter and last_error: the file's bytes and size, both views'
+ * bytes and sizes and every other counter are compared before and after.
+ */
+#include <CUnit/CUnit.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "ctl.h"
+#include "region.h"
+#include "tests.h"
+
+static uint64_t page;
+static char name[] = "e";
+static char *dir, *path;	/* this test's folder and DIR/data */
+static struct config_entry e;	/* the entry the test opens */
+static struct region *r;	/* open region; teardown closes it if need be */
+static struct ctl_effect effect;	/* what the last ctl_write reported */
+
+static int init_suite(void)
+{
+	long size = sysconf(_SC_PAGESIZE);
+
+	page = (uint64_t)size;
+	return size > 0 ? 0 : -1;
+}
+
+static void setup(void)
+{
+	dir = tmpdir_make();
+	path = path_join(dir, "data");
+	e = (struct config_entry){
+		.name = name,
+		.path = path,
+		.views = VIEW_ALL,
+		.resizable = true,
+		.advice = MADV_NORMAL,
+	};
+}
+
+static void teardown(void)
+{
+	if (r)
+		region_close(r);
+	r = NULL;
+	free(path);
+	tmpdir_remove(dir);
+}
+
+/* The bytes the data file starts with; 251 is prime, so pages differ. */
+static unsigned char pattern(uint64_t off)
+{
+	return (unsigned char)(off % 251);
+}
+
+/* Makes the data file SIZE bytes of pattern(). */
+static void make_data(uint64_t size)
+{
+	unsigned char *data = malloc(size + 1);
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(data);
+	for (uint64_t i = 0; i < size; i++)
+		data[i] = pattern(i);
+	file_write(path, data, size);
+	free(data);
+}
+
+/* Makes the data file SIZE bytes of a hole (no page in memory). */
+static void make_sparse(uint64_t size)
+{
+	file_write(path, "", 0);
+	CU_ASSERT_EQUAL_FATAL(truncate(path, (off_t)size), 0);
+}
+
+static void open_region(void)
+{
+	char why[256] = "";
+	int err = region_open(&e, &r, why, sizeof(why));
+
+	CHECK_FATAL(err == 0, "region_open = %d: %s", err, why);
+}
+
+static void open_anonymous(uint64_t length)
+{
+	e.path = NULL;
+	e.anonymous = true;
+	e.length = length;
+	open_region();
+}
+
+/* printf into one of 8 static buffers, for command texts and reasons. */
+static const char *__attribute__((format(printf, 1, 2)))
+fmt_text(const char *fmt, ...)
+{
+	static char bufs[8][256];
+	static unsigned next;
+	char *buf = bufs[next++ % 8];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(bufs[0]), fmt, ap);
+	va_end(ap);
+	return buf;
+}
+
+/* LEN bytes of S with the unprintable ones as \xNN, for messages. */
+static const char *shown(const char *s, size_t len)
+{
+	static char bufs[4][200];
+	static unsigned next;
+	char *out = bufs[next++ % 4];
+	size_t o = 0;
+
+	for (size_t i = 0; i < len && o + 8 < sizeof(bufs[0]); i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c >= 0x20 && c < 0x7f && c != '\\')
+			out[o++] = (char)c;
+		else
+			o += (size_t)snprintf(out + o, sizeof(bufs[0]) - o, "\\x%02x", c);
+	}
+	if (len > 0 && o + 8 >= sizeof(bufs[0]))
+		strcpy(out + o, "...");
+	else
+		out[o] = '\0';
+	return out;
+}
+
+/* ---- reading the region and its file ---- */
+
+/* Copies up to LEN bytes of VIEW at OFF into BUF; returns how many. */
+static size_t read_view(unsigned view, uint64_t off, void *buf, size_t len)
+{
+	const void *data = NULL;
+	size_t n = region_read_begin(r, view, off, len, &data);
+
+	if (n)
+		memcpy(buf, data, n);
+	region_read_end(r);
+	return n;
+}
+
+/* All of VIEW's bytes, malloc'd (at least one byte). */
+static unsigned char *view_bytes(unsigned view)
+{
+	uint64_t size = region_view_size(r, view);
+	unsigned char *buf = malloc(size + 1);
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(buf);
+	CU_ASSERT_EQUAL(read_view(view, 0, buf, size), size);
+	return buf;
+}
+
+/* All of the data file's bytes, malloc'd (at least one byte); *SIZE set. */
+static unsigned char *file_bytes(uint64_t *size)
+{
+	long long n = file_size(path);
+	unsigned char *buf;
+	int fd;
+
+	CU_ASSERT_FATAL(n >= 0);
+	buf = malloc((size_t)n + 1);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(buf);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	CU_ASSERT_FATAL(fd >= 0);
+	CU_ASSERT_EQUAL(pread(fd, buf, (size_t)n, 0), (ssize_t)n);
+	close(fd);
+	*size = (uint64_t)n;
+	return buf;
+}
+
+/* Asserts that VIEW's size is WANT. */
+#define ASSERT_VIEW_SIZE(view, want) \
+	check_at(region_view_size(r, view) == (uint64_t)(want), false, __FILE__, \
+		 __LINE__, "view %u is %" PRIu64 " bytes, want %" PRIu64, view, \
+		 region_view_size(r, view), (uint64_t)(want))
+
+/* Asserts that the data file is WANT bytes long. */
+#define ASSERT_FILE_SIZE(want) \
+	check_at(file_size(path) == (long long)(want), false, __FILE__, __LINE__, \
+		 "the file is %lld bytes, want %lld", file_size(path), (long long)(want))
+
+/* Asserts that VIEW holds LEN bytes of WANT at OFF. */
+#define ASSERT_VIEW_HOLDS(view, off, want, len) \
+	assert_view_holds(__LINE__, view, off, want, len)
+/* Asserts that the data file holds LEN bytes of WANT at OFF. */
+#define ASSERT_FILE_HOLDS(off, want, len) assert_file_holds(__LINE__, off, want, len)
+/* Asserts that the data file still holds pattern() in [OFF, OFF + LEN). */
+#define ASSERT_FILE_UNTOUCHED(off, len) assert_file_untouched(__LINE__, off, len)
+
+static void assert_view_holds(unsigned at, unsigned view, uint64_t off,
+			      const void *want, size_t len)
+{
+	unsigned char *got = malloc(len + 1);
+	size_t n;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(got);
+	n = read_view(view, off, got, len);
+	check_at(n == len && memcmp(got, want, len) == 0, false, __FILE__, at,
+		 "view %u at %" PRIu64 ": %zu of %zu bytes read, %s", view, off,
+		 n, len, n == len ? "not the expected ones" : "short");
+	free(got);
+}
+
+static void assert_file_holds(unsigned at, uint64_t off, const void *want,
+			      size_t len)
+{
+	unsigned char *got = malloc(len + 1);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd < 0 ? -1 : pread(fd, got, len, (off_t)off);
+
+	if (fd >= 0)
+		close(fd);
+	check_at(n == (ssize_t)len && memcmp(got, want, len) == 0, false,
+		 __FILE__, at, "file at %" PRIu64 ": %zd of %zu bytes read, %s",
+		 off, n, len, n == (ssize_t)len ? "not the expected ones" : "short");
+	free(got);
+}
+
+static void assert_file_untouched(unsigned at, uint64_t off, size_t len)
+{
+	unsigned char *want = malloc(len + 1);
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(want);
+	for (size_t i = 0; i < len; i++)
+		want[i] = pattern(off + i);
+	assert_file_holds(at, off, want, len);
+	free(want);
+}
+
+static ssize_t write_view(unsigned view, uint64_t off, const char *s)
+{
+	return region_write(r, view, s, strlen(s), off);
+}
+
+/* ---- status ---- */
+
+/* Copies the value of KEY in the status text into OUT; false if no line
+ * "KEY: VALUE" is there. */
+static bool status_get(const char *key, char *out, size_t outlen)
+{
+	char text[CTL_READ_MAX];
+	size_t klen = strlen(key), n = ctl_read(r, CTL_STATUS, text, sizeof(text));
+	char *line = text;
+
+	text[n < sizeof(text) ? n : sizeof(text) - 1] = '\0';
+	while (*line) {
+		char *end = strchr(line, '\n');
+
+		if (!end)
+			end = line + strlen(line);
+		if (strncmp(line, key, klen) == 0 && line[klen] == ':' &&
+		    line[klen + 1] == ' ') {
+			snprintf(out, outlen, "%.*s", (int)(end - line - (long)klen - 2),
+				 line + klen + 2);
+			return true;
+		}
+		line = *end ? end + 1 : end;
+	}
+	return false;
+}
+
+/* Asserts that status shows KEY: WANT. */
+#define ASSERT_STATUS(key, want) assert_status(__LINE__, key, want)
+/* The decimal value of KEY in status (asserting that it is one). */
+#define STATUS_NUMBER(key) status_number(__LINE__, key)
+
+static void assert_status(unsigned at, const char *key, const char *want)
+{
+	char got[1024] = "";
+	bool found = status_get(key, got, sizeof(got));
+
+	check_at(found && strcmp(got, want) == 0, false, __FILE__, at,
+		 "status %s: '%s'%s, want '%s'", key, got,
+		 found ? "" : " (missing)", want);
+}
+
+static uint64_t status_number(unsigned at, const char *key)
+{
+	char got[1024] = "", *end = NULL;
+	bool found = status_get(key, got, sizeof(got));
+	unsigned long long v = found ? strtoull(got, &end, 10) : 0;
+	bool ok = found && got[0] >= '0' && got[0] <= '9' && end && *end == '\0';
+
+	check_at(ok, false, __FILE__, at, "status %s: '%s' is not a decimal number%s",
+		 key, got, found ? "" : " (missing)");
+	return ok ? (uint64_t)v : UINT64_MAX;
+}
+
+/* ---- running commands ---- */
+
+/* Writes LEN bytes of TEXT to FILE at OFFSET; effect is refilled. */
+static int ctl_n(enum ctl_file file, const char *text, size_t len, uint64_t offset)
+{
+	memset(&effect, 0xa5, sizeof(effect));
+	return ctl_write(r, file, text, len, offset, &effect);
+}
+
+/* Asserts that writing the string TEXT to FILE succeeds. */
+#define ASSERT_CTL(file, text) assert_ctl(__LINE__, file, text, SIZE_MAX)
+#define ASSERT_CTL_N(file, text, len) assert_ctl(__LINE__, file, text, len)
+
+/* LEN SIZE_MAX: TEXT is a string. */
+static void assert_ctl(unsigned at, enum ctl_file file, const char *text, size_t len)
+{
+	char last[1024] = "";
+	int err;
+
+	if (len == SIZE_MAX)
+		len = strlen(text);
+	err = ctl_n(file, text, len, 0);
+
+	if (err)
+		status_get("last_error", last, sizeof(last));
+	check_at(err == 0, false, __FILE__, at, "%s '%s' = %d (%s)",
+		 ctl_file_name(file), shown(text, len), err, last);
+}
+
+/* Asserts that the last command reported it changed VIEWS over OFF+LEN. */
+#define ASSERT_EFFECT(v, o, l) \
+	check_at(effect.views == (unsigned)(v) && effect.off == (uint64_t)(o) && \
+		 effect.len == (uint64_t)(l), false, __FILE__, __LINE__, \
+		 "effect %#x %" PRIu64 "+%" PRIu64 ", want %#x %" PRIu64 "+%" PRIu64, \
+		 effect.views, effect.off, effect.len, (unsigned)(v), (uint64_t)(o), \
+		 (uint64_t)(l))
+
+/* Asserts that the last command reported no change to any view. */
+#define ASSERT_NO_EFFECT() \
+	check_at(effect.views == 0, false, __FILE__, __LINE__, \
+		 "effect on views %#x, want none", effect.views)
+
+/* Everything a failed command must leave as it was. */
+struct snapshot {
+	uint64_t size, cow_size;
+	uint64_t file_len;
+	unsigned char *file;	/* the data file's bytes; NULL if anonymous */
+	unsigned char *ro, *cow;	/* the views' bytes; cow NULL without it */
+	unsigned reads_made;	/* region reads the snapshot made itself */
+	struct region_stats st;
+};
+
+static void snapshot_take(struct snapshot *s)
+{
+	memset(s, 0, sizeof(*s));
+	region_get_stats(r, &s->st);
+	s->size = region_view_size(r, VIEW_RO);
+	s->cow_size = region_entry(r)->views & VIEW_COW ? region_view_size(r, VIEW_COW) : 0;
+	if (!region_entry(r)->anonymous)
+		s->file = file_bytes(&s->file_len);
+	s->ro = view_bytes(VIEW_RO);
+	s->reads_made++;
+	if (region_entry(r)->views & VIEW_COW) {
+		s->cow = view_bytes(VIEW_COW);
+		s->reads_made++;
+	}
+}
+
+static void snapshot_free(struct snapshot *s)
+{
+	free(s->file);
+	free(s->ro);
+	free(s->cow);
+}
+
+/* Asserts that AFTER is BEFORE with one more error and nothing else. */
+static void snapshot_same(unsigned at, const struct snapshot *before,
+			  const struct snapshot *after)
+{
+	const struct region_stats *b = &before->st, *a = &after->st;
+
+	check_at(after->size == before->size && after->cow_size == before->cow_size,
+		 false, __FILE__, at, "sizes %" PRIu64 "/%" PRIu64 " became %" PRIu64
+		 "/%" PRIu64, before->size, before->cow_size, after->size,
+		 after->cow_size);
+	check_at(after->file_len == before->file_len &&
+		 (!before->file || memcmp(after->file, before->file, before->file_len) == 0),
+		 false, __FILE__, at, "the file changed (%" PRIu64 " -> %" PRIu64 " bytes)",
+		 before->file_len, after->file_len);
+	check_at(after->size != before->size ||
+		 memcmp(after->ro, before->ro, before->size) == 0, false, __FILE__, at,
+		 "the ro view's bytes changed");
+	check_at(after->cow_size != before->cow_size || !before->cow ||
+		 memcmp(after->cow, before->cow, before->cow_size) == 0, false,
+		 __FILE__, at, "the cow view's bytes changed");
+	check_at(a->errors == b->errors + 1, false, __FILE__, at,
+		 "errors %" PRIu64 " -> %" PRIu64 ", want +1", b->errors, a->errors);
+	check_at(a->reads == b->reads + before->reads_made && a->writes == b->writes &&
+		 a->flushes == b->flushes && a->resizes == b->resizes &&
+		 a->moves == b->moves && a->resets == b->resets &&
+		 a->cow_private_bytes == b->cow_private_bytes &&
+		 a->size == b->size && a->cow_size == b->cow_size &&
+		 a->file_size == b->file_size, false, __FILE__, at,
+		 "a counter or size in status changed");
+}
+
+/*
+ * Asserts that writing LEN bytes of TEXT to FILE at OFFSET fails with WANT,
+ * changes nothing but errors (+1 in status) and last_error, which is then
+ * "FILE: REASON".
+ */
+#define ASSERT_CTL_FAILS(file, text, want, reason) \
+	assert_ctl_fails(__LINE__, file, text, SIZE_MAX, 0, want, reason)
+#define ASSERT_CTL_FAILS_N(file, text, len, offset, want, reason) \
+	assert_ctl_fails(__LINE__, file, text, len, offset, want, reason)
+
+static void assert_ctl_fails(unsigned at, enum ctl_file file, const char *text,
+			     size_t len, uint64_t offset, int want, const char *reason)
+{
+	struct snapshot before, after;
+	char last[1024] = "", want_last[1024];
+	uint64_t errors_before = status_number(at, "errors");
+	int err;
+
+	if (len == SIZE_MAX)
+		len = strlen(text);
+	snapshot_take(&before);
+	err = ctl_n(file, text, len, offset);
+	snapshot_take(&after);
+	check_at(err == want, false, __FILE__, at, "%s '%s' = %d, want %d",
+		 ctl_file_name(file), shown(text, len), err, want);
+	snapshot_same(at, &before, &after);
+	check_at(status_number(at, "errors") == errors_before + 1, false, __FILE__,
+		 at, "status errors: not %" PRIu64, errors_before + 1);
+	snprintf(want_last, sizeof(want_last), "%s: %s", ctl_file_name(file), reason);
+	status_get("last_error", last, sizeof(last));
+	check_at(strcmp(last, want_last) == 0, false, __FILE__, at,
+		 "%s '%s': last_error '%s', want '%s'", ctl_file_name(file),
+		 shown(text, len), shown(last, strlen(last)), want_last);
+	snapshot_free(&before);
+	snapshot_free(&after);
+}
+
+/* ---- parsing ---- */
+
+#define USAGE_FLUSH "expected nothing or OFFSET SIZE"
+#define USAGE_RESIZE "expected SIZE"
+#define USAGE_MOVE "expected DEST SRC COUNT or cow DEST SRC COUNT"
+#define NOT_A_NUMBER "' is not a number (decimal or 0x hex, optional K/M/G/T suffix)"
+
+/* Asserts that TEXT parses for FILE with WHOLE, VIEW and ARGS. */
+#define ASSERT_PARSE(file, text, whole, view, a0, a1, a2) \
+	assert_parse(__LINE__, file, text, SIZE_MAX, whole, view, a0, a1, a2)
+#define ASSERT_FLUSH_WHOLE(text) \
+	ASSERT_PARSE(CTL_FLUSH, text, true, VIEW_RW, 0, 0, 0)
+#define ASSERT_FLUSH_RANGE(text, off, len) \
+	ASSERT_PARSE(CTL_FLUSH, text, false, VIEW_RW, off, len, 0)
+#define ASSERT_RESIZE_TO(text, size) \
+	ASSERT_PARSE(CTL_RESIZE, text, false, VIEW_RW, size, 0, 0)
+#define ASSERT_MOVE(text, view, d, s, c) \
+	ASSERT_PARSE(CTL_MOVE, text, false, view, d, s, c)
+
+static void assert_parse(unsigned at, enum ctl_file file, const char *text,
+			 size_t len, bool whole, unsigned view, uint64_t a0,
+			 uint64_t a1, uint64_t a2)
+{
+	struct ctl_command c;
+	char why[400] = "";
+	int err;
+
+	if (len == SIZE_MAX)
+		len = strlen(text);
+	err = ctl_parse(file, text, len, &c, why, sizeof(why));
+	check_at(err == 0, false, __FILE__, at, "%s '%s' = %d: %s",
+		 ctl_file_name(file), shown(text, len), err, why);
+	if (err)
+		return;
+	check_at(c.file == file && c.whole == whole &&
+		 (file != CTL_MOVE || c.view == view), false, __FILE__, at,
+		 "%s '%s': file %d whole %d view %u, want %d %d %u",
+		 ctl_file_name(file), shown(text, len), c.file, c.whole, c.view,
+		 file, whole, view);
+	check_at(c.arg[0] == a0 && c.arg[1] == a1 && c.arg[2] == a2, false,
+		 __FILE__, at, "%s '%s': %" PRIu64 " %" PRIu64 " %" PRIu64 ", want %"
+		 PRIu64 " %" PRIu64 " %" PRIu64, ctl_file_name(file),
+		 shown(text, len), c.arg[0], c.arg[1], c.arg[2], a0, a1, a2);
+}
+
+/* Asserts that LEN bytes of TEXT do not parse for FILE, for reason WANT. */
+#define ASSERT_PARSE_ERROR(file, text, want) \
+	assert_parse_error(__LINE__, file, text, SIZE_MAX, want)
+#define ASSERT_PARSE_ERROR_N(file, text, len, want) \
+	assert_parse_error(__LINE__, file, text, len, want)
+
+static void assert_parse_error(unsigned at, enum ctl_file file, const char *text,
+			       size_t len, const char *want)
+{
+	struct ctl_command c;
+	char why[400] = "";
+	int err;
+
+	if (len == SIZE_MAX)
+		len = strlen(text);
+	err = ctl_parse(file, text, len, &c, why, sizeof(why));
+	check_at(err == EINVAL && strcmp(why, want) == 0, false, __FILE__, at,
+		 "%s '%s' = %d, '%s'; want EINVAL, '%s'", ctl_file_name(file),
+		 shown(text, len), err, shown(why, strlen(why)), shown(want, strlen(want)));
+}
+
+static void test_file_names(void)
+{
+	static const char *const names[CTL_FILES] = {
+		[CTL_FLUSH] = "flush", [CTL_RESIZE] = "resize", [CTL_MOVE] = "move",
+		[CTL_RESET] = "reset", [CTL_STATUS] = "status",
+	};
+
+	for (int f = 0; f < CTL_FILES; f++) {
+		CU_ASSERT_STRING_EQUAL(ctl_file_name((enum ctl_file)f), names[f]);
+		CU_ASSERT_EQUAL(ctl_file_by_name(names[f]), f);
+	}
+	CU_ASSERT_EQUAL(ctl_file_by_name(""), -1);
+	CU_ASSERT_EQUAL(ctl_file_by_name("FLUSH"), -1);
+	CU_ASSERT_EQUAL(ctl_file_by_name("flus"), -1);
+	CU_ASSERT_EQUAL(ctl_file_by_name("flushes"), -1);
+	CU_ASSERT_EQUAL(ctl_file_by_name("ctl"), -1);
+}
+
+static void test_file_modes(void)
+{
+	CU_ASSERT_EQUAL(ctl_file_mode(CTL_FLUSH), 0200);
+	CU_ASSERT_EQUAL(ctl_file_mode(CTL_MOVE), 0200);
+	CU_ASSERT_EQUAL(ctl_file_mode(CTL_RESET), 0200);
+	CU_ASSERT_EQUAL(ctl_file_mode(CTL_RESIZE), 0600);
+	CU_ASSERT_EQUAL(ctl_file_mode(CTL_STATUS), 0400);
+}
+
+static void test_parse_flush_empty(void)
+{
+	ASSERT_FLUSH_WHOLE("");
+	ASSERT_FLUSH_WHOLE(" ");
+	ASSERT_FLUSH_WHOLE("\t");
+	ASSERT_FLUSH_WHOLE("\n");
+	ASSERT_FLUSH_WHOLE("\r\n");
+	ASSERT_FLUSH_WHOLE("  \t \t  \r\n");
+	ASSERT_FLUSH_WHOLE("\n\n\n");
+}
+
+static void test_parse_flush_range(void)
+{
+	ASSERT_FLUSH_RANGE("0 4096", 0, 4096);
+	ASSERT_FLUSH_RANGE("0x1000 4096\n", 4096, 4096);
+	ASSERT_FLUSH_RANGE("  100\t\t 7 \r\n", 100, 7);
+	ASSERT_FLUSH_RANGE("0 0", 0, 0);
+	ASSERT_FLUSH_RANGE("\t010 \t 0X10\t", 10, 16);
+}
+
+static void test_parse_resize_numbers(void)
+{
+	ASSERT_RESIZE_TO("0", 0);
+	ASSERT_RESIZE_TO("4096", 4096);
+	ASSERT_RESIZE_TO("4096\n", 4096);
+	ASSERT_RESIZE_TO("4096\r\n", 4096);
+	ASSERT_RESIZE_TO(" \t 4096 \t \n", 4096);
+	ASSERT_RESIZE_TO("010", 10);
+	ASSERT_RESIZE_TO("00010\r\n", 10);
+	ASSERT_RESIZE_TO("0x10", 16);
+	ASSERT_RESIZE_TO("0X10", 16);
+	ASSERT_RESIZE_TO("0xfF", 255);
+	ASSERT_RESIZE_TO("18446744073709551615", UINT64_MAX);
+	ASSERT_RESIZE_TO("0xffffffffffffffff", UINT64_MAX);
+}
+
+static void test_parse_suffixes_either_case(void)
+{
+	ASSERT_RESIZE_TO("1k", 1024);
+	ASSERT_RESIZE_TO("1K", 1024);
+	ASSERT_RESIZE_TO("4k", 4096);
+	ASSERT_RESIZE_TO("1m", 1ULL << 20);
+	ASSERT_RESIZE_TO("1M", 1ULL << 20);
+	ASSERT_RESIZE_TO("1g", 1ULL << 30);
+	ASSERT_RESIZE_TO("1G\n", 1ULL << 30);
+	ASSERT_RESIZE_TO("1t", 1ULL << 40);
+	ASSERT_RESIZE_TO("3T", 3ULL << 40);
+	ASSERT_RESIZE_TO("0x10K", 16384);
+	ASSERT_RESIZE_TO("0X10k", 16384);
+	ASSERT_RESIZE_TO("010k", 10240);
+	ASSERT_RESIZE_TO("16777215T", 16777215ULL << 40);
+}
+
+static void test_parse_suffixes_on_every_field(void)
+{
+	ASSERT_FLUSH_RANGE("1k 2M", 1024, 2ULL << 20);
+	ASSERT_FLUSH_RANGE("0x1G 1t", 1ULL << 30, 1ULL << 40);
+	ASSERT_MOVE("1k 2M 3g", VIEW_RW, 1024, 2ULL << 20, 3ULL << 30);
+	ASSERT_MOVE("1T 0x2m 3K", VIEW_RW, 1ULL << 40, 2ULL << 20, 3072);
+	ASSERT_MOVE("cow 1K 2m 3G", VIEW_COW, 1024, 2ULL << 20, 3ULL << 30);
+	ASSERT_MOVE("\t1K  2k\t3M\n", VIEW_RW, 1024, 2048, 3ULL << 20);
+}
+
+static void test_parse_move(void)
+{
+	ASSERT_MOVE("0 4096 100", VIEW_RW, 0, 4096, 100);
+	ASSERT_MOVE("0 4096 100\n", VIEW_RW, 0, 4096, 100);
+	ASSERT_MOVE("  1 \t 2\t\t3  \r\n", VIEW_RW, 1, 2, 3);
+	ASSERT_MOVE("010 0x10 0", VIEW_RW, 10, 16, 0);
+	ASSERT_MOVE("18446744073709551615 18446744073709551615 18446744073709551615",
+		    VIEW_RW, UINT64_MAX, UINT64_MAX, UINT64_MAX);
+	ASSERT_MOVE("cow 0 4096 100", VIEW_COW, 0, 4096, 100);
+	ASSERT_MOVE("COW 0 4096 100", VIEW_COW, 0, 4096, 100);
+	ASSERT_MOVE("Cow\t5 6 7\r\n", VIEW_COW, 5, 6, 7);
+	ASSERT_MOVE(" \tcow  1 2 3 ", VIEW_COW, 1, 2, 3);
+}
+
+static void test_parse_reset_takes_anything(void)
+{
+	static const char binary[] = "\0\xff\x01\n junk \r\n\x80";
+	char *big = malloc(CTL_MAX_COMMAND);
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(big);
+	ASSERT_PARSE(CTL_RESET, "", false, VIEW_RW, 0, 0, 0);
+	ASSERT_PARSE(CTL_RESET, "\n", false, VIEW_RW, 0, 0, 0);
+	ASSERT_PARSE(CTL_RESET, "anything at all", false, VIEW_RW, 0, 0, 0);
+	ASSERT_PARSE(CTL_RESET, "1.5 -1 12Q 18446744073709551616", false, VIEW_RW, 0, 0, 0);
+	assert_parse(__LINE__, CTL_RESET, binary, sizeof(binary) - 1, false, VIEW_RW,
+		     0, 0, 0);
+	memset(big, 'x', CTL_MAX_COMMAND);
+	big[100] = '\0';
+	assert_parse(__LINE__, CTL_RESET, big, CTL_MAX_COMMAND, false, VIEW_RW, 0, 0, 0);
+	free(big);
+}
+
+static void test_parse_extra_field(void)
+{
+	ASSERT_PARSE_ERROR(CTL_RESIZE, "1 2", USAGE_RESIZE ", got 2 fields");
+	ASSERT_PARSE_ERROR(CTL_RESIZE, "4096 junk\n", USAGE_RESIZE ", got 2 fields");
+	ASSERT_PARSE_ERROR(CTL_MOVE, "1 2 3 4", USAGE_MOVE ", got 4 fields");
+	ASSERT_PARSE_ERROR(CTL_MOVE, "move 1 2 3", USAGE_MOVE ", got 4 fields");
+	ASSERT_PARSE_ERROR(CTL_MOVE, "cow 1 2 3 4", "too many fields");
+	ASSERT_PARSE_ERROR(CTL_FLUSH, "1 2 3", USAGE_FLUSH ", got 3 fields");
+}
+
+static void test_parse_wrong_field_counts(void)
+{
+	ASSERT_PARSE_ERROR(CTL_FLUSH, "1", USAGE_FLUSH ", got 1 field");
+	ASSERT_PARSE_ERROR(CTL_FLUSH, " 4096\n", USAGE_FLUSH ", got 1 field");
+	ASSERT_PARSE_ERROR(CTL_FLUSH, "1 2 3", USAGE_FLUSH ", got 3 fields");
+	ASSERT_PARSE_ERROR(CTL_MOVE, "1 2", USAGE_MOVE ", got 2 fields");
+	ASSERT_PARSE_ERROR(CTL_MOVE, "cow 1 2", "'cow" NOT_A_NUMBER);
+	ASSERT_PARSE_ERROR(CTL_MOVE, "cow", USAGE_MOVE ", got 1 field");
+}
+
+static void test_parse_empty_where_fields_are_needed(void)
+{
+	ASSERT_PARSE_ERROR(CTL_RESIZE, "", USAGE_RESIZE ", got 0 fields");
+	ASSERT_PARSE_ERROR(CTL_RESIZE, " \t\r\n", USAGE_RESIZE ", got 0 fields");
+	ASSERT_PARSE_ERROR(CTL_MOVE, "", USAGE_MOVE ", got 0 fields");
+	ASSERT_PARSE_ERROR(CTL_MOVE, "\n", USAGE_MOVE ", got 0 fields");
+}
+
+static void test_parse_sign_and_fraction(void)
+{
+	ASSERT_PARSE_ERROR(CTL_RESIZE, "-1", "'-1" NOT_A_NUMBER);
+	ASSERT_PARSE_ERROR(CTL_RESIZE, "+1", "'+1" NOT_A_NUMBER);
+	ASSERT_PARSE_ERROR(CTL_RESIZE, "-0\n", "'-0" NOT_A_NUMBER);
+	ASSERT_PARSE_ERROR(CTL_RESIZE, "1.5", "'1.5" NOT_A_NUMBER);
+	ASSERT_PARSE_ERROR(CTL_RESIZE, "1.0K", "'1.0K" NOT_A_NUMBER);
+	ASSERT_PARSE_ERROR(CTL_FLUSH, "0 -4096", "'-4096" NOT_A_NUMBER);
+	ASSERT_PARSE_ERROR(CTL_MOVE, "0 +1 2", "'+1" NOT_A_NUMBER);
+	ASSERT_PARSE_ERROR(CTL_MOVE, "cow 0 1 2.5", "'2.5" NOT_A_NUMBER);
+}
+
+static void test_parse_not_numbers(void)
+{
+	ASSERT_PARSE_ERROR(CTL_RESIZE, "12Q", "'12Q" NOT_A_NUMBER);
+	ASSERT_PARSE_ERROR(CTL_RESIZE, "abc", "'abc" NOT_A_NUMBER);
+	ASSERT_PARSE_ERROR(CTL_RESIZE, "0x", "'0x" NOT_A_NUMBER);
+	ASSERT_PARSE_ERROR(CTL_RESIZE, "K", "'K" NOT_A_NUMBER);
+	ASSERT_PARSE_ERROR(CTL_RESIZE, "1KK", "'1KK" NOT_A_NUMBER);
+	ASSERT_PARSE_ERROR(CTL_RESIZE, "1KB", "'1KB" NOT_A_NUMBER);
+	ASSERT_PARSE_ERROR(CTL_RESIZE, "1e3", "'1e3" NOT_A_NUMBER);
+	ASSERT_PARSE_ERROR(CTL_FLUSH, "0 12Q", "'12Q" NOT_A_NUMBER);
+	ASSERT_PARSE_ERROR(CTL_MOVE, "1 2 x", "'x" NOT_A_NUMBER);
+	ASSERT_PARSE_ERROR(CTL_MOVE, "cow cow 1 2", "'cow" NOT_A_NUMBER);
+}
+
+static void test_parse_past_2_to_the_64(void)
+{
+	ASSERT_PARSE_ERROR(CTL_RESIZE, "18446744073709551616",
+			   "'18446744073709551616' is past 2^64 - 1");
+	ASSERT_PARSE_ERROR(CTL_RESIZE, "99999999999999999999999",
+			   "'99999999999999999999999' is past 2^64 - 1");
+	ASSERT_PARSE_ERROR(CTL_RESIZE, "0x10000000000000000",
+			   "'0x10000000000000000' is past 2^64 - 1");
+	ASSERT_PARSE_ERROR(CTL_RESIZE, "16777216T", "'16777216T' is past 2^64 - 1");
+	ASSERT_PARSE_ERROR(CTL_FLUSH, "0 18446744073709551616",
+			   "'18446744073709551616' is past 2^64 - 1");
+	ASSERT_PARSE_ERROR(CTL_MOVE, "cow 0 0 18446744073709551616",
+			   "'18446744073709551616' is past 2^64 - 1");
+}
+
+static void test_parse_nul_byte(void)
+{
+	ASSERT_PARSE_ERROR_N(CTL_RESIZE, "1\0", 2, "command holds a NUL byte");
+	ASSERT_PARSE_ERROR_N(CTL_RESIZE, "\0" "1", 2, "command holds a NUL byte");
+	ASSERT_PARSE_ERROR_N(CTL_FLUSH, "\0", 1, "command holds a NUL byte");
+	ASSERT_PARSE_ERROR_N(CTL_MOVE, "1 2\0 3", 6, "command holds a NUL byte");
+}
+
+/* The reason names the byte and never echoes it (status stays text). */
+static void test_parse_non_ascii_byte(void)
+{
+	ASSERT_PARSE_ERROR(CTL_RESIZE, "1\xff",
+			   "field 1 holds byte 0xff, which is not printable ASCII");
+	ASSERT_PARSE_ERROR(CTL_RESIZE, "\xc3\xa9",
+			   "field 1 holds byte 0xc3, which is not printable ASCII");
+	ASSERT_PARSE_ERROR(CTL_MOVE, "1 2 3\x7f",
+			   "field 3 holds byte 0x7f, which is not printable ASCII");
+	ASSERT_PARSE_ERROR(CTL_MOVE, "cow 1 \x80 3",
+			   "field 3 holds byte 0x80, which is not printable ASCII");
+	ASSERT_PARSE_ERROR(CTL_FLUSH, "\x01 2",
+			   "field 1 holds byte 0x01, which is not printable ASCII");
+}
+
+static void test_parse_inner_newline(void)
+{
+	ASSERT_PARSE_ERROR(CTL_RESIZE, "1\n2",
+			   "field 1 holds byte 0x0a, which is not printable ASCII");
+	ASSERT_PARSE_ERROR(CTL_RESIZE, "1\r\n2\r\n",
+			   "field 1 holds byte 0x0d, which is not printable ASCII");
+	ASSERT_PARSE_ERROR(CTL_FLUSH, "0 1\n0 1\n",
+			   "field 2 holds byte 0x0a, which is not printable ASCII");
+	ASSERT_PARSE_ERROR(CTL_FLUSH, "\n\n1\n2\n\n",
+			   "field 1 holds byte 0x0a, which is not printable ASCII");
+	ASSERT_PARSE_ERROR(CTL_MOVE, "1 2\n3",
+			   "field 2 holds byte 0x0a, which is not printable ASCII");
+}
+
+/* Fills BUF with LEN bytes: TEXT, then spaces. */
+static void padded(char *buf, size_t len, const char *text)
+{
+	memset(buf, ' ', len);
+	memcpy(buf, text, strlen(text));
+}
+
+static void test_parse_4096_bytes_at_most(void)
+{
+	char *buf = malloc(CTL_MAX_COMMAND + 2);
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(buf);
+	padded(buf, CTL_MAX_COMMAND, "1");
+	assert_parse(__LINE__, CTL_RESIZE, buf, CTL_MAX_COMMAND, false, VIEW_RW, 1, 0, 0);
+	padded(buf, CTL_MAX_COMMAND, "");
+	memcpy(buf + CTL_MAX_COMMAND - 2, "77", 2);
+	assert_parse(__LINE__, CTL_RESIZE, buf, CTL_MAX_COMMAND, false, VIEW_RW, 77, 0, 0);
+	padded(buf, CTL_MAX_COMMAND, "");
+	assert_parse(__LINE__, CTL_FLUSH, buf, CTL_MAX_COMMAND, true, VIEW_RW, 0, 0, 0);
+
+	padded(buf, CTL_MAX_COMMAND + 1, "1");
+	ASSERT_PARSE_ERROR_N(CTL_RESIZE, buf, CTL_MAX_COMMAND + 1,
+			     "command is 4097 bytes, at most 4096");
+	ASSERT_PARSE_ERROR_N(CTL_FLUSH, buf, CTL_MAX_COMMAND + 1,
+			     "command is 4097 bytes, at most 4096");
+	ASSERT_PARSE_ERROR_N(CTL_RESET, buf, CTL_MAX_COMMAND + 1,
+			     "command is 4097 bytes, at most 4096");
+	padded(buf, CTL_MAX_COMMAND + 2, "0 0 0");
+	ASSERT_PARSE_ERROR_N(CTL_MOVE, buf, CTL_MAX_COMMAND + 2,
+			     "command is 4098 bytes, at most 4096");
+	free(buf);
+}
+
+static void test_parse_status_is_read_only(void)
+{
+	ASSERT_PARSE_ERROR(CTL_STATUS, "", "status is read-only");
+	ASSERT_PARSE_ERROR(CTL_STATUS, "1", "status is read-only");
+}
+
+/* ---- flush ---- */
+
+static void test_flush_whole(void)
+{
+	make_data(2 * page);
+	open_region();
+	CU_ASSERT_EQUAL(write_view(VIEW_RW, page + 1, "flushed"), 7);
+	ASSERT_CTL(CTL_FLUSH, "");
+	ASSERT_NO_EFFECT();
+	CU_ASSERT_EQUAL(STATUS_NUMBER("flushes"), 1);
+	ASSERT_CTL(CTL_FLUSH, "\n");
+	ASSERT_CTL(CTL_FLUSH, " \t \r\n");
+	CU_ASSERT_EQUAL(STATUS_NUMBER("flushes"), 3);
+	ASSERT_FILE_HOLDS(page + 1, "flushed", 7);
+	ASSERT_FILE_SIZE(2 * page);
+	ASSERT_VIEW_SIZE(VIEW_RW, 2 * page);
+	CU_ASSERT_EQUAL(STATUS_NUMBER("errors"), 0);
+	ASSERT_STATUS("last_error", "none");
+}
+
+static void test_flush_range_inside(void)
+{
+	make_data(3 * page);
+	open_region();
+	CU_ASSERT_EQUAL(write_view(VIEW_RW, page + 1, "range"), 5);
+	ASSERT_CTL(CTL_FLUSH, fmt_text("%" PRIu64 " 5\n", page + 1));
+	ASSERT_NO_EFFECT();
+	ASSERT_CTL(CTL_FLUSH, fmt_text("0 %" PRIu64, 3 * page));
+	ASSERT_CTL(CTL_FLUSH, fmt_text("%" PRIu64 " 0", 3 * page));	/* at the end */
+	ASSERT_CTL(CTL_FLUSH, "0 0");
+	ASSERT_CTL(CTL_FLUSH, "0x0 1k");
+	CU_ASSERT_EQUAL(STATUS_NUMBER("flushes"), 5);
+	ASSERT_FILE_HOLDS(page + 1, "range", 5);
+	ASSERT_VIEW_SIZE(VIEW_RW, 3 * page);
+	CU_ASSERT_EQUAL(STATUS_NUMBER("errors"), 0);
+}
+
+/* SPEC: OFFSET is rounded down to a page; it need not be aligned. */
+static void test_flush_offset_is_rounded_down(void)
+{
+	make_data(2 * page);
+	open_region();
+	ASSERT_CTL(CTL_FLUSH, "100 10");
+	ASSERT_CTL(CTL_FLUSH, fmt_text("%" PRIu64 " 1", page + 1));
+	ASSERT_CTL(CTL_FLUSH, fmt_text("%" PRIu64 " 1", 2 * page - 1));
+	CU_ASSERT_EQUAL(STATUS_NUMBER("flushes"), 3);
+	CU_ASSERT_EQUAL(STATUS_NUMBER("errors"), 0);
+}
+
+static void test_flush_range_outside_is_einval(void)
+{
+	make_data(2 * page);
+	open_region();
+	ASSERT_CTL_FAILS(CTL_FLUSH, fmt_text("%" PRIu64 " 0", 2 * page + 1), EINVAL,
+			 fmt_text("range %" PRIu64 "+0 is past the end (%" PRIu64 ")",
+				  2 * page + 1, 2 * page));
+	ASSERT_CTL_FAILS(CTL_FLUSH, fmt_text("%" PRIu64 " %" PRIu64, page, page + 1),
+			 EINVAL, fmt_text("range %" PRIu64 "+%" PRIu64 " is past the end (%"
+					  PRIu64 ")", page, page + 1, 2 * page));
+	ASSERT_CTL_FAILS(CTL_FLUSH, "0 1T", EINVAL,
+			 fmt_text("range 0+1099511627776 is past the end (%" PRIu64 ")",
+				  2 * page));
+	ASSERT_CTL_FAILS(CTL_FLUSH, "18446744073709551615 2", EINVAL,
+			 "range 18446744073709551615+2 overflows");
+	CU_ASSERT_EQUAL(STATUS_NUMBER("flushes"), 0);
+	CU_ASSERT_EQUAL(STATUS_NUMBER("errors"), 4);
+}
+
+static void test_flush_anonymous(void)
+{
+	open_anonymous(10000);
+	CU_ASSERT_EQUAL(write_view(VIEW_RW, 0, "mem"), 3);
+	ASSERT_CTL(CTL_FLUSH, "");
+	ASSERT_CTL(CTL_FLUSH, "0 10000");
+	ASSERT_CTL(CTL_FLUSH, "9999 1\n");
+	ASSERT_NO_EFFECT();
+	CU_ASSERT_EQUAL(STATUS_NUMBER("flushes"), 3);
+	ASSERT_CTL_FAILS(CTL_FLUSH, "10000 1", EINVAL,
+			 "range 10000+1 is past the end (10000)");
+	ASSERT_VIEW_HOLDS(VIEW_RO, 0, "mem", 3);
+	ASSERT_VIEW_SIZE(VIEW_RW, 10000);
+}
+
+/* ---- resize ---- */
+
+static void test_resize_grows_region_and_file(void)
+{
+	char buf[64];
+
+	make_data(page);
+	open_region();
+	ASSERT_CTL(CTL_RESIZE, fmt_text("%" PRIu64 "\n", 3 * page));
+	ASSERT_EFFECT(VIEW_ALL, 0, 0);
+	ASSERT_VIEW_SIZE(VIEW_RO, 3 * page);
+	ASSERT_VIEW_SIZE(VIEW_RW, 3 * page);
+	ASSERT_VIEW_SIZE(VIEW_COW, page);	/* growth shows after reset */
+	ASSERT_FILE_SIZE(3 * page);
+	ASSERT_FILE_UNTOUCHED(0, page);
+	CU_ASSERT_EQUAL(STATUS_NUMBER("resizes"), 1);
+	CU_ASSERT_EQUAL(STATUS_NUMBER("size"), 3 * page);
+	CU_ASSERT_EQUAL(STATUS_NUMBER("file_size"), 3 * page);
+	CU_ASSERT_EQUAL(STATUS_NUMBER("cow_size"), page);
+	CU_ASSERT_EQUAL(ctl_read(r, CTL_RESIZE, buf, sizeof(buf)),
+			strlen(fmt_text("%" PRIu64 "\n", 3 * page)));
+	CU_ASSERT_STRING_EQUAL(buf, fmt_text("%" PRIu64 "\n", 3 * page));
+}
+
+static void test_resize_shrinks_region_file_and_cow(void)
+{
+	make_data(3 * page);
+	open_region();
+	ASSERT_CTL(CTL_RESIZE, "100");
+	ASSERT_EFFECT(VIEW_ALL, 0, 0);
+	ASSERT_VIEW_SIZE(VIEW_RO, 100);
+	ASSERT_VIEW_SIZE(VIEW_RW, 100);
+	ASSERT_VIEW_SIZE(VIEW_COW, 100);
+	ASSERT_FILE_SIZE(100);
+	ASSERT_FILE_UNTOUCHED(0, 100);
+	ASSERT_CTL(CTL_RESIZE, "0");
+	ASSERT_VIEW_SIZE(VIEW_RO, 0);
+	ASSERT_VIEW_SIZE(VIEW_COW, 0);
+	ASSERT_FILE_SIZE(0);
+	CU_ASSERT_EQUAL(STATUS_NUMBER("resizes"), 2);
+}
+
+static void test_resize_takes_every_number_form(void)
+{
+	make_data(page);
+	open_region();
+	ASSERT_CTL(CTL_RESIZE, "2k");
+	ASSERT_FILE_SIZE(2048);
+	ASSERT_CTL(CTL_RESIZE, "0x3000\r\n");
+	ASSERT_FILE_SIZE(0x3000);
+	ASSERT_CTL(CTL_RESIZE, " \t0010\t ");
+	ASSERT_FILE_SIZE(10);
+	ASSERT_CTL(CTL_RESIZE, "1M");
+	ASSERT_FILE_SIZE(1 << 20);
+	ASSERT_VIEW_SIZE(VIEW_RW, 1 << 20);
+}
+
+/* SPEC: a window that reached the end of the file sets the file to
+ * offset + SIZE, as Python's resize does. */
+static void test_resize_window_reaching_the_end_moves_the_end(void)
+{
+	make_data(3 * page);
+	e.offset = page;
+	open_region();
+	ASSERT_CTL(CTL_RESIZE, fmt_text("%" PRIu64, page / 2));
+	ASSERT_FILE_SIZE(page + page / 2);
+	ASSERT_VIEW_SIZE(VIEW_RW, page / 2);
+	ASSERT_VIEW_SIZE(VIEW_COW, page / 2);
+	ASSERT_FILE_UNTOUCHED(0, page + page / 2);
+	ASSERT_CTL(CTL_RESIZE, fmt_text("%" PRIu64, 3 * page));
+	ASSERT_FILE_SIZE(4 * page);
+	ASSERT_VIEW_SIZE(VIEW_RW, 3 * page);
+	CU_ASSERT_EQUAL(STATUS_NUMBER("offset"), page);
+	CU_ASSERT_EQUAL(STATUS_NUMBER("file_size"), 4 * page);
+}
+
+static void test_resize_fixed_window_at_the_end_moves_the_end(void)
+{
+	make_data(3 * page);
+	e.offset = page;
+	e.length = 2 * page;
+	open_region();
+	ASSERT_CTL(CTL_RESIZE, fmt_text("%" PRIu64, page));
+	ASSERT_FILE_SIZE(2 * page);
+	ASSERT_VIEW_SIZE(VIEW_RO, page);
+	ASSERT_VIEW_SIZE(VIEW_COW, page);
+	ASSERT_FILE_UNTOUCHED(0, 2 * page);
+}
+
+/* SPEC: a window that ends before the file's end never cuts the data after
+ * it; growing past the file's end extends the file. */
+static void test_resize_window_before_the_end(void)
+{
+	make_data(4 * page);
+	e.offset = page;
+	e.length = page;
+	open_region();
+	ASSERT_CTL(CTL_RESIZE, "10");
+	ASSERT_VIEW_SIZE(VIEW_RW, 10);
+	ASSERT_VIEW_SIZE(VIEW_COW, page);
+	ASSERT_FILE_SIZE(4 * page);
+	ASSERT_FILE_UNTOUCHED(0, 4 * page);
+	ASSERT_CTL(CTL_RESIZE, fmt_text("%" PRIu64, 2 * page));
+	ASSERT_VIEW_SIZE(VIEW_RW, 2 * page);
+	ASSERT_FILE_SIZE(4 * page);
+	ASSERT_FILE_UNTOUCHED(0, 4 * page);
+	ASSERT_CTL(CTL_RESIZE, fmt_text("%" PRIu64, 5 * page));
+	ASSERT_VIEW_SIZE(VIEW_RW, 5 * page);
+	ASSERT_FILE_SIZE(6 * page);
+	ASSERT_FILE_UNTOUCHED(0, 4 * page);
+	CU_ASSERT_EQUAL(STATUS_NUMBER("resizes"), 3);
+}
+
+static void test_resize_anonymous(void)
+{
+	open_anonymous(10000);
+	CU_ASSERT_EQUAL(write_view(VIEW_RW, 0, "keep"), 4);
+	ASSERT_CTL(CTL_RESIZE, "5M");
+	ASSERT_VIEW_SIZE(VIEW_RO, 5 << 20);
+	ASSERT_VIEW_SIZE(VIEW_COW, 10000);
+	CU_ASSERT_EQUAL(STATUS_NUMBER("file_size"), 5 << 20);
+	ASSERT_VIEW_HOLDS(VIEW_RO, 0, "keep", 4);
+	ASSERT_CTL(CTL_RESIZE, "2");
+	ASSERT_VIEW_SIZE(VIEW_RO, 2);
+	ASSERT_VIEW_SIZE(VIEW_COW, 2);
+	CU_ASSERT_EQUAL(STATUS_NUMBER("file_size"), 2);
+	ASSERT_VIEW_HOLDS(VIEW_RW, 0, "ke", 2);
+}
+
+static void test_resize_past_the_largest_file_is_einval(void)
+{
+	make_data(page);
+	open_region();
+	ASSERT_CTL_FAILS(CTL_RESIZE, "18446744073709551615", EINVAL,
+			 "size 18446744073709551615 is past the largest file size");
+	ASSERT_CTL_FAILS(CTL_RESIZE, "0x8000000000000000", EINVAL,
+			 "size 9223372036854775808 is past the largest file size");
+	CU_ASSERT_EQUAL(STATUS_NUMBER("resizes"), 0);
+}
+
+static void test_resize_read_shows_the_size_and_a_newline(void)
+{
+	char buf[64];
+
+	make_data(page);
+	open_region();
+	CU_ASSERT_EQUAL(ctl_read(r, CTL_RESIZE, buf, sizeof(buf)),
+			strlen(fmt_text("%" PRIu64 "\n", page)));
+	CU_ASSERT_STRING_EQUAL(buf, fmt_text("%" PRIu64 "\n", page));
+	ASSERT_CTL(CTL_RESIZE, "0");
+	CU_ASSERT_EQUAL(ctl_read(r, CTL_RESIZE, buf, sizeof(buf)), 2);
+	CU_ASSERT_STRING_EQUAL(buf, "0\n");
+	ASSERT_CTL(CTL_RESIZE, "1T");
+	CU_ASSERT_EQUAL(ctl_read(r, CTL_RESIZE, buf, sizeof(buf)), 14);
+	CU_ASSERT_STRING_EQUAL(buf, "1099511627776\n");
+	ASSERT_CTL(CTL_RESIZE, "12345");
+	CU_ASSERT_EQUAL(ctl_read(r, CTL_RESIZE, buf, 4), 3);	/* cut to fit */
+	CU_ASSERT_STRING_EQUAL(buf, "123");
+}
+
+static void test_write_only_files_read_empty(void)
+{
+	char buf[64];
+
+	make_data(page);
+	open_region();
+	CU_ASSERT_EQUAL(ctl_read(r, CTL_FLUSH, buf, sizeof(buf)), 0);
+	CU_ASSERT_EQUAL(ctl_read(r, CTL_MOVE, buf, sizeof(buf)), 0);
+	CU_ASSERT_EQUAL(ctl_read(r, CTL_RESET, buf, sizeof(buf)), 0);
+}
+
+/* ---- move ---- */
+
+/* Runs "move DEST SRC COUNT" in the rw view of a 3-page file and checks
+ * the file, ro and rw against memmove on a copy of the file. */
+static void check_rw_move(unsigned at, uint64_t dest, uint64_t src, uint64_t count)
+{
+	uint64_t len;
+	unsigned char *want = file_bytes(&len), *got;
+
+	memmove(want + dest, want + src, count);
+	assert_ctl(at, CTL_MOVE, fmt_text("%" PRIu64 " %" PRIu64 " %" PRIu64 "\n",
+					  dest, src, count), SIZE_MAX);
+	check_at(effect.views == VIEW_ALL && effect.off == dest && effect.len == count,
+		 false, __FILE__, at, "effect %#x %" PRIu64 "+%" PRIu64, effect.views,
+		 effect.off, effect.len);
+	got = file_bytes(&len);
+	check_at(len == 3 * page && memcmp(got, want, len) == 0, false, __FILE__, at,
+		 "move %" PRIu64 " %" PRIu64 " %" PRIu64 ": the file is not memmove's",
+		 dest, src, count);
+	assert_view_holds(at, VIEW_RO, 0, want, 3 * page);
+	assert_view_holds(at, VIEW_RW, 0, want, 3 * page);
+	free(got);
+	free(want);
+}
+
+static void test_move_both_directions_match_memmove(void)
+{
+	make_data(3 * page);
+	open_region();
+	/* DEST after SRC, overlapping, across pages. */
+	check_rw_move(__LINE__, 1000, 100, page + 500);
+	/* DEST before SRC, overlapping, across pages. */
+	check_rw_move(__LINE__, 7, page - 3, page + 11);
+	/* Disjoint, up to the very end. */
+	check_rw_move(__LINE__, 0, 2 * page, page);
+	check_rw_move(__LINE__, 2 * page, 0, page);
+	/* The whole region onto itself. */
+	check_rw_move(__LINE__, 0, 0, 3 * page);
+	/* One byte. */
+	check_rw_move(__LINE__, 3 * page - 1, 0, 1);
+	CU_ASSERT_EQUAL(STATUS_NUMBER("moves"), 6);
+	CU_ASSERT_EQUAL(STATUS_NUMBER("errors"), 0);
+	ASSERT_VIEW_SIZE(VIEW_RW, 3 * page);
+	ASSERT_FILE_SIZE(3 * page);
+}
+
+static void test_move_reports_its_destination(void)
+{
+	make_data(3 * page);
+	open_region();
+	ASSERT_CTL(CTL_MOVE, fmt_text("%" PRIu64 " 0 300", page + 5));
+	ASSERT_EFFECT(VIEW_ALL, page + 5, 300);
+	ASSERT_CTL(CTL_MOVE, "cow 10 2000 77");
+	ASSERT_EFFECT(VIEW_COW, 10, 77);
+	CU_ASSERT_EQUAL(STATUS_NUMBER("moves"), 2);
+}
+
+/* A move in the rw view shows through ro and the cow pages not written. */
+static void test_rw_move_shows_through_unwritten_cow_pages(void)
+{
+	make_data(2 * page);
+	open_region();
+	CU_ASSERT_EQUAL(write_view(VIEW_COW, 0, "c"), 1);
+	CU_ASSERT_EQUAL(write_view(VIEW_RW, 10, "moved!"), 6);
+	ASSERT_CTL(CTL_MOVE, fmt_text("%" PRIu64 " 10 6", page + 20));
+	ASSERT_FILE_HOLDS(page + 20, "moved!", 6);
+	ASSERT_VIEW_HOLDS(VIEW_RO, page + 20, "moved!", 6);
+	ASSERT_VIEW_HOLDS(VIEW_COW, page + 20, "moved!", 6);
+	ASSERT_VIEW_HOLDS(VIEW_COW, 0, "c", 1);
+}
+
+static void test_move_in_a_window_lands_at_its_offset(void)
+{
+	make_data(4 * page);
+	e.offset = page;
+	e.length = 2 * page;
+	open_region();
+	ASSERT_CTL(CTL_MOVE, "0 100 50");
+	{
+		unsigned char want[50];
+
+		for (int i = 0; i < 50; i++)
+			want[i] = pattern(page + 100 + (uint64_t)i);
+		ASSERT_FILE_HOLDS(page, want, 50);
+	}
+	ASSERT_FILE_UNTOUCHED(0, page);
+	ASSERT_FILE_UNTOUCHED(page + 50, 3 * page - 50);
+}
+
+static void test_move_cow_changes_only_the_cow_view(void)
+{
+	uint64_t len;
+	unsigned char *want, *got;
+
+	make_data(3 * page);
+	open_region();
+	want = file_bytes(&len);
+	memmove(want + 10, want + page + 1, page);
+	ASSERT_CTL(CTL_MOVE, fmt_text("cow 10 %" PRIu64 " %" PRIu64, page + 1, page));
+	ASSERT_EFFECT(VIEW_COW, 10, page);
+	got = view_bytes(VIEW_COW);
+	CU_ASSERT_EQUAL(memcmp(got, want, 3 * page), 0);
+	free(got);
+	ASSERT_FILE_UNTOUCHED(0, 3 * page);
+	ASSERT_FILE_SIZE(3 * page);
+	free(want);
+	want = file_bytes(&len);
+	ASSERT_VIEW_HOLDS(VIEW_RO, 0, want, 3 * page);
+	ASSERT_VIEW_HOLDS(VIEW_RW, 0, want, 3 * page);
+	free(want);
+	/* DEST [10, page + 10) covers pages 0 and 1. */
+	CU_ASSERT_EQUAL(STATUS_NUMBER("cow_private_bytes"), 2 * page);
+	CU_ASSERT_EQUAL(STATUS_NUMBER("moves"), 1);
+}
+
+/* docs: a move onto itself writes nothing, so the cow pages it covers
+ * stay unwritten and keep showing the file's later changes. */
+static void test_move_cow_onto_itself_writes_nothing(void)
+{
+	make_data(2 * page);
+	open_region();
+	/* short and long moves: memmove may store or not depending on COUNT */
+	ASSERT_CTL(CTL_MOVE, "cow 5 5 100");
+	ASSERT_CTL(CTL_MOVE, fmt_text("cow %" PRIu64 " %" PRIu64 " 1", page + 3, page + 3));
+	ASSERT_CTL(CTL_MOVE, fmt_text("cow %" PRIu64 " %" PRIu64 " %" PRIu64, page, page,
+				      page));
+	CU_ASSERT_EQUAL(STATUS_NUMBER("cow_private_bytes"), 0);
+	CU_ASSERT_EQUAL(write_view(VIEW_RW, 1, "early"), 5);
+	CU_ASSERT_EQUAL(write_view(VIEW_RW, page + 1, "later"), 5);
+	ASSERT_VIEW_HOLDS(VIEW_COW, 1, "early", 5);
+	ASSERT_VIEW_HOLDS(VIEW_COW, page + 1, "later", 5);
+	ASSERT_CTL(CTL_MOVE, "7 7 100");	/* rw: nothing changes either */
+	ASSERT_FILE_HOLDS(1, "early", 5);
+	ASSERT_FILE_UNTOUCHED(6, page - 6);
+}
+
+/* SPEC: the cow view's own size bounds "move cow". */
+static void test_move_cow_is_bounded_by_the_cow_size(void)
+{
+	make_data(page);
+	open_region();
+	ASSERT_CTL(CTL_RESIZE, fmt_text("%" PRIu64, 3 * page));
+	ASSERT_CTL(CTL_MOVE, fmt_text("0 %" PRIu64 " 10", 2 * page));
+	ASSERT_CTL_FAILS(CTL_MOVE, fmt_text("cow 0 %" PRIu64 " 10", page), EINVAL,
+			 fmt_text("source %" PRIu64 "+10 is past the end (%" PRIu64 ")",
+				  page, page));
+	ASSERT_CTL_FAILS(CTL_MOVE, fmt_text("COW %" PRIu64 " 0 1", page), EINVAL,
+			 fmt_text("destination %" PRIu64 "+1 is past the end (%" PRIu64 ")",
+				  page, page));
+	ASSERT_CTL(CTL_MOVE, fmt_text("cow 0 %" PRIu64 " 0", page));
+}
+
+static void test_move_count_0_at_the_end_is_a_no_op(void)
+{
+	struct snapshot before, after;
+
+	make_data(4096);
+	open_region();
+	snapshot_take(&before);
+	ASSERT_CTL(CTL_MOVE, "4096 0 0");
+	ASSERT_NO_EFFECT();
+	ASSERT_CTL(CTL_MOVE, "0 4096 0");
+	ASSERT_CTL(CTL_MOVE, "4096 4096 0");
+	ASSERT_CTL(CTL_MOVE, "cow 4096 4096 0");
+	ASSERT_NO_EFFECT();
+	snapshot_take(&after);
+	CU_ASSERT_EQUAL(memcmp(before.file, after.file, 4096), 0);
+	CU_ASSERT_EQUAL(memcmp(before.cow, after.cow, 4096), 0);
+	CU_ASSERT_EQUAL(after.st.cow_private_bytes, 0);
+	CU_ASSERT_EQUAL(STATUS_NUMBER("errors"), 0);
+	snapshot_free(&before);
+	snapshot_free(&after);
+}
+
+static void test_move_count_0_past_the_end_is_einval(void)
+{
+	make_data(4096);
+	open_region();
+	ASSERT_CTL_FAILS(CTL_MOVE, "4097 0 0", EINVAL,
+			 "destination 4097+0 is past the end (4096)");
+	ASSERT_CTL_FAILS(CTL_MOVE, "0 4097 0", EINVAL,
+			 "source 4097+0 is past the end (4096)");
+	ASSERT_CTL_FAILS(CTL_MOVE, "cow 4097 0 0", EINVAL,
+			 "destination 4097+0 is past the end (4096)");
+	ASSERT_CTL_FAILS(CTL_MOVE, "cow 0 4097 0", EINVAL,
+			 "source 4097+0 is past the end (4096)");
+	CU_ASSERT_EQUAL(STATUS_NUMBER("moves"), 0);
+}
+
+static void test_move_past_the_end_is_einval(void)
+{
+	char status[CTL_READ_MAX];
+	size_t n;
+
+	make_data(4096);
+	open_region();
+	ASSERT_CTL_FAILS(CTL_MOVE, "0 4096 100", EINVAL,
+			 "source 4096+100 is past the end (4096)");
+	n = ctl_read(r, CTL_STATUS, status, sizeof(status));
+	CU_ASSERT(n > 0 && strstr(status, "\nlast_error: move: source 4096+100 is "
+				  "past the end (4096)\n") != NULL);
+	ASSERT_CTL_FAILS(CTL_MOVE, "4000 0 97", EINVAL,
+			 "destination 4000+97 is past the end (4096)");
+	ASSERT_CTL_FAILS(CTL_MOVE, "0 1 4096", EINVAL,
+			 "source 1+4096 is past the end (4096)");
+	ASSERT_CTL_FAILS(CTL_MOVE, "cow 0 1 4096\n", EINVAL,
+			 "source 1+4096 is past the end (4096)");
+	CU_ASSERT_EQUAL(STATUS_NUMBER("errors"), 4);
+}
+
+static void test_move_overflowing_sum_is_einval(void)
+{
+	make_data(4096);
+	open_region();
+	ASSERT_CTL_FAILS(CTL_MOVE, "18446744073709551615 0 1", EINVAL,
+			 "destination 18446744073709551615+1 overflows");
+	ASSERT_CTL_FAILS(CTL_MOVE, "0 18446744073709551615 1", EINVAL,
+			 "source 18446744073709551615+1 overflows");
+	ASSERT_CTL_FAILS(CTL_MOVE, "0 0 18446744073709551615", EINVAL,
+			 "destination 0+18446744073709551615 is past the end (4096)");
+	ASSERT_CTL_FAILS(CTL_MOVE, "1 0 0xffffffffffffffff", EINVAL,
+			 "destination 1+18446744073709551615 overflows");
+	ASSERT_CTL_FAILS(CTL_MOVE, "cow 16777215T 0 1T", EINVAL,
+			 "destination 18446742974197923840+1099511627776 overflows");
+}
+
+/* ---- reset ---- */
+
+static void test_reset_drops_cow_writes(void)
+{
+	static const char binary[] = "\0\xff\n\x01 x";
+
+	make_data(2 * page);
+	open_region();
+	CU_ASSERT_EQUAL(write_view(VIEW_COW, 5, "private"), 7);
+	ASSERT_CTL(CTL_MOVE, fmt_text("cow %" PRIu64 " 0 10", page));
+	CU_ASSERT_EQUAL(STATUS_NUMBER("cow_private_bytes"), 2 * page);
+	ASSERT_CTL(CTL_RESET, "\n");
+	ASSERT_EFFECT(VIEW_COW, 0, 0);
+	{
+		unsigned char *want, *got;
+		uint64_t len;
+
+		want = file_bytes(&len);
+		got = view_bytes(VIEW_COW);
+		CU_ASSERT_EQUAL(len, 2 * page);
+		CU_ASSERT_EQUAL(memcmp(got, want, len), 0);
+		free(want);
+		free(got);
+	}
+	CU_ASSERT_EQUAL(STATUS_NUMBER("cow_private_bytes"), 0);
+	CU_ASSERT_EQUAL(STATUS_NUMBER("resets"), 1);
+	CU_ASSERT_EQUAL(write_view(VIEW_COW, 0, "again"), 5);
+	ASSERT_CTL_N(CTL_RESET, binary, sizeof(binary) - 1);
+	ASSERT_VIEW_HOLDS(VIEW_COW, 0, "\0\1\2\3\4", 5);
+	CU_ASSERT_EQUAL(STATUS_NUMBER("resets"), 2);
+	ASSERT_FILE_UNTOUCHED(0, 2 * page);
+}
+
+static void test_reset_takes_the_current_size(void)
+{
+	make_data(page);
+	open_region();
+	CU_ASSERT_EQUAL(write_view(VIEW_COW, 0, "old"), 3);
+	ASSERT_CTL(CTL_RESIZE, fmt_text("%" PRIu64, 3 * page));
+	CU_ASSERT_EQUAL(write_view(VIEW_RW, 2 * page, "grown"), 5);
+	ASSERT_VIEW_SIZE(VIEW_COW, page);
+	ASSERT_CTL(CTL_RESET, "anything at all");
+	ASSERT_VIEW_SIZE(VIEW_COW, 3 * page);
+	CU_ASSERT_EQUAL(STATUS_NUMBER("cow_size"), 3 * page);
+	ASSERT_VIEW_HOLDS(VIEW_COW, 2 * page, "grown", 5);
+	ASSERT_VIEW_HOLDS(VIEW_COW, 0, "\0\1\2", 3);
+	ASSERT_CTL(CTL_RESIZE, "100");
+	ASSERT_CTL(CTL_RESET, "");
+	ASSERT_VIEW_SIZE(VIEW_COW, 100);
+}
+
+static void test_reset_anonymous(void)
+{
+	open_anonymous(3 * page);
+	CU_ASSERT_EQUAL(write_view(VIEW_RW, 0, "shared"), 6);
+	CU_ASSERT_EQUAL(write_view(VIEW_COW, 0, "mine"), 4);
+	ASSERT_VIEW_HOLDS(VIEW_COW, 0, "mineed", 6);
+	ASSERT_CTL(CTL_RESET, "");
+	ASSERT_VIEW_HOLDS(VIEW_COW, 0, "shared", 6);
+	ASSERT_VIEW_HOLDS(VIEW_RO, 0, "shared", 6);
+	CU_ASSERT_EQUAL(STATUS_NUMBER("cow_private_bytes"), 0);
+}
+
+/* ---- the errno order ---- */
+
+static void test_no_rw_view_is_erofs_before_anything(void)
+{
+	make_data(page);
+	e.views = VIEW_RO | VIEW_COW;
+	open_region();
+	ASSERT_CTL_FAILS(CTL_FLUSH, "", EROFS, "the entry has no rw view");
+	ASSERT_CTL_FAILS(CTL_FLUSH, "junk", EROFS, "the entry has no rw view");
+	ASSERT_CTL_FAILS(CTL_RESIZE, "0", EROFS, "the entry has no rw view");
+	ASSERT_CTL_FAILS(CTL_RESIZE, "-1 x", EROFS, "the entry has no rw view");
+	ASSERT_CTL_FAILS(CTL_MOVE, "0 0 0", EROFS, "the entry has no rw view");
+	ASSERT_CTL_FAILS(CTL_MOVE, "", EROFS, "the entry has no rw view");
+	ASSERT_CTL_FAILS(CTL_MOVE, "cowx 1 2", EROFS, "the entry has no rw view");
+	ASSERT_CTL_FAILS_N(CTL_RESIZE, "0", 1, 1, EROFS, "the entry has no rw view");
+	/* cow works without rw */
+	ASSERT_CTL(CTL_MOVE, "cow 0 100 10");
+	ASSERT_CTL(CTL_RESET, "");
+	CU_ASSERT_EQUAL(STATUS_NUMBER("errors"), 8);
+}
+
+static void test_no_cow_view_is_erofs_before_anything(void)
+{
+	make_data(page);
+	e.views = VIEW_RO | VIEW_RW;
+	open_region();
+	ASSERT_CTL_FAILS(CTL_MOVE, "cow 0 0 0", EROFS, "the entry has no cow view");
+	ASSERT_CTL_FAILS(CTL_MOVE, " COW 1 2", EROFS, "the entry has no cow view");
+	ASSERT_CTL_FAILS(CTL_MOVE, "cow\t-1", EROFS, "the entry has no cow view");
+	ASSERT_CTL_FAILS(CTL_RESET, "", EROFS, "the entry has no cow view");
+	ASSERT_CTL_FAILS(CTL_RESET, "anything", EROFS, "the entry has no cow view");
+	ASSERT_CTL(CTL_MOVE, "0 100 10");
+	ASSERT_CTL(CTL_FLUSH, "");
+	ASSERT_CTL(CTL_RESIZE, "2k");
+	ASSERT_FILE_SIZE(2048);
+}
+
+static void test_ro_only_entry_refuses_every_command(void)
+{
+	make_data(page);
+	e.views = VIEW_RO;
+	e.resizable = false;
+	open_region();
+	ASSERT_CTL_FAILS(CTL_FLUSH, "", EROFS, "the entry has no rw view");
+	ASSERT_CTL_FAILS(CTL_RESIZE, "abc", EROFS, "the entry has no rw view");
+	ASSERT_CTL_FAILS(CTL_MOVE, "0 0 0", EROFS, "the entry has no rw view");
+	ASSERT_CTL_FAILS(CTL_MOVE, "cow 0 0 0", EROFS, "the entry has no cow view");
+	ASSERT_CTL_FAILS(CTL_RESET, "", EROFS, "the entry has no cow view");
+	ASSERT_STATUS("views", "ro");
+	ASSERT_STATUS("cow_size", "0");
+}
+
+static void test_not_resizable_is_eperm_before_parsing(void)
+{
+	make_data(page);
+	e.resizable = false;
+	open_region();
+	ASSERT_CTL_FAILS(CTL_RESIZE, fmt_text("%" PRIu64, 2 * page), EPERM,
+			 "the entry is not resizable (resizable = no)");
+	ASSERT_CTL_FAILS(CTL_RESIZE, "abc", EPERM,
+			 "the entry is not resizable (resizable = no)");
+	ASSERT_CTL_FAILS(CTL_RESIZE, "", EPERM,
+			 "the entry is not resizable (resizable = no)");
+	ASSERT_CTL_FAILS_N(CTL_RESIZE, "1\0", 2, 0, EPERM,
+			   "the entry is not resizable (resizable = no)");
+	ASSERT_CTL_FAILS_N(CTL_RESIZE, "0", 1, 7, EPERM,
+			   "the entry is not resizable (resizable = no)");
+	/* the others work */
+	ASSERT_CTL(CTL_FLUSH, "");
+	ASSERT_CTL(CTL_MOVE, "0 1 2");
+	ASSERT_CTL(CTL_RESET, "");
+	ASSERT_STATUS("resizable", "no");
+}
+
+static void test_not_resizable_without_rw_is_erofs(void)
+{
+	make_data(page);
+	e.resizable = false;
+	e.views = VIEW_RO | VIEW_COW;
+	open_region();
+	ASSERT_CTL_FAILS(CTL_RESIZE, "abc", EROFS, "the entry has no rw view");
+	ASSERT_CTL_FAILS(CTL_RESIZE, "1", EROFS, "the entry has no rw view");
+}
+
+static void test_malformed_is_einval_and_changes_nothing(void)
+{
+	char *big = malloc(CTL_MAX_COMMAND + 1);
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(big);
+	make_data(2 * page);
+	open_region();
+	CU_ASSERT_EQUAL(write_view(VIEW_COW, 0, "cow"), 3);
+	ASSERT_CTL_FAILS(CTL_RESIZE, "1 2", EINVAL, USAGE_RESIZE ", got 2 fields");
+	ASSERT_CTL_FAILS(CTL_RESIZE, "-1", EINVAL, "'-1" NOT_A_NUMBER);
+	ASSERT_CTL_FAILS(CTL_RESIZE, "+1", EINVAL, "'+1" NOT_A_NUMBER);
+	ASSERT_CTL_FAILS(CTL_RESIZE, "1.5", EINVAL, "'1.5" NOT_A_NUMBER);
+	ASSERT_CTL_FAILS(CTL_RESIZE, "12Q", EINVAL, "'12Q" NOT_A_NUMBER);
+	ASSERT_CTL_FAILS(CTL_RESIZE, "18446744073709551616", EINVAL,
+			 "'18446744073709551616' is past 2^64 - 1");
+	ASSERT_CTL_FAILS(CTL_RESIZE, "\n", EINVAL, USAGE_RESIZE ", got 0 fields");
+	ASSERT_CTL_FAILS(CTL_MOVE, "", EINVAL, USAGE_MOVE ", got 0 fields");
+	ASSERT_CTL_FAILS(CTL_MOVE, "0 1 2 3", EINVAL, USAGE_MOVE ", got 4 fields");
+	ASSERT_CTL_FAILS(CTL_MOVE, "cow 0 1", EINVAL, "'cow" NOT_A_NUMBER);
+	ASSERT_CTL_FAILS(CTL_FLUSH, "1", EINVAL, USAGE_FLUSH ", got 1 field");
+	ASSERT_CTL_FAILS(CTL_FLUSH, "0 1 2", EINVAL, USAGE_FLUSH ", got 3 fields");
+	ASSERT_CTL_FAILS_N(CTL_RESIZE, "0\0", 2, 0, EINVAL, "command holds a NUL byte");
+	ASSERT_CTL_FAILS(CTL_RESIZE, "0\xe9", EINVAL,
+			 "field 1 holds byte 0xe9, which is not printable ASCII");
+	ASSERT_CTL_FAILS(CTL_MOVE, "0 1\n2", EINVAL,
+			 "field 2 holds byte 0x0a, which is not printable ASCII");
+	padded(big, CTL_MAX_COMMAND + 1, "0");
+	ASSERT_CTL_FAILS_N(CTL_RESIZE, big, CTL_MAX_COMMAND + 1, 0, EINVAL,
+			   "command is 4097 bytes, at most 4096");
+	ASSERT_CTL_FAILS_N(CTL_RESET, big, CTL_MAX_COMMAND + 1, 0, EINVAL,
+			   "command is 4097 bytes, at most 4096");
+	CU_ASSERT_EQUAL(STATUS_NUMBER("errors"), 17);
+	ASSERT_VIEW_HOLDS(VIEW_COW, 0, "cow", 3);
+	/* 4096 bytes exactly are fine. */
+	padded(big, CTL_MAX_COMMAND, "0");
+	ASSERT_CTL_N(CTL_RESIZE, big, CTL_MAX_COMMAND);
+	ASSERT_VIEW_SIZE(VIEW_RW, 0);
+	ASSERT_CTL_N(CTL_RESET, big, CTL_MAX_COMMAND);
+	free(big);
+}
+
+static void test_write_at_another_offset_is_einval(void)
+{
+	make_data(page);
+	open_region();
+	ASSERT_CTL_FAILS_N(CTL_RESIZE, "0", 1, 1, EINVAL,
+			   "written at offset 1; a command is one write at offset 0");
+	ASSERT_CTL_FAILS_N(CTL_FLUSH, "", 0, 1, EINVAL,
+			   "written at offset 1; a command is one write at offset 0");
+	ASSERT_CTL_FAILS_N(CTL_MOVE, "0 1 2", 5, 4096, EINVAL,
+			   "written at offset 4096; a command is one write at offset 0");
+	ASSERT_CTL_FAILS_N(CTL_RESET, "x", 1, 2, EINVAL,
+			   "written at offset 2; a command is one write at offset 0");
+	ASSERT_VIEW_SIZE(VIEW_RW, page);
+}
+
+static void test_status_write_is_einval(void)
+{
+	make_data(page);
+	open_region();
+	ASSERT_CTL_FAILS(CTL_STATUS, "", EINVAL, "status is read-only");
+	ASSERT_CTL_FAILS(CTL_STATUS, "reset", EINVAL, "status is read-only");
+}
+
+/* SPEC: last_error is the latest failed command; a success keeps it. */
+static void test_last_error_is_the_latest_failure(void)
+{
+	make_data(page);
+	open_region();
+	ASSERT_STATUS("last_error", "none");
+	ASSERT_CTL_FAILS(CTL_RESIZE, "abc", EINVAL, "'abc" NOT_A_NUMBER);
+	ASSERT_CTL(CTL_RESIZE, "100");
+	ASSERT_STATUS("last_error", "resize: 'abc" NOT_A_NUMBER);
+	ASSERT_CTL_FAILS(CTL_FLUSH, "1", EINVAL, USAGE_FLUSH ", got 1 field");
+	ASSERT_STATUS("last_error", "flush: " USAGE_FLUSH ", got 1 field");
+	CU_ASSERT_EQUAL(STATUS_NUMBER("errors"), 2);
+}
+
+/* ---- status ---- */
+
+static const char *const status_keys[] = {
+	"name", "path", "views", "offset", "size", "cow_size", "file_size",
+	"resizable", "resident_bytes", "cow_private_bytes", "reads", "writes",
+	"flushes", "resizes", "moves", "resets", "errors", "last_error",
+};
+#define N_STATUS_KEYS (sizeof(status_keys) / sizeof(status_keys[0]))
+
+/* Asserts that status is "key: value" lines, each ending in a newline,
+ * holding each key of the SPEC exactly once. */
+#define ASSERT_STATUS_LINES() assert_status_lines(__LINE__)
+
+static void assert_status_lines(unsigned at)
+{
+	char text[CTL_READ_MAX];
+	size_t n = ctl_read(r, CTL_STATUS, text, sizeof(text));
+	unsigned seen[N_STATUS_KEYS] = { 0 }, lines = 0;
+	char *line = text;
+
+	check_at(n > 0 && n < sizeof(text) && text[n - 1] == '\n' && strlen(text) == n,
+		 false, __FILE__, at, "status: %zu bytes, not ending in a newline", n);
+	while (n > 0 && n < sizeof(text) && *line) {
+		char *end = strchr(line, '\n'), *colon;
+
+		if (!end)
+			break;
+		*end = '\0';
+		lines++;
+		colon = strstr(line, ": ");
+		check_at(colon && colon > line && strcspn(line, " :") == (size_t)(colon - line),
+			 false, __FILE__, at, "status line '%s' is not 'key: value'",
+			 shown(line, strlen(line)));
+		for (size_t k = 0; colon && k < N_STATUS_KEYS; k++)
+			if (strlen(status_keys[k]) == (size_t)(colon - line) &&
+			    strncmp(line, status_keys[k], (size_t)(colon - line)) == 0)
+				seen[k]++;
+		line = end + 1;
+	}
+	for (size_t k = 0; k < N_STATUS_KEYS; k++)
+		check_at(seen[k] == 1, false, __FILE__, at, "status key %s shown %u times",
+			 status_keys[k], seen[k]);
+	check_at(lines >= N_STATUS_KEYS, false, __FILE__, at, "status: %u lines", lines);
+}
+
+static void test_status_of_a_file_entry(void)
+{
+	make_data(3 * page);
+	open_region();
+	ASSERT_STATUS_LINES();
+	ASSERT_STATUS("name", "e");
+	ASSERT_STATUS("path", path);
+	CU_ASSERT_EQUAL(path[0], '/');
+	ASSERT_STATUS("views", "ro rw cow");
+	ASSERT_STATUS("offset", "0");
+	ASSERT_STATUS("size", fmt_text("%" PRIu64, 3 * page));
+	ASSERT_STATUS("cow_size", fmt_text("%" PRIu64, 3 * page));
+	ASSERT_STATUS("file_size", fmt_text("%" PRIu64, 3 * page));
+	ASSERT_STATUS("resizable", "yes");
+	/* Just written: every page of the file is in the page cache. */
+	ASSERT_STATUS("resident_bytes", fmt_text("%" PRIu64, 3 * page));
+	ASSERT_STATUS("cow_private_bytes", "0");
+	ASSERT_STATUS("reads", "0");
+	ASSERT_STATUS("writes", "0");
+	ASSERT_STATUS("flushes", "0");
+	ASSERT_STATUS("resizes", "0");
+	ASSERT_STATUS("moves", "0");
+	ASSERT_STATUS("resets", "0");
+	ASSERT_STATUS("errors", "0");
+	ASSERT_STATUS("last_error", "none");
+}
+
+static void test_status_of_a_window(void)
+{
+	make_data(5 * page);
+	e.offset = page;
+	e.length = 2 * page;
+	e.views = VIEW_RO | VIEW_COW;
+	e.resizable = false;
+	open_region();
+	ASSERT_STATUS_LINES();
+	ASSERT_STATUS("views", "ro cow");
+	ASSERT_STATUS("offset", fmt_text("%" PRIu64, page));
+	ASSERT_STATUS("size", fmt_text("%" PRIu64, 2 * page));
+	ASSERT_STATUS("cow_size", fmt_text("%" PRIu64, 2 * page));
+	ASSERT_STATUS("file_size", fmt_text("%" PRIu64, 5 * page));
+	ASSERT_STATUS("resizable", "no");
+}
+
+static void test_status_without_cow_view(void)
+{
+	make_data(page);
+	e.views = VIEW_RO | VIEW_RW;
+	open_region();
+	ASSERT_STATUS_LINES();
+	ASSERT_STATUS("views", "ro rw");
+	ASSERT_STATUS("cow_size", "0");
+	ASSERT_STATUS("cow_private_bytes", "0");
+}
+
+static void test_status_of_an_anonymous_entry(void)
+{
+	open_anonymous(10000);
+	ASSERT_STATUS_LINES();
+	ASSERT_STATUS("name", "e");
+	ASSERT_STATUS("path", "anonymous");
+	ASSERT_STATUS("views", "ro rw cow");
+	ASSERT_STATUS("offset", "0");
+	ASSERT_STATUS("size", "10000");
+	ASSERT_STATUS("cow_size", "10000");
+	ASSERT_STATUS("file_size", "10000");
+	ASSERT_STATUS("resident_bytes", "0");
+	CU_ASSERT_EQUAL(write_view(VIEW_RW, 5000, "x"), 1);
+	ASSERT_STATUS("resident_bytes", fmt_text("%" PRIu64, page));
+}
+
+static void test_status_counters(void)
+{
+	char buf[16];
+
+	make_data(2 * page);
+	open_region();
+	CU_ASSERT_EQUAL(read_view(VIEW_RO, 0, buf, sizeof(buf)), sizeof(buf));
+	CU_ASSERT_EQUAL(read_view(VIEW_COW, 0, buf, sizeof(buf)), sizeof(buf));
+	CU_ASSERT_EQUAL(read_view(VIEW_RW, 2 * page, buf, sizeof(buf)), 0);
+	CU_ASSERT_EQUAL(write_view(VIEW_RW, 0, "w"), 1);
+	CU_ASSERT_EQUAL(write_view(VIEW_COW, 0, "w"), 1);
+	ASSERT_CTL(CTL_FLUSH, "");
+	ASSERT_CTL(CTL_FLUSH, "0 1");
+	ASSERT_CTL(CTL_RESIZE, fmt_text("%" PRIu64, 3 * page));
+	ASSERT_CTL(CTL_MOVE, "0 1 1");
+	ASSERT_CTL(CTL_MOVE, "cow 0 1 1");
+	ASSERT_CTL(CTL_MOVE, "cow 1 2 3");
+	ASSERT_CTL(CTL_RESET, "");
+	CU_ASSERT_EQUAL(ctl_n(CTL_RESIZE, "x", 1, 0), EINVAL);
+	CU_ASSERT_EQUAL(ctl_n(CTL_MOVE, "0 0 1G", 6, 0), EINVAL);
+	CU_ASSERT_EQUAL(ctl_n(CTL_FLUSH, "", 0, 1), EINVAL);
+	ASSERT_STATUS_LINES();
+	ASSERT_STATUS("reads", "3");
+	ASSERT_STATUS("writes", "2");
+	ASSERT_STATUS("flushes", "2");
+	ASSERT_STATUS("resizes", "1");
+	ASSERT_STATUS("moves", "3");
+	ASSERT_STATUS("resets", "1");
+	ASSERT_STATUS("errors", "3");
+	ASSERT_STATUS("last_error",
+		      "flush: written at offset 1; a command is one write at offset 0");
+	ASSERT_STATUS("size", fmt_text("%" PRIu64, 3 * page));
+	ASSERT_STATUS("cow_size", fmt_text("%" PRIu64, 3 * page));
+	ASSERT_STATUS("file_size", fmt_text("%" PRIu64, 3 * page));
+}
+
+static void test_status_resident_bytes(void)
+{
+	static const char zeros[16];
+	char buf[16];
+	uint64_t resident;
+
+	make_sparse(8 * page);
+	open_region();
+	ASSERT_STATUS("resident_bytes", "0");	/* a hole: nothing in memory */
+	/* The bytes read are checked, so the reads cannot be optimized out. */
+	CU_ASSERT_EQUAL(read_view(VIEW_RO, 0, buf, sizeof(buf)), sizeof(buf));
+	CU_ASSERT_EQUAL(memcmp(buf, zeros, sizeof(buf)), 0);
+	CU_ASSERT_EQUAL(read_view(VIEW_RO, 5 * page, buf, sizeof(buf)), sizeof(buf));
+	CU_ASSERT_EQUAL(memcmp(buf, zeros, sizeof(buf)), 0);
+	resident = STATUS_NUMBER("resident_bytes");
+	CHECK(resident >= 2 * page && resident <= 8 * page && resident % page == 0,
+	      "resident_bytes %" PRIu64 " after reading 2 of 8 pages", resident);
+	ASSERT_CTL(CTL_RESIZE, "100");
+	resident = STATUS_NUMBER("resident_bytes");
+	CHECK(resident == page, "resident_bytes %" PRIu64 " of a 100-byte region",
+	      resident);
+	ASSERT_CTL(CTL_RESIZE, "0");
+	ASSERT_STATUS("resident_bytes", "0");
+}
+
+static void test_status_cow_private_bytes(void)
+{
+	make_data(4 * page);
+	open_region();
+	CU_ASSERT_EQUAL(write_view(VIEW_COW, 0, "a"), 1);
+	CU_ASSERT_EQUAL(STATUS_NUMBER("cow_private_bytes"), page);
+	CU_ASSERT_EQUAL(write_view(VIEW_COW, 10, "again"), 5);	/* same page */
+	CU_ASSERT_EQUAL(STATUS_NUMBER("cow_private_bytes"), page);
+	CU_ASSERT_EQUAL(write_view(VIEW_COW, 2 * page - 1, "ab"), 2);	/* 1 and 2 */
+	CU_ASSERT_EQUAL(STATUS_NUMBER("cow_private_bytes"), 3 * page);
+	ASSERT_CTL(CTL_MOVE, fmt_text("cow %" PRIu64 " 0 1", 3 * page + 7));
+	CU_ASSERT_EQUAL(STATUS_NUMBER("cow_private_bytes"), 4 * page);
+	ASSERT_CTL(CTL_RESET, "");
+	/* docs: a move onto itself writes nothing, so it copies no page */
+	ASSERT_CTL(CTL_MOVE, fmt_text("cow 5 5 %" PRIu64, 2 * page));
+	CU_ASSERT_EQUAL(STATUS_NUMBER("cow_private_bytes"), 0);
+	ASSERT_CTL(CTL_MOVE, fmt_text("cow %" PRIu64 " 0 1", 3 * page + 7));
+	CU_ASSERT_EQUAL(STATUS_NUMBER("cow_private_bytes"), page);
+	CU_ASSERT_EQUAL(write_view(VIEW_COW, 0, "a"), 1);
+	CU_ASSERT_EQUAL(write_view(VIEW_COW, 2 * page - 1, "ab"), 2);
+	CU_ASSERT_EQUAL(STATUS_NUMBER("cow_private_bytes"), 4 * page);
+	/* rw writes and moves are not cow's */
+	CU_ASSERT_EQUAL(write_view(VIEW_RW, 0, "rw"), 2);
+	ASSERT_CTL(CTL_MOVE, "0 1 1");
+	CU_ASSERT_EQUAL(STATUS_NUMBER("cow_private_bytes"), 4 * page);
+	ASSERT_CTL(CTL_RESET, "");
+	CU_ASSERT_EQUAL(STATUS_NUMBER("cow_private_bytes"), 0);
+	CU_ASSERT_EQUAL(write_view(VIEW_COW, 3 * page, "x"), 1);
+	CU_ASSERT_EQUAL(write_view(VIEW_COW, page, "x"), 1);
+	CU_ASSERT_EQUAL(STATUS_NUMBER("cow_private_bytes"), 2 * page);
+	/* A resize that cuts the cow view drops its pages past the end. */
+	ASSERT_CTL(CTL_RESIZE, fmt_text("%" PRIu64, 2 * page + 1));
+	ASSERT_VIEW_SIZE(VIEW_COW, 2 * page + 1);
+	CU_ASSERT_EQUAL(STATUS_NUMBER("cow_private_bytes"), page);
+	ASSERT_CTL(CTL_RESIZE, "10");
+	CU_ASSERT_EQUAL(STATUS_NUMBER("cow_private_bytes"), 0);
+	/* Growing back does not bring them back. */
+	ASSERT_CTL(CTL_RESIZE, fmt_text("%" PRIu64, 4 * page));
+	CU_ASSERT_EQUAL(STATUS_NUMBER("cow_private_bytes"), 0);
+}
+
+/*
+ * SPEC: status is one "key: value" a line. A rejected command's reason
+ * goes into last_error, so bytes of the command that are not printable
+ * (an inner newline above all) must not end up raw in it.
+ */
+static void test_status_stays_one_key_a_line_after_control_bytes(void)
+{
+	make_data(page);
+	open_region();
+	CU_ASSERT_EQUAL(ctl_n(CTL_RESIZE, "1\n2", 3, 0), EINVAL);
+	ASSERT_STATUS_LINES();
+	CU_ASSERT_EQUAL(ctl_n(CTL_MOVE, "0\r0 0", 5, 0), EINVAL);
+	ASSERT_STATUS_LINES();
+	CU_ASSERT_EQUAL(ctl_n(CTL_FLUSH, "1\n\n\nerrors: 0\nx 2", 16, 0), EINVAL);
+	ASSERT_STATUS_LINES();
+	ASSERT_STATUS("errors", "3");
+}
+
+void add_ctl_suite(void)
+{
+	CU_pSuite s = CU_add_suite_with_setup_and_teardown("ctl", init_suite,
+							   NULL, setup, teardown);
+
+	CU_ADD_TEST(s, test_file_names);
+	CU_ADD_TEST(s, test_file_modes);
+	CU_ADD_TEST(s, test_parse_flush_empty);
+	CU_ADD_TEST(s, test_parse_flush_range);
+	CU_ADD_TEST(s, test_parse_resize_numbers);
+	CU_ADD_TEST(s, test_parse_suffixes_either_case);
+	CU_ADD_TEST(s, test_parse_suffixes_on_every_field);
+	CU_ADD_TEST(s, test_parse_move);
+	CU_ADD_TEST(s, test_parse_reset_takes_anything);
+	CU_ADD_TEST(s, test_parse_extra_field);
+	CU_ADD_TEST(s, test_parse_wrong_field_counts);
+	CU_ADD_TEST(s, test_parse_empty_where_fields_are_needed);
+	CU_ADD_TEST(s, test_parse_sign_and_fraction);
+	CU_ADD_TEST(s, test_parse_not_numbers);
+	CU_ADD_TEST(s, test_parse_past_2_to_the_64);
+	CU_ADD_TEST(s, test_parse_nul_byte);
+	CU_ADD_TEST(s, test_parse_non_ascii_byte);
+	CU_ADD_TEST(s, test_parse_inner_newline);
+	CU_ADD_TEST(s, test_parse_4096_bytes_at_most);
+	CU_ADD_TEST(s, test_parse_status_is_read_only);
+	CU_ADD_TEST(s, test_flush_whole);
+	CU_ADD_TEST(s, test_flush_range_inside);
+	CU_ADD_TEST(s, test_flush_offset_is_rounded_down);
+	CU_ADD_TEST(s, test_flush_range_outside_is_einval);
+	CU_ADD_TEST(s, test_flush_anonymous);
+	CU_ADD_TEST(s, test_resize_grows_region_and_file);
+	CU_ADD_TEST(s, test_resize_shrinks_region_file_and_cow);
+	CU_ADD_TEST(s, test_resize_takes_every_number_form);
+	CU_ADD_TEST(s, test_resize_window_reaching_the_end_moves_the_end);
+	CU_ADD_TEST(s, test_resize_fixed_window_at_the_end_moves_the_end);
+	CU_ADD_TEST(s, test_resize_window_before_the_end);
+	CU_ADD_TEST(s, test_resize_anonymous);
+	CU_ADD_TEST(s, test_resize_past_the_largest_file_is_einval);
+	CU_ADD_TEST(s, test_resize_read_shows_the_size_and_a_newline);
+	CU_ADD_TEST(s, test_write_only_files_read_empty);
+	CU_ADD_TEST(s, test_move_both_directions_match_memmove);
+	CU_ADD_TEST(s, test_move_reports_its_destination);
+	CU_ADD_TEST(s, test_rw_move_shows_through_unwritten_cow_pages);
+	CU_ADD_TEST(s, test_move_in_a_window_lands_at_its_offset);
+	CU_ADD_TEST(s, test_move_cow_changes_only_the_cow_view);
+	CU_ADD_TEST(s, test_move_cow_onto_itself_writes_nothing);
+	CU_ADD_TEST(s, test_move_cow_is_bounded_by_the_cow_size);
+	CU_ADD_TEST(s, test_move_count_0_at_the_end_is_a_no_op);
+	CU_ADD_TEST(s, test_move_count_0_past_the_end_is_einval);
+	CU_ADD_TEST(s, test_move_past_the_end_is_einval);
+	CU_ADD_TEST(s, test_move_overflowing_sum_is_einval);
+	CU_ADD_TEST(s, test_reset_drops_cow_writes);
+	CU_ADD_TEST(s, test_reset_takes_the_current_size);
+	CU_ADD_TEST(s, test_reset_anonymous);
+	CU_ADD_TEST(s, test_no_rw_view_is_erofs_before_anything);
+	CU_ADD_TEST(s, test_no_cow_view_is_erofs_before_anything);
+	CU_ADD_TEST(s, test_ro_only_entry_refuses_every_command);
+	CU_ADD_TEST(s, test_not_resizable_is_eperm_before_parsing);
+	CU_ADD_TEST(s, test_not_resizable_without_rw_is_erofs);
+	CU_ADD_TEST(s, test_malformed_is_einval_and_changes_nothing);
+	CU_ADD_TEST(s, test_write_at_another_offset_is_einval);
+	CU_ADD_TEST(s, test_status_write_is_einval);
+	CU_ADD_TEST(s, test_last_error_is_the_latest_failure);
+	CU_ADD_TEST(s, test_status_of_a_file_entry);
+	CU_ADD_TEST(s, test_status_of_a_window);
+	CU_ADD_TEST(s, test_status_without_cow_view);
+	CU_ADD_TEST(s, test_status_of_an_anonymous_entry);
+	CU_ADD_TEST(s, test_status_counters);
+	CU_ADD_TEST(s, test_status_resident_bytes);
+	CU_ADD_TEST(s, test_status_cow_private_bytes);
+	CU_ADD_TEST(s, test_status_stays_one_key_a_line_after_control_bytes);
+}
