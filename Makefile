@@ -115,12 +115,19 @@ run: deps
 	cp conf/demo.ini conf/lorem.txt demo/
 	$(BUILD)/mmapfs demo/demo.ini mnt -f
 
+INSTALLED := bin/mmapfs share/man/man1/mmapfs.1 lib/systemd/system/mmapfs@.service \
+             share/doc/mmapfs/examples/demo.ini share/doc/mmapfs/examples/lorem.txt
+
 install: $(BUILD)/mmapfs
 	install -D -m 0755 $(BUILD)/mmapfs $(DESTDIR)$(PREFIX)/bin/mmapfs
 	install -D -m 0644 docs/mmapfs.1 $(DESTDIR)$(PREFIX)/share/man/man1/mmapfs.1
+	mkdir -p $(DESTDIR)$(PREFIX)/lib/systemd/system
+	sed 's|@BINDIR@|$(PREFIX)/bin|g' conf/mmapfs@.service.in \
+		> $(DESTDIR)$(PREFIX)/lib/systemd/system/mmapfs@.service
+	install -D -m 0644 -t $(DESTDIR)$(PREFIX)/share/doc/mmapfs/examples conf/demo.ini conf/lorem.txt
 
 uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/bin/mmapfs $(DESTDIR)$(PREFIX)/share/man/man1/mmapfs.1
+	rm -f $(addprefix $(DESTDIR)$(PREFIX)/,$(INSTALLED))
 
 clean:
 	rm -rf $(BUILD)

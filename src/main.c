@@ -60,6 +60,21 @@ static const struct fuse_opt cli_opts[] = {
 	FUSE_OPT_END
 };
 
+/* Options of fstab and mount(8) that mean nothing to a FUSE mount, which
+ * mount.fuse3 may pass on: dropped, as other FUSE file systems do. */
+static bool is_mount_only_option(const char *opt)
+{
+	static const char *const words[] = {
+		"defaults", "auto", "noauto", "nofail", "_netdev", "user", "nouser",
+		"users", "owner", "group",
+	};
+
+	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+		if (strcmp(opt, words[i]) == 0)
+			return true;
+	return strncmp(opt, "x-", 2) == 0 || strncmp(opt, "comment=", 8) == 0;
+}
+
 /* Keeps the positional arguments and --map/--check; the rest is libfuse's. */
 static int take_arg(void *data, const char *arg, int key, struct fuse_args *args)
 {
@@ -86,6 +101,8 @@ static int take_arg(void *data, const char *arg, int key, struct fuse_args *args
 	case KEY_CHECK:
 		cli->check = true;
 		return 0;
+	case FUSE_OPT_KEY_OPT:
+		return is_mount_only_option(arg) ? 0 : 1;
 	default:
 		return 1;
 	}
