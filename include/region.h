@@ -17,6 +17,7 @@
 #ifndef MMAPFS_REGION_H
 #define MMAPFS_REGION_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -44,6 +45,10 @@ uint64_t region_view_size(const struct region *r, unsigned view);
 
 /* fstat of the backing descriptor (for owner, mode and times). */
 int region_fstat(const struct region *r, struct stat *st);
+
+/* Whether the entry's path still names the file the region has open (false
+ * once it was replaced, e.g. renamed over, or removed). Anonymous: true. */
+bool region_file_is_current(const struct region *r);
 
 /*
  * Zero-copy reads: points *DATA at VIEW's bytes [OFF, OFF + return value),

@@ -64,8 +64,8 @@ int table_opens(struct table *t, size_t slot, unsigned view, int delta);
 
 /*
  * Makes the table match CFG: new entries get new slots, removed ones lose
- * their region (flushed and closed), entries whose settings changed get a
- * new region in the same slot. All new regions are opened first: if one
+ * their region (flushed and closed), entries whose settings changed, or
+ * whose path now names another file, get a new region in the same slot. All new regions are opened first: if one
  * fails, nothing changes and ERRS says why (returns -1). On success
  * (0), CHANGES lists every slot touched; free it with table_changes_free().
  * Reloads must not run concurrently with each other (one thread does them);

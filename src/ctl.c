@@ -228,7 +228,8 @@ static int run(struct region *r, const struct ctl_command *cmd,
 		effect->views = VIEW_ALL;
 		return region_resize(r, a[0], why, whylen);
 	case CTL_MOVE:
-		effect->views = a[2] == 0 ? 0 : cmd->view == VIEW_COW ? VIEW_COW : VIEW_ALL;
+		effect->views = a[2] == 0 || a[0] == a[1] ? 0 :
+				cmd->view == VIEW_COW ? VIEW_COW : VIEW_ALL;
 		effect->off = a[0];
 		effect->len = a[2];
 		return region_move(r, cmd->view, a[0], a[1], a[2], why, whylen);
@@ -303,6 +304,8 @@ size_t ctl_read(struct region *r, enum ctl_file file, char *buf, size_t buflen)
 {
 	int n;
 
+	if (buflen == 0)
+		return 0;
 	switch (file) {
 	case CTL_STATUS:
 		return status_text(r, buf, buflen);

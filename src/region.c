@@ -310,6 +310,16 @@ int region_close(struct region *r)
 	return err;
 }
 
+bool region_file_is_current(const struct region *r)
+{
+	struct stat open_file, named;
+
+	if (r->entry.anonymous)
+		return true;
+	return fstat(r->fd, &open_file) == 0 && stat(r->entry.path, &named) == 0 &&
+	       open_file.st_dev == named.st_dev && open_file.st_ino == named.st_ino;
+}
+
 const struct config_entry *region_entry(const struct region *r)
 {
 	return &r->entry;

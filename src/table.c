@@ -253,7 +253,9 @@ static bool prepare(struct table *t, const struct config *cfg, struct plan *plan
 		struct slot *s = slot >= 0 ? slot_at(t, (size_t)slot) : NULL;
 
 		plan[i].slot = slot;
-		if (!s || !config_entry_same(region_entry(s->region), e))
+		/* A file replaced under the same path is a change too. */
+		if (!s || !config_entry_same(region_entry(s->region), e) ||
+		    !region_file_is_current(s->region))
 			plan[i].region = open_region(cfg, e, errs);
 	}
 	if (errs->count == before)
