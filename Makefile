@@ -6,7 +6,7 @@ DESTDIR   ?=
 CC        ?= cc
 BUILD     := build
 PKGS      := fuse3 inih cunit
-APT_PKGS  := libfuse3-dev fuse3 libinih-dev libcunit1-dev pkg-config python3
+APT_PKGS  := libfuse3-dev fuse3 libinih-dev libcunit1-dev pkg-config python3 valgrind groff-base
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 WARN      := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wformat=2
@@ -28,7 +28,8 @@ FUZZ_SRC  := src/size.c src/config.c src/log.c src/fault.c src/region.c src/ctl.
 FUZZERS   := ctl config
 FUZZ_TIME ?= 60
 
-.PHONY: all deps fuzz-deps test unit-test integration-test asan-test model-test fuzz run clean \
+.PHONY: all deps fuzz-deps test unit-test integration-test asan-test valgrind-test model-test \
+        stress fuzz run clean \
         install uninstall help
 
 all: $(BUILD)/mmapfs
@@ -41,7 +42,8 @@ help:
 # Debian's packages, installed only when something is missing.
 deps:
 	@if ! pkg-config --exists $(PKGS) 2>/dev/null || ! command -v fusermount3 >/dev/null \
-	    || ! command -v python3 >/dev/null; then \
+	    || ! command -v python3 >/dev/null || ! command -v valgrind >/dev/null \
+	    || ! command -v groff >/dev/null; then \
 		echo "installing $(APT_PKGS)"; \
 		$(SUDO) apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $(APT_PKGS); \
@@ -89,7 +91,8 @@ fuzz: fuzz-deps
 	done
 
 test: deps
-	$(MAKE) unit-test integration-test asan-test
+	$(MAKE) unit-test integration-test asan-test valgrind-test
+	$(MAKE) stress STRESS_TIME=10
 	$(MAKE) fuzz FUZZ_TIME=10
 
 unit-test: $(BUILD)/unit-tests
@@ -97,6 +100,15 @@ unit-test: $(BUILD)/unit-tests
 
 integration-test: $(BUILD)/mmapfs
 	python3 tests/integration/run.py --binary $(BUILD)/mmapfs
+
+valgrind-test: $(BUILD)/unit-tests
+	valgrind --quiet --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite,indirect \
+		$(BUILD)/unit-tests
+
+# Readers, writers and an admin loop on every view at once (tests/stress/).
+STRESS_TIME ?= 60
+stress: $(BUILD)/mmapfs
+	python3 tests/stress/stress.py --binary $(BUILD)/mmapfs --seconds $(STRESS_TIME)
 
 # The differential test, long: thousands of random steps per seed.
 model-test: $(BUILD)/mmapfs
