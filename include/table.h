@@ -62,6 +62,15 @@ long table_nth(struct table *t, size_t index);
  * 0 to read. Returns the count after. */
 int table_opens(struct table *t, size_t slot, unsigned view, int delta);
 
+/* Notes that the daemon changed what SLOT's VIEW shows. */
+void table_view_changed(struct table *t, size_t slot, unsigned view);
+
+/* Whether SLOT's VIEW is unchanged since its previous open: the daemon has
+ * not changed it and FILE_STAMP (what the caller knows of the backing file)
+ * is the same. Remembers this open's state for the next one. */
+bool table_view_unchanged(struct table *t, size_t slot, unsigned view,
+			  uint64_t file_stamp);
+
 /*
  * Makes the table match CFG: new entries get new slots, removed ones lose
  * their region (flushed and closed), entries whose settings changed, or

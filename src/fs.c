@@ -11,12 +11,16 @@
  * kernel. When the daemon changes a region through one view or a control
  * file, the other views' cached pages go stale, and it asks the kernel to
  * drop them through the notifier (notify.h), waiting until they are gone
- * before it replies. Views nobody has open are skipped: no view is opened
- * with keep_cache, so the kernel drops their pages at the next open anyway.
+ * before it replies. Views nobody has open are skipped; instead the change
+ * is noted (table_view_changed), and their next open is without keep_cache,
+ * so the kernel drops their pages then. An open keeps the cache only when
+ * neither the daemon nor anyone else (the backing file's size, mtime and
+ * ctime tell) has changed the view since its previous open.
  */
 #include "fs.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/statvfs.h>
@@ -174,7 +178,12 @@ static void invalidate_views(struct fs *fs, size_t slot, unsigned views,
 	for (enum node_kind k = NODE_RO; k <= NODE_COW; k++) {
 		uint64_t t;
 
-		if (!(views & kind_view(k)) || table_opens(fs->table, slot, kind_view(k), 0) == 0)
+		if (!(views & kind_view(k)))
+			continue;
+		/* Noted before the open count is read; an open counts itself
+		 * before it reads the note: one of the two sees the other. */
+		table_view_changed(fs->table, slot, kind_view(k));
+		if (table_opens(fs->table, slot, kind_view(k), 0) == 0)
 			continue;
 		t = notifier_inval_inode(fs->notifier, node_ino(slot, k), (off_t)off, (off_t)len);
 		ticket = t ? t : ticket;
@@ -497,6 +506,56 @@ static int open_ctl_file(enum ctl_file file, struct fuse_file_info *fi)
 	return 0;
 }
 
+/* File times tick coarsely (the kernel's clock tick): a change less than
+ * this old may have a twin with the same times. */
+#define STAMP_TRUST_NS 100000000LL
+
+static long long ns_since(const struct timespec *then, const struct timespec *now)
+{
+	return (now->tv_sec - then->tv_sec) * 1000000000LL + (now->tv_nsec - then->tv_nsec);
+}
+
+/* What the backing file looks like now, folded into 64 bits; a value never
+ * seen before when its last change is too recent to be told apart. */
+static uint64_t file_stamp(const struct region *r)
+{
+	static _Atomic uint64_t unique = 1ULL << 63;
+	struct timespec now;
+	struct stat st;
+	uint64_t h = 0;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	if (region_fstat(r, &st) != 0 || ns_since(&st.st_mtim, &now) < STAMP_TRUST_NS ||
+	    ns_since(&st.st_ctim, &now) < STAMP_TRUST_NS)
+		return atomic_fetch_add(&unique, 1);
+	uint64_t parts[] = { st.st_ino, (uint64_t)st.st_size,
+			     (uint64_t)st.st_mtim.tv_sec, (uint64_t)st.st_mtim.tv_nsec,
+			     (uint64_t)st.st_ctim.tv_sec, (uint64_t)st.st_ctim.tv_nsec };
+	for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++)
+		h = (h ^ parts[i]) * 0x100000001B3ULL;	/* FNV-1a, by words */
+	return h;
+}
+
+/* Opens view N: counts the handle (before anything can change the view,
+ * see invalidate_views) and decides whether the kernel's cached pages are
+ * still right. */
+static int open_counted_view(struct fs *fs, const struct node *n,
+			     struct fuse_file_info *fi, unsigned *changed)
+{
+	unsigned view = kind_view(n->kind);
+	int err;
+
+	table_opens(fs->table, n->slot, view, +1);
+	err = open_view(n, fi->flags, changed);
+	if (err) {
+		table_opens(fs->table, n->slot, view, -1);
+		return err;
+	}
+	fi->keep_cache = !*changed &&
+			 table_view_unchanged(fs->table, n->slot, view, file_stamp(n->region));
+	return 0;
+}
+
 static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct fs *fs = req_fs(req);
@@ -509,7 +568,7 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	else if (!err && is_ctl_file(n.kind))
 		err = open_ctl_file(kind_ctl_file(n.kind), fi);
 	else if (!err)
-		err = open_view(&n, fi->flags, &changed);
+		err = open_counted_view(fs, &n, fi, &changed);
 	node_put(fs, &n);
 	if (changed)
 		invalidate_views(fs, n.slot, changed, 0, 0);
@@ -517,9 +576,6 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, err);
 		return;
 	}
-	if (is_view(n.kind))
-		table_opens(fs->table, n.slot, kind_view(n.kind), +1);
-	fi->keep_cache = 0;
 	if (fuse_reply_open(req, fi) == -ENOENT && is_view(n.kind))
 		table_opens(fs->table, n.slot, kind_view(n.kind), -1);	/* opener gone */
 }
@@ -847,6 +903,8 @@ void fs_reloaded(struct fs *fs, const struct table_changes *changes)
 			bool was = c->views_before && has_view_bits(c->views_before, view);
 			bool is = c->views_after && has_view_bits(c->views_after, view);
 
+			if (view)
+				table_view_changed(fs->table, c->slot, view);
 			if (was && !is)
 				forget_name(fs, top_dirs[d].ino, name, ino, &ticket);
 			else if (was && is && view)

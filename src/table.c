@@ -11,6 +11,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,6 +23,8 @@ struct slot {
 	struct region *region;	/* NULL once the entry is removed */
 	pthread_rwlock_t life;	/* shared: in use; exclusive: being swapped */
 	_Atomic int opens[3];	/* open handles of ro, rw, cow */
+	_Atomic uint64_t generation[3];	/* daemon changes of ro, rw, cow */
+	_Atomic uint64_t seen[3];	/* file stamp ^ generation at the last open */
 };
 
 struct table {
@@ -212,6 +215,23 @@ long table_nth(struct table *t, size_t index)
 int table_opens(struct table *t, size_t slot, unsigned view, int delta)
 {
 	return atomic_fetch_add(&slot_at(t, slot)->opens[view_index(view)], delta) + delta;
+}
+
+void table_view_changed(struct table *t, size_t slot, unsigned view)
+{
+	atomic_fetch_add(&slot_at(t, slot)->generation[view_index(view)], 1);
+}
+
+bool table_view_unchanged(struct table *t, size_t slot, unsigned view,
+			  uint64_t file_stamp)
+{
+	struct slot *s = slot_at(t, slot);
+	int i = view_index(view);
+	uint64_t now = file_stamp ^ (atomic_load(&s->generation[i]) * 0x9E3779B97F4A7C15ULL);
+
+	/* seen[] starts at 0, so a first open is never "unchanged". */
+	return atomic_exchange(&s->seen[i], now ? now : 1) == (now ? now : 1) &&
+	       now != 0;
 }
 
 /* ---- reloading ---- */
