@@ -22,8 +22,10 @@ struct fs;
 /* The operations to hand to fuse_session_new(), with the fs as userdata. */
 extern const struct fuse_lowlevel_ops fs_ops;
 
-/* A file system over T, which must outlive it. NULL if out of memory. */
-struct fs *fs_new(struct table *t);
+/* A file system over T, which must outlive it, asking the kernel for
+ * READAHEAD bytes of readahead (0: the kernel's default). NULL if out of
+ * memory. */
+struct fs *fs_new(struct table *t, unsigned readahead);
 
 /* Starts the thread that sends invalidations to SE's kernel side. */
 int fs_start(struct fs *fs, struct fuse_session *se);

@@ -60,6 +60,7 @@ enum node_kind {
 struct fs {
 	struct table *table;
 	struct notifier *notifier;
+	unsigned readahead;	/* bytes; 0: the kernel's */
 	uid_t uid;
 	gid_t gid;
 	struct timespec started;
@@ -826,13 +827,18 @@ static void deny_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 
 static void fs_init(void *userdata, struct fuse_conn_info *conn)
 {
-	(void)userdata;
+	const struct fs *fs = userdata;
+
 	/* The daemon invalidates what it changes itself; letting the kernel
 	 * also compare mtimes would cost a GETATTR before every read. */
 	conn->want &= ~FUSE_CAP_AUTO_INVAL_DATA;
 	/* Visible at once (SPEC "Views"): every write reaches the mapping
 	 * before write(2) returns, so no writeback cache. */
 	conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
+	/* The kernel keeps the smaller of this and the mount's readahead,
+	 * which main.c raised (-o readahead) before this reply. */
+	if (fs->readahead)
+		conn->max_readahead = fs->readahead;
 }
 
 const struct fuse_lowlevel_ops fs_ops = {
@@ -857,7 +863,7 @@ const struct fuse_lowlevel_ops fs_ops = {
 	.create = deny_create,
 };
 
-struct fs *fs_new(struct table *t)
+struct fs *fs_new(struct table *t, unsigned readahead)
 {
 	struct fs *fs = calloc(1, sizeof(*fs));
 
@@ -869,6 +875,7 @@ struct fs *fs_new(struct table *t)
 		return NULL;
 	}
 	fs->table = t;
+	fs->readahead = readahead;
 	fs->uid = getuid();
 	fs->gid = getgid();
 	clock_gettime(CLOCK_REALTIME, &fs->started);
