@@ -472,6 +472,18 @@ static void check_access(struct parser *p, const struct config_entry *e)
 	close(fd);
 }
 
+/* A file to create needs a folder it can be created in. */
+static void check_creatable(struct parser *p, const struct config_entry *e)
+{
+	char *dir = xstrdup(e->path), *slash = strrchr(dir, '/');
+
+	if (slash)
+		*(slash == dir ? slash + 1 : slash) = '\0';
+	if (access(dir, W_OK | X_OK) < 0)
+		report(p, e, e->line.header, "cannot create %s: %s", e->path, strerror(errno));
+	free(dir);
+}
+
 static void check_file(struct parser *p, struct config_entry *e)
 {
 	const struct entry_lines *l = &e->line;
@@ -479,8 +491,10 @@ static void check_file(struct parser *p, struct config_entry *e)
 	uint64_t end = e->offset + e->length;
 
 	if (stat(e->path, &st) < 0) {
-		if (errno == ENOENT && e->create)
-			return;	/* created when mounted */
+		if (errno == ENOENT && e->create) {
+			check_creatable(p, e);	/* created when mounted */
+			return;
+		}
 		report(p, e, l->path, "%s: %s%s", e->path, strerror(errno),
 		       errno == ENOENT ? " (add 'create = yes' to create it)" : "");
 		return;

@@ -442,16 +442,17 @@ static int check_config(const char *file, const struct cli *cli)
 	print_errors(&errs);
 	for (size_t i = 0; rc == 0 && i < cfg.n_entries; i++) {
 		const struct config_entry *e = &cfg.entries[i];
-		char length[32] = "end";
+		char length[32] = "end", views[16];
 
 		if (e->length || e->anonymous)
 			snprintf(length, sizeof(length), "%llu", (unsigned long long)e->length);
-		printf("%s: path=%s offset=%llu length=%s views=%s%s%s resizable=%s "
+		snprintf(views, sizeof(views), "%s%s%s", e->views & VIEW_RO ? ",ro" : "",
+			 e->views & VIEW_RW ? ",rw" : "", e->views & VIEW_COW ? ",cow" : "");
+		printf("%s: path=%s offset=%llu length=%s views=%s resizable=%s "
 		       "create=%s advice=%s\n", e->name, e->anonymous ? "anonymous" : e->path,
-		       (unsigned long long)e->offset, length,
-		       e->views & VIEW_RO ? "ro," : "", e->views & VIEW_RW ? "rw," : "",
-		       e->views & VIEW_COW ? "cow" : "", e->resizable ? "yes" : "no",
-		       e->create ? "yes" : "no", config_advice_name(e->advice));
+		       (unsigned long long)e->offset, length, views + 1,
+		       e->resizable ? "yes" : "no", e->create ? "yes" : "no",
+		       config_advice_name(e->advice));
 	}
 	config_free(&cfg);
 	return rc == 0 ? EXIT_SUCCESS : EXIT_USAGE;

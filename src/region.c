@@ -512,24 +512,18 @@ void region_fault(struct region *r, const char *what)
 
 /* ---- writing ---- */
 
-static ssize_t write_within(struct region *r, unsigned view, const void *buf,
-			    size_t len, uint64_t off)
+/* The bytes of a LEN-byte write at OFF that fit in VIEW, or -ENOSPC. */
+static ssize_t fitting(const struct region *r, unsigned view, size_t len, uint64_t off)
 {
 	uint64_t size = region_view_size(r, view);
 
 	if (off >= size)
-		return len ? -ENOSPC : 0;
-	if (len > size - off)
-		len = (size_t)(size - off);
-	if (fault_copy(view_map(r, view) + off, buf, len))
-		return -EIO;
-	if (view == VIEW_COW)
-		mark_cow_written(r, off, len);
-	return (ssize_t)len;
+		return -ENOSPC;
+	return (ssize_t)(len < size - off ? len : size - off);
 }
 
-ssize_t region_write(struct region *r, unsigned view, const void *buf,
-		     size_t len, uint64_t off)
+ssize_t region_write_begin(struct region *r, unsigned view, size_t len,
+			   uint64_t off, void **data)
 {
 	bool grow = view == VIEW_RW && r->entry.resizable;
 	ssize_t n;
@@ -540,19 +534,49 @@ ssize_t region_write(struct region *r, unsigned view, const void *buf,
 	if (len > (uint64_t)SSIZE_MAX || off > INT64_MAX - len)
 		return -EFBIG;
 	pthread_rwlock_rdlock(&r->lock);
-	if (!grow || off + len <= r->size) {
-		n = write_within(r, view, buf, len, off);
-	} else {
+	if (grow && off + len > r->size) {
+		/* Growing moves mappings: the lock is taken again, exclusive,
+		 * and kept so for the copy. */
 		pthread_rwlock_unlock(&r->lock);
 		pthread_rwlock_wrlock(&r->lock);
 		int err = off + len > r->size ? resize_locked(r, off + len, NULL, 0) : 0;
 
-		n = err ? -err : write_within(r, view, buf, len, off);
+		if (err) {
+			pthread_rwlock_unlock(&r->lock);
+			return -err;
+		}
 	}
-	pthread_rwlock_unlock(&r->lock);
-	if (n == -EIO)
-		region_fault(r, "a write");
+	n = fitting(r, view, len, off);
+	if (n <= 0) {
+		pthread_rwlock_unlock(&r->lock);
+		return n;
+	}
+	*data = view_map(r, view) + off;
 	return n;
+}
+
+void region_write_end(struct region *r, unsigned view, uint64_t off,
+		      size_t copied, bool faulted)
+{
+	if (view == VIEW_COW)
+		mark_cow_written(r, off, copied);
+	pthread_rwlock_unlock(&r->lock);
+	if (faulted)
+		region_fault(r, "a write");
+}
+
+ssize_t region_write(struct region *r, unsigned view, const void *buf,
+		     size_t len, uint64_t off)
+{
+	void *data;
+	ssize_t n = region_write_begin(r, view, len, off, &data);
+	int err;
+
+	if (n <= 0)
+		return n;
+	err = fault_copy(data, buf, (size_t)n);
+	region_write_end(r, view, off, err ? 0 : (size_t)n, err != 0);
+	return err ? -err : n;
 }
 
 /* ---- control operations ---- */
