@@ -174,13 +174,19 @@ static void inspect_line(struct parser *p, char *line)
 	if (*s == '\0' || *s == ';' || *s == '#')
 		return;
 	if (*s == '[') {
-		const char *end = strchr(s + 1, ']');
+		const char *end = strchr(s + 1, ']'), *rest;
 
 		if (!end) {
 			report(p, NULL, p->lineno, "section header has no closing ']'");
 			return;
 		}
 		open_entry(p, s + 1, (size_t)(end - s - 1));
+		for (rest = end + 1; isspace((unsigned char)*rest); rest++)
+			;
+		if (*rest && *rest != ';' && *rest != '#')
+			report(p, current_entry(p), p->lineno,
+			       "text after the section header's ']': '%.*s'",
+			       (int)strcspn(rest, "\r\n"), rest);
 		return;
 	}
 	if (!strpbrk(s, "=:"))

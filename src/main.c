@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -396,6 +397,18 @@ static void print_errors(struct errors *errs)
 	errors_free(errs);
 }
 
+/* Every entry holds a descriptor: a config of thousands needs more than
+ * the usual soft limit of 1024, and the hard limit is the caller's word. */
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
 /* Reads the config (exit 1 if bad), checks the mount point (exit 2),
  * maps every entry (exit 1 if one cannot be), mounts and serves. */
 static int mount_config(const char *config_file, const char *mountpoint,
@@ -419,7 +432,7 @@ static int mount_config(const char *config_file, const char *mountpoint,
 		rc = EXIT_MOUNT;
 	} else if (fault_setup() != 0) {
 		fprintf(stderr, "mmapfs: cannot install the SIGBUS handler: %s\n", strerror(errno));
-	} else if ((d.table = table_new(&cfg, &errs)) != NULL) {
+	} else if (raise_fd_limit(), (d.table = table_new(&cfg, &errs)) != NULL) {
 		fuse_opt_add_arg(args, "-odefault_permissions,fsname=mmapfs,subtype=mmapfs");
 		rc = mount_and_serve(&d, args, opts, &cfg);
 		if (table_free(d.table) != 0 && rc == EXIT_SUCCESS)
