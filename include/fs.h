@@ -23,9 +23,10 @@ struct fs;
 extern const struct fuse_lowlevel_ops fs_ops;
 
 /* A file system over T, which must outlive it, asking the kernel for
- * READAHEAD bytes of readahead (0: the kernel's default). NULL if out of
- * memory. */
-struct fs *fs_new(struct table *t, unsigned readahead);
+ * READAHEAD bytes of readahead (0: the kernel's default). KERNEL_CACHE:
+ * the backing files change only through the mount, so the kernel may keep
+ * their views' pages across opens. NULL if out of memory. */
+struct fs *fs_new(struct table *t, unsigned readahead, bool kernel_cache);
 
 /* Starts the thread that sends invalidations to SE's kernel side. */
 int fs_start(struct fs *fs, struct fuse_session *se);

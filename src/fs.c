@@ -14,8 +14,12 @@
  * before it replies. Views nobody has open are skipped; instead the change
  * is noted (table_view_changed), and their next open is without keep_cache,
  * so the kernel drops their pages then. An open keeps the cache only when
- * neither the daemon nor anyone else (the backing file's size, mtime and
- * ctime tell) has changed the view since its previous open.
+ * nothing changed the view since its previous open: the daemon's notes
+ * tell for anonymous entries, which nobody else can write. A file can also
+ * be changed by other processes, and a write through their own mapping
+ * changes no file time after its first one to a page, so a file entry's
+ * cache is dropped at every open (close-to-open, SPEC "Coherence") unless
+ * the mount says otherwise (-o kernel_cache: no one else writes them).
  */
 #include "fs.h"
 
@@ -62,6 +66,7 @@ struct fs {
 	struct table *table;
 	struct notifier *notifier;
 	unsigned readahead;	/* bytes; 0: the kernel's */
+	bool kernel_cache;	/* trust file entries' cached pages across opens */
 	uid_t uid;
 	gid_t gid;
 	struct timespec started;
@@ -553,8 +558,9 @@ static int open_counted_view(struct fs *fs, const struct node *n,
 		table_opens(fs->table, n->slot, view, -1);
 		return err;
 	}
-	fi->keep_cache = !*changed &&
-			 table_view_unchanged(fs->table, n->slot, view, file_stamp(n->region));
+	fi->keep_cache = table_view_unchanged(fs->table, n->slot, view,
+					      file_stamp(n->region)) &&
+			 !*changed && (region_entry(n->region)->anonymous || fs->kernel_cache);
 	return 0;
 }
 
@@ -914,7 +920,7 @@ const struct fuse_lowlevel_ops fs_ops = {
 	.create = deny_create,
 };
 
-struct fs *fs_new(struct table *t, unsigned readahead)
+struct fs *fs_new(struct table *t, unsigned readahead, bool kernel_cache)
 {
 	struct fs *fs = calloc(1, sizeof(*fs));
 
@@ -927,6 +933,7 @@ struct fs *fs_new(struct table *t, unsigned readahead)
 	}
 	fs->table = t;
 	fs->readahead = readahead;
+	fs->kernel_cache = kernel_cache;
 	fs->uid = getuid();
 	fs->gid = getgid();
 	clock_gettime(CLOCK_REALTIME, &fs->started);

@@ -53,6 +53,7 @@ struct cli {
 	bool check;
 	uint64_t readahead;	/* -o readahead=SIZE, bytes */
 	bool bad_readahead;
+	bool kernel_cache;	/* -o kernel_cache */
 };
 
 /* Sequential reads through FUSE arrive in requests of the mount's
@@ -60,13 +61,14 @@ struct cli {
  * about half their speed. */
 #define DEFAULT_READAHEAD (1 << 20)
 
-enum { KEY_MAP, KEY_CHECK, KEY_READAHEAD };
+enum { KEY_MAP, KEY_CHECK, KEY_READAHEAD, KEY_KERNEL_CACHE };
 
 static const struct fuse_opt cli_opts[] = {
 	FUSE_OPT_KEY("--map ", KEY_MAP),
 	FUSE_OPT_KEY("--map=", KEY_MAP),
 	FUSE_OPT_KEY("--check", KEY_CHECK),
 	FUSE_OPT_KEY("readahead=", KEY_READAHEAD),
+	FUSE_OPT_KEY("kernel_cache", KEY_KERNEL_CACHE),
 	FUSE_OPT_END
 };
 
@@ -110,6 +112,9 @@ static int take_arg(void *data, const char *arg, int key, struct fuse_args *args
 		return 0;
 	case KEY_CHECK:
 		cli->check = true;
+		return 0;
+	case KEY_KERNEL_CACHE:
+		cli->kernel_cache = true;
 		return 0;
 	case KEY_READAHEAD:
 		if (size_parse(arg + strlen("readahead="), &cli->readahead) != 0 ||
@@ -369,7 +374,7 @@ static int mount_and_serve(struct daemon *d, struct fuse_args *args,
 	struct fuse_session *se;
 	int rc = EXIT_MOUNT;
 
-	d->fs = fs_new(d->table, (unsigned)d->cli->readahead);
+	d->fs = fs_new(d->table, (unsigned)d->cli->readahead, d->cli->kernel_cache);
 	if (!d->fs)
 		return rc;
 	se = fuse_session_new(args, &fs_ops, sizeof(fs_ops), d->fs);
