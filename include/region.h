@@ -131,8 +131,10 @@ void region_fault(struct region *r, const char *what);
 /* Records a failed command: counts it and keeps REASON as last_error. */
 void region_note_error(struct region *r, const char *reason);
 
-/* For entries that follow their file (length 0): takes the file's current
- * size. Returns 1 if the size changed, 0 if not, or -errno. */
+/* Fits the region to its file as it is now: an entry that follows its file
+ * (length 0) takes the file's size; a window shows its size (as configured
+ * or last resized) or, while the file is cut short outside the mount, what
+ * is left of it. Returns 1 if a size changed, 0 if not, or -errno. */
 int region_refresh(struct region *r);
 
 #endif

@@ -34,6 +34,9 @@ struct region {
 	 * sizes are atomic so that getattr can read them without it. */
 	char *ro_map, *rw_map, *cow_map;
 	_Atomic uint64_t size, cow_size;
+	/* A window's size as configured or last resized: what it shows again
+	 * once a file cut outside the mount has grown back. */
+	_Atomic uint64_t intended;
 
 	/* One bit per cow page written since mount or reset. */
 	_Atomic uint64_t *cow_written;
@@ -208,7 +211,7 @@ static int map_all(struct region *r, char *why, size_t whylen)
 		}
 		size = following_size(r, file_size);
 	}
-	r->size = r->cow_size = size;
+	r->size = r->cow_size = r->intended = size;
 	r->ro_map = map_view(r, size, PROT_READ, MAP_SHARED);
 	if (r->ro_map && (r->entry.views & VIEW_RW))
 		r->rw_map = map_view(r, size, PROT_READ | PROT_WRITE, MAP_SHARED);
@@ -440,6 +443,8 @@ static int resize_locked(struct region *r, uint64_t size, char *why, size_t whyl
 		return err;
 	}
 	err = remap_shared(r, size);
+	if (!err)
+		r->intended = size;
 	if (err) {
 		say(why, whylen, "cannot map %llu bytes: %s", (unsigned long long)size,
 		    strerror(err));
@@ -472,23 +477,39 @@ static bool follows_file(const struct region *r)
 	return !r->entry.anonymous && r->entry.length == 0;
 }
 
-/* Fits the region to its file as it is now: a following entry takes the
- * file's size, any other only shrinks to what is left of its window.
- * Returns 1 if a size changed, 0 if not, or -errno. */
+/* The size the region has over a file of FILE_SIZE bytes: a following
+ * entry everything from its offset on, a window its intended size or what
+ * is left of it. */
+static uint64_t size_over(const struct region *r, uint64_t file_size)
+{
+	uint64_t left = following_size(r, file_size);
+
+	return follows_file(r) || left < r->intended ? left : r->intended;
+}
+
+static bool cow_past_end(const struct region *r, uint64_t file_size)
+{
+	return r->cow_map && r->cow_size > following_size(r, file_size);
+}
+
+/* Fits the region to its file as it is now. Returns 1 if a size changed,
+ * 0 if not, or -errno. */
 static int fit_to_file(struct region *r)
 {
-	uint64_t file_size, size;
-	int err, changed = 0;
+	uint64_t file_size;
+	int err = current_file_size(r, &file_size), changed = 0;
 
+	/* The usual case, at every open: nothing to do, no exclusive lock. */
+	if (err || (size_over(r, file_size) == r->size && !cow_past_end(r, file_size)))
+		return -err;
 	pthread_rwlock_wrlock(&r->lock);
 	err = current_file_size(r, &file_size);
-	size = following_size(r, file_size);
-	if (!follows_file(r) && size > r->size)
-		size = r->size;
-	if (!err && (size != r->size || (r->cow_map && r->cow_size > size))) {
-		err = remap_shared(r, size);
-		if (!err)
-			err = shrink_cow_to(r, file_size);
+	if (!err && size_over(r, file_size) != r->size) {
+		err = remap_shared(r, size_over(r, file_size));
+		changed = 1;
+	}
+	if (!err && cow_past_end(r, file_size)) {
+		err = shrink_cow_to(r, file_size);
 		changed = 1;
 	}
 	pthread_rwlock_unlock(&r->lock);
@@ -497,7 +518,7 @@ static int fit_to_file(struct region *r)
 
 int region_refresh(struct region *r)
 {
-	return follows_file(r) ? fit_to_file(r) : 0;
+	return r->entry.anonymous ? 0 : fit_to_file(r);
 }
 
 void region_fault(struct region *r, const char *what)
