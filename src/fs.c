@@ -180,11 +180,9 @@ static void node_put(struct fs *fs, struct node *n)
 static void invalidate_views(struct fs *fs, size_t slot, unsigned views,
 			     uint64_t off, uint64_t len)
 {
-	uint64_t ticket = 0;
+	struct inval_batch *batch = notifier_batch(fs->notifier);
 
 	for (enum node_kind k = NODE_RO; k <= NODE_COW; k++) {
-		uint64_t t;
-
 		if (!(views & kind_view(k)))
 			continue;
 		/* Noted before the open count is read; an open counts itself
@@ -192,10 +190,10 @@ static void invalidate_views(struct fs *fs, size_t slot, unsigned views,
 		table_view_changed(fs->table, slot, kind_view(k));
 		if (table_opens(fs->table, slot, kind_view(k), 0) == 0)
 			continue;
-		t = notifier_inval_inode(fs->notifier, node_ino(slot, k), (off_t)off, (off_t)len);
-		ticket = t ? t : ticket;
+		notifier_inval_inode(fs->notifier, batch, node_ino(slot, k), (off_t)off,
+				     (off_t)len);
 	}
-	notifier_wait(fs->notifier, ticket);
+	notifier_wait(fs->notifier, batch);
 }
 
 /* ---- attributes ---- */
@@ -945,18 +943,9 @@ int fs_start(struct fs *fs, struct fuse_session *se)
 	return notifier_start(fs->notifier, se);
 }
 
-/* A view's name leaves folder DIR: the kernel forgets it, and the pages of
- * the inode it named. */
-static void forget_name(struct fs *fs, fuse_ino_t dir, const char *name,
-			fuse_ino_t ino, uint64_t *ticket)
-{
-	notifier_inval_inode(fs->notifier, ino, 0, 0);
-	*ticket = notifier_inval_entry(fs->notifier, dir, name);
-}
-
 void fs_reloaded(struct fs *fs, const struct table_changes *changes)
 {
-	uint64_t ticket = 0;
+	struct inval_batch *batch = notifier_batch(fs->notifier);
 
 	for (size_t i = 0; i < changes->count; i++) {
 		const struct table_change *c = &changes->list[i];
@@ -970,13 +959,15 @@ void fs_reloaded(struct fs *fs, const struct table_changes *changes)
 
 			if (view)
 				table_view_changed(fs->table, c->slot, view);
+			/* A name that went: the kernel forgets it, and the
+			 * pages of the inode it named. */
 			if (was && !is)
-				forget_name(fs, top_dirs[d].ino, name, ino, &ticket);
-			else if (was && is && view)
-				ticket = notifier_inval_inode(fs->notifier, ino, 0, 0);
+				notifier_inval_entry(fs->notifier, batch, top_dirs[d].ino, name);
+			if (was && view)
+				notifier_inval_inode(fs->notifier, batch, ino, 0, 0);
 		}
 	}
-	notifier_wait(fs->notifier, ticket);
+	notifier_wait(fs->notifier, batch);
 }
 
 void fs_destroy(struct fs *fs)

@@ -1,4 +1,4 @@
-/* notify.c - the invalidation thread of the fs module (notify.h). */
+/* notify.c - the invalidation threads of the fs module (notify.h). */
 #include "notify.h"
 
 #include <errno.h>
@@ -12,8 +12,19 @@
 #include "log.h"
 
 #define WAIT_MS 1000
+/* More than libfuse's worker threads (10 by default): every request that
+ * blocks one invalidation can have its own batch served by another. */
+#define MAX_THREADS 16
+
+/* A request's invalidations; freed by whoever drops the last reference
+ * (the waiter, or the thread that sends the last item after a timeout). */
+struct inval_batch {
+	int pending;	/* items not sent yet */
+	int refs;	/* the waiter's, and one per pending item */
+};
 
 struct inval {
+	struct inval_batch *batch;
 	fuse_ino_t ino;		/* the inode, or for an entry its folder */
 	off_t off, len;
 	char *name;		/* NULL: an inode; else the entry's name */
@@ -21,13 +32,13 @@ struct inval {
 
 struct notifier {
 	struct fuse_session *se;
-	pthread_t thread;
-	bool running, stopping;
 	pthread_mutex_t mu;
-	pthread_cond_t wake, done;
-	struct inval *queue;
-	size_t n, cap;
-	uint64_t posted, sent;	/* tickets */
+	pthread_cond_t work, sent;
+	struct inval *queue;	/* a ring */
+	size_t head, count, cap;
+	pthread_t threads[MAX_THREADS];
+	int n_threads, idle;
+	bool started, stopping;
 };
 
 struct notifier *notifier_new(void)
@@ -37,8 +48,8 @@ struct notifier *notifier_new(void)
 	if (!n)
 		return NULL;
 	pthread_mutex_init(&n->mu, NULL);
-	pthread_cond_init(&n->wake, NULL);
-	pthread_cond_init(&n->done, NULL);
+	pthread_cond_init(&n->work, NULL);
+	pthread_cond_init(&n->sent, NULL);
 	return n;
 }
 
@@ -56,125 +67,164 @@ static void send_one(struct fuse_session *se, const struct inval *v)
 			v->name ? v->name : "pages", (unsigned long)v->ino, strerror(-err));
 }
 
+static void release_batch(struct inval_batch *b)
+{
+	if (--b->refs == 0)
+		free(b);
+}
+
+static bool pop(struct notifier *n, struct inval *v)
+{
+	if (n->count == 0)
+		return false;
+	*v = n->queue[n->head];
+	n->head = (n->head + 1) % n->cap;
+	n->count--;
+	return true;
+}
+
 static void *notifier_main(void *arg)
 {
 	struct notifier *n = arg;
+	struct inval v;
 
 	pthread_mutex_lock(&n->mu);
 	for (;;) {
-		struct inval *batch;
-		size_t count;
-		uint64_t last;
-
-		while (n->n == 0 && !n->stopping)
-			pthread_cond_wait(&n->wake, &n->mu);
-		if (n->n == 0)
-			break;
-		batch = n->queue;
-		count = n->n;
-		last = n->posted;
-		n->queue = NULL;
-		n->n = n->cap = 0;
+		while (n->count == 0 && !n->stopping)
+			pthread_cond_wait(&n->work, &n->mu);
+		if (!pop(n, &v))
+			break;	/* stopping, and nothing left */
+		n->idle--;
 		pthread_mutex_unlock(&n->mu);
-
-		for (size_t i = 0; i < count; i++) {
-			send_one(n->se, &batch[i]);
-			free(batch[i].name);
-		}
-		free(batch);
-
+		send_one(n->se, &v);
+		free(v.name);
 		pthread_mutex_lock(&n->mu);
-		n->sent = last;
-		pthread_cond_broadcast(&n->done);
+		n->idle++;
+		v.batch->pending--;
+		release_batch(v.batch);
+		pthread_cond_broadcast(&n->sent);
 	}
 	pthread_mutex_unlock(&n->mu);
 	return NULL;
 }
 
-int notifier_start(struct notifier *n, struct fuse_session *se)
+/* Starts one more thread; caller holds mu. Every signal blocked: those
+ * that end the mount must reach the threads of libfuse's loop. */
+static void add_thread(struct notifier *n)
 {
 	sigset_t all, old;
-	int err;
 
-	n->se = se;
-	/* Every signal blocked: those that end the mount must reach the
-	 * threads of libfuse's loop, which wake up on them. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	err = pthread_create(&n->thread, NULL, notifier_main, n);
+	if (pthread_create(&n->threads[n->n_threads], NULL, notifier_main, n) == 0) {
+		n->n_threads++;
+		n->idle++;
+	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	n->running = err == 0;
-	return err;
+}
+
+int notifier_start(struct notifier *n, struct fuse_session *se)
+{
+	pthread_mutex_lock(&n->mu);
+	n->se = se;
+	add_thread(n);
+	n->started = n->n_threads > 0;
+	pthread_mutex_unlock(&n->mu);
+	return n->started ? 0 : EAGAIN;
 }
 
 void notifier_free(struct notifier *n)
 {
 	pthread_mutex_lock(&n->mu);
 	n->stopping = true;
-	pthread_cond_signal(&n->wake);
+	pthread_cond_broadcast(&n->work);
 	pthread_mutex_unlock(&n->mu);
-	if (n->running)
-		pthread_join(n->thread, NULL);
-	for (size_t i = 0; i < n->n; i++)
-		free(n->queue[i].name);
+	for (int i = 0; i < n->n_threads; i++)
+		pthread_join(n->threads[i], NULL);
 	free(n->queue);
 	pthread_mutex_destroy(&n->mu);
-	pthread_cond_destroy(&n->wake);
-	pthread_cond_destroy(&n->done);
+	pthread_cond_destroy(&n->work);
+	pthread_cond_destroy(&n->sent);
 	free(n);
 }
 
-static uint64_t post(struct notifier *n, struct inval v)
+struct inval_batch *notifier_batch(struct notifier *n)
 {
-	uint64_t ticket = 0;
+	struct inval_batch *b = calloc(1, sizeof(*b));
 
+	(void)n;
+	if (b)
+		b->refs = 1;
+	return b;
+}
+
+/* Makes room for one more item; caller holds mu. */
+static bool reserve(struct notifier *n)
+{
+	struct inval *q;
+	size_t cap;
+
+	if (n->count < n->cap)
+		return true;
+	cap = n->cap ? 2 * n->cap : 16;
+	q = malloc(cap * sizeof(*q));
+	if (!q)
+		return false;
+	for (size_t i = 0; i < n->count; i++)
+		q[i] = n->queue[(n->head + i) % n->cap];
+	free(n->queue);
+	n->queue = q;
+	n->head = 0;
+	n->cap = cap;
+	return true;
+}
+
+static void post(struct notifier *n, struct inval v)
+{
 	pthread_mutex_lock(&n->mu);
-	if (n->running && n->n == n->cap) {
-		size_t cap = n->cap ? 2 * n->cap : 16;
-		struct inval *q = realloc(n->queue, cap * sizeof(*q));
-
-		if (q) {
-			n->queue = q;
-			n->cap = cap;
-		}
-	}
-	if (n->running && n->n < n->cap) {
-		n->queue[n->n++] = v;
-		ticket = ++n->posted;
-		pthread_cond_signal(&n->wake);
+	if (v.batch && n->started && !n->stopping && reserve(n)) {
+		n->queue[(n->head + n->count++) % n->cap] = v;
+		v.batch->pending++;
+		v.batch->refs++;
+		if (n->idle == 0 && n->n_threads < MAX_THREADS)
+			add_thread(n);
+		pthread_cond_signal(&n->work);
 	} else {
 		free(v.name);
 	}
 	pthread_mutex_unlock(&n->mu);
-	return ticket;
 }
 
-uint64_t notifier_inval_inode(struct notifier *n, fuse_ino_t ino, off_t off, off_t len)
+void notifier_inval_inode(struct notifier *n, struct inval_batch *b, fuse_ino_t ino,
+			  off_t off, off_t len)
 {
-	return post(n, (struct inval){ .ino = ino, .off = off, .len = len });
+	post(n, (struct inval){ .batch = b, .ino = ino, .off = off, .len = len });
 }
 
-uint64_t notifier_inval_entry(struct notifier *n, fuse_ino_t parent, const char *name)
+void notifier_inval_entry(struct notifier *n, struct inval_batch *b, fuse_ino_t parent,
+			  const char *name)
 {
-	struct inval v = { .ino = parent, .name = strdup(name) };
+	struct inval v = { .batch = b, .ino = parent, .name = strdup(name) };
 
-	return v.name ? post(n, v) : 0;	/* post() owns the copy */
+	if (v.name)
+		post(n, v);	/* post() owns the copy */
 }
 
-void notifier_wait(struct notifier *n, uint64_t ticket)
+void notifier_wait(struct notifier *n, struct inval_batch *b)
 {
 	struct timespec deadline;
 	int err = 0;
 
-	if (ticket == 0)
+	if (!b)
 		return;
 	clock_gettime(CLOCK_REALTIME, &deadline);
 	deadline.tv_nsec += (WAIT_MS % 1000) * 1000000L;
 	deadline.tv_sec += WAIT_MS / 1000 + deadline.tv_nsec / 1000000000L;
 	deadline.tv_nsec %= 1000000000L;
 	pthread_mutex_lock(&n->mu);
-	while (n->sent < ticket && err == 0)
-		err = pthread_cond_timedwait(&n->done, &n->mu, &deadline);
+	while (b->pending > 0 && err == 0)
+		err = pthread_cond_timedwait(&n->sent, &n->mu, &deadline);
+	release_batch(b);
 	pthread_mutex_unlock(&n->mu);
 	if (err)
 		log_msg(LOG_WARNING, "replying before the kernel dropped stale pages "
