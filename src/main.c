@@ -347,6 +347,25 @@ static int serve(struct fuse_session *se, const struct fuse_cmdline_opts *opts)
 	return rc;
 }
 
+/* "mounted on /mnt: 3 entries, 1.0 MiB": what a user looks for first. */
+static void log_mounted(struct table *t, const char *mountpoint)
+{
+	uint64_t bytes = 0;
+	size_t entries = 0;
+
+	for (size_t slot = 0; slot < table_slots(t); slot++) {
+		struct region *r = table_get(t, slot);
+
+		if (r) {
+			bytes += region_view_size(r, VIEW_RO);
+			entries++;
+			table_put(t, slot);
+		}
+	}
+	log_msg(LOG_INFO, "mounted on %s: %zu entr%s, %.1f MiB", mountpoint, entries,
+		entries == 1 ? "y" : "ies", (double)bytes / (1 << 20));
+}
+
 /* The threads of a mounted daemon: notifier, flusher, reloader; then the
  * loop until unmounted. Returns the exit status. */
 static int run_mounted(struct daemon *d, struct fuse_session *se,
@@ -358,7 +377,7 @@ static int run_mounted(struct daemon *d, struct fuse_session *se,
 		return rc;
 	d->flusher = flusher_start(d->table, flush_interval);
 	if (d->flusher && start_reloader(d) == 0) {
-		log_msg(LOG_INFO, "mounted on %s", opts->mountpoint);
+		log_mounted(d->table, opts->mountpoint);
 		rc = serve(se, opts) == 0 ? EXIT_SUCCESS : EXIT_MOUNT;
 	}
 	stop_reloader(d);
