@@ -1,13 +1,16 @@
 /* main.c - runs every unit test suite; exits 1 if anything failed. */
 #include <CUnit/Basic.h>
+#include <string.h>
 
 #include "log.h"
 #include "tests.h"
 
-int main(void)
+int main(int argc, char **argv)
 {
 	int failed;
 
+	if (argc == 2 && strcmp(argv[1], HOLD_ARG) == 0)
+		return hold_until_eof();
 	/* The code under test logs its failures; keep the report readable. */
 	log_setup(false, LOG_CRIT);
 	if (CU_initialize_registry() != CUE_SUCCESS)
@@ -17,6 +20,8 @@ int main(void)
 	add_region_suite();
 	add_ctl_suite();
 	add_fault_suite();
+	add_table_suite();
+	add_flusher_suite();
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	failed = CU_get_number_of_failures() != 0 ||

@@ -13,6 +13,8 @@ void add_config_suite(void);
 void add_region_suite(void);
 void add_ctl_suite(void);
 void add_fault_suite(void);
+void add_table_suite(void);
+void add_flusher_suite(void);
 
 /*
  * A CUnit assertion whose failure report is a printf-style message, so that
@@ -40,9 +42,16 @@ long long file_size(const char *path);
 
 /*
  * The running test binary (malloc'd): a regular file that no one, root
- * included, may open for writing while it runs (ETXTBSY). NULL on a kernel
- * that lets it be opened for writing after all.
+ * included, may open for writing while it runs (ETXTBSY). Where the kernel
+ * does not run it itself (under valgrind, which loads it), a child runs it
+ * with HOLD_ARG until the tests end. NULL on a kernel that lets it be
+ * opened for writing after all.
  */
 char *busy_executable(void);
+
+/* The test binary's argument that makes it a holder for busy_executable():
+ * main() then returns hold_until_eof(), which waits for its stdin to end. */
+#define HOLD_ARG "--hold-busy"
+int hold_until_eof(void);
 
 #endif
