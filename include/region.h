@@ -97,7 +97,10 @@ void region_write_end(struct region *r, unsigned view, uint64_t off,
 int region_resize(struct region *r, uint64_t size, char *why, size_t whylen);
 
 /* msync(MS_SYNC) of [OFF, OFF + LEN) of the rw mapping (OFF rounded down
- * to a page), then fsync of the file; a no-op for anonymous regions. */
+ * to a page), then fsync of the file; a no-op for anonymous regions. LEN
+ * REGION_TO_END: up to the region's end as it is when the flush runs. */
+#define REGION_TO_END UINT64_MAX
+
 int region_sync(struct region *r, uint64_t off, uint64_t len, char *why,
 		size_t whylen);
 

@@ -222,7 +222,7 @@ static int run(struct region *r, const struct ctl_command *cmd,
 	switch (cmd->file) {
 	case CTL_FLUSH:
 		return cmd->whole
-		       ? region_sync(r, 0, region_view_size(r, VIEW_RW), why, whylen)
+		       ? region_sync(r, 0, REGION_TO_END, why, whylen)
 		       : region_sync(r, a[0], a[1], why, whylen);
 	case CTL_RESIZE:
 		effect->views = VIEW_ALL;

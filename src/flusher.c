@@ -28,7 +28,7 @@ static void flush_all(struct table *t)
 		if (!r)
 			continue;
 		if ((region_entry(r)->views & VIEW_RW) &&
-		    region_sync(r, 0, region_view_size(r, VIEW_RW), why, sizeof(why)))
+		    region_sync(r, 0, REGION_TO_END, why, sizeof(why)))
 			log_msg(LOG_ERR, "[%s] automatic flush: %s", region_entry(r)->name, why);
 		table_put(t, slot);
 	}

@@ -305,7 +305,7 @@ int region_close(struct region *r)
 	int err = 0;
 
 	if (r->rw_map)
-		err = region_sync(r, 0, r->size, NULL, 0);
+		err = region_sync(r, 0, REGION_TO_END, NULL, 0);
 	if (err)
 		log_msg(LOG_ERR, "[%s] flush at unmount failed: %s", r->entry.name,
 			strerror(err));
@@ -627,6 +627,8 @@ int region_sync(struct region *r, uint64_t off, uint64_t len, char *why,
 	int err = 0;
 
 	pthread_rwlock_rdlock(&r->lock);
+	if (len == REGION_TO_END)
+		len = off < r->size ? r->size - off : 0;
 	if (!range_inside("range", off, len, r->size, why, whylen))
 		err = EINVAL;
 	else if (r->rw_map && !r->entry.anonymous && len &&

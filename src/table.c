@@ -65,7 +65,14 @@ static long add_slot(struct table *t, const char *name, struct region *region)
 	if (!s->name)
 		return -1;
 	s->region = region;
-	pthread_rwlock_init(&s->life, NULL);
+	/* Writer-preferring: a reload must not starve behind requests (no
+	 * thread ever holds one slot twice, which would then deadlock). */
+	pthread_rwlockattr_t attr;
+
+	pthread_rwlockattr_init(&attr);
+	pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	pthread_rwlock_init(&s->life, &attr);
+	pthread_rwlockattr_destroy(&attr);
 	atomic_store(&t->n_slots, n + 1);	/* published last: the slot is ready */
 	return (long)n;
 }
@@ -322,7 +329,9 @@ int table_reload(struct table *t, const struct config *cfg,
 		free(closing);
 		return -1;
 	}
-	pthread_rwlock_wrlock(&t->names_lock);
+	/* Swaps first: each waits for the requests using its slot, and no
+	 * lookup should wait with them. A removed name stays indexed until
+	 * the index is rebuilt below; meanwhile its slot answers ESTALE. */
 	for (size_t i = 0; i < n_old; i++) {
 		struct slot *s = slot_at(t, i);
 
@@ -332,26 +341,29 @@ int table_reload(struct table *t, const struct config *cfg,
 		}
 	}
 	for (size_t i = 0; i < cfg->n_entries; i++) {
-		const struct config_entry *e = &cfg->entries[i];
-		long slot = plan[i].slot;
+		struct slot *s;
 
-		if (!plan[i].region)
+		if (!plan[i].region || plan[i].slot < 0)
 			continue;
-		if (slot < 0) {
-			slot = add_slot(t, e->name, plan[i].region);
-			if (slot < 0) {
-				errors_add(errs, "[%s] not added: too many entries", e->name);
-				region_close(plan[i].region);
-				continue;
-			}
-			note_change(changes, (size_t)slot, 0, e->views);
-		} else {
-			struct slot *s = slot_at(t, (size_t)slot);
+		s = slot_at(t, (size_t)plan[i].slot);
+		note_change(changes, (size_t)plan[i].slot, region_entry(s->region)->views,
+			    cfg->entries[i].views);
+		closing[n_closing++] = swap_region(s, plan[i].region);
+	}
+	pthread_rwlock_wrlock(&t->names_lock);
+	for (size_t i = 0; i < cfg->n_entries; i++) {
+		const struct config_entry *e = &cfg->entries[i];
+		long slot;
 
-			note_change(changes, (size_t)slot, region_entry(s->region)->views,
-				    e->views);
-			closing[n_closing++] = swap_region(s, plan[i].region);
+		if (!plan[i].region || plan[i].slot >= 0)
+			continue;
+		slot = add_slot(t, e->name, plan[i].region);
+		if (slot < 0) {
+			errors_add(errs, "[%s] not added: too many entries", e->name);
+			region_close(plan[i].region);
+			continue;
 		}
+		note_change(changes, (size_t)slot, 0, e->views);
 	}
 	if (index_names(t) < 0)
 		errors_add(errs, "out of memory while indexing names");
