@@ -7,6 +7,10 @@ Mount        writes a config (and its data files) into a fresh folder under
              stop() unmounts it and returns the daemon's exit status.
 run_binary   runs the binary once (command-line and config errors) and
              returns its exit status, stdout and stderr.
+TestCase, TmpDirCase, MountCase
+             bases of the test classes; the helpers after them
+             (pattern, read_file, pread_all, smaps_dirty, errno_of...)
+             serve the tests and tests/stress/stress.py alike.
 
 Nothing may outlive the run: every Mount and every run_binary call is
 registered while it is live, and an atexit hook and SIGTERM/SIGINT/SIGHUP
@@ -24,6 +28,7 @@ Only the Python standard library is used.
 import atexit
 import ctypes
 import errno
+import hashlib
 import json
 import os
 import re
@@ -35,12 +40,14 @@ import sys
 import tempfile
 import threading
 import time
+import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 BINARY = os.path.abspath(os.environ.get('MMAPFS_BINARY') or
                          os.path.join(REPO, 'build', 'mmapfs'))
 FUSERMOUNT = shutil.which('fusermount3') or 'fusermount3'
+MOUNT_FUSE3 = shutil.which('mount.fuse3') or '/sbin/mount.fuse3'
 PAGE = os.sysconf('SC_PAGE_SIZE')
 START_TIMEOUT = 10.0      # seconds until the mount must show
 STOP_TIMEOUT = 10.0       # seconds until the daemon must exit after unmount
@@ -270,10 +277,15 @@ def _register(obj):
             _live.append(obj)
 
 
-def _unregister(obj):
+def _discard(items, item):
+    """Removes ITEM from the registry list ITEMS if it is there."""
     with _lock:
-        if obj in _live:
-            _live.remove(obj)
+        if item in items:
+            items.remove(item)
+
+
+def _unregister(obj):
+    _discard(_live, obj)
 
 
 def add_cleanup(fn):
@@ -282,9 +294,7 @@ def add_cleanup(fn):
 
 
 def remove_cleanup(fn):
-    with _lock:
-        if fn in _extra_cleanups:
-            _extra_cleanups.remove(fn)
+    _discard(_extra_cleanups, fn)
 
 
 def add_emergency_hook(fn):
@@ -310,9 +320,7 @@ def _run_extra_cleanups():
 def emergency_cleanup():
     """Aborts every live connection, kills every daemon, lazily unmounts.
     Safe from any thread; used by the watchdog and the signal handlers."""
-    with _lock:
-        objs = list(_live)
-    for o in objs:
+    for o in live_mounts():
         try:
             o.emergency()
         except Exception as e:  # keep going: nothing may be left behind
@@ -322,9 +330,7 @@ def emergency_cleanup():
 
 def cleanup_all():
     """Stops every live mount the graceful way (atexit)."""
-    with _lock:
-        objs = list(_live)
-    for o in objs:
+    for o in live_mounts():
         try:
             o.cleanup()
         except Exception:
@@ -546,8 +552,42 @@ class Mount:
         return os.path.join(self.mnt, *parts)
 
     def read_backing(self, name):
-        with open(self.backing(name), 'rb') as f:
-            return f.read()
+        return read_file(self.backing(name))
+
+    def ctl_status(self, name):
+        """ctl/NAME/status as {key: value}; a line that is not 'key: value'
+        fails the test."""
+        out = {}
+        with open(self.path('ctl', name, 'status')) as f:
+            for line in f.read().splitlines():
+                key, sep, value = line.partition(': ')
+                if not sep:
+                    raise AssertionError('not a key: value line: %r' % line)
+                out[key] = value
+        return out
+
+    def ctl_write(self, name, file, data, offset=0, flags=os.O_WRONLY):
+        """One write of DATA (bytes or str) at OFFSET to ctl/NAME/FILE opened
+        with FLAGS; returns 0 or the errno. A short write fails the test."""
+        fd = os.open(self.path('ctl', name, file), flags)
+        try:
+            n = os.pwrite(fd, data if isinstance(data, bytes) else data.encode(), offset)
+            if n != len(data):
+                raise AssertionError('a command write returns its full length: %d, not %d'
+                                     % (n, len(data)))
+            return 0
+        except OSError as e:
+            return e.errno
+        finally:
+            os.close(fd)
+
+    def env_with_binary_on_path(self):
+        """os.environ with DIR/bin first on the PATH, holding the binary as
+        `mmapfs`: how mount.fuse3 finds it."""
+        bindir = os.path.join(self.dir, 'bin')
+        os.mkdir(bindir)
+        os.symlink(BINARY, os.path.join(bindir, 'mmapfs'))
+        return dict(os.environ, PATH=bindir + ':' + os.environ.get('PATH', '/usr/bin:/bin'))
 
     @property
     def stderr(self):
@@ -817,36 +857,149 @@ def run_binary(args, mountpoint=None, timeout=10.0, cwd=None, preexec_fn=None,
         _unregister(run)
 
 
+# ---------------------------------------------------------------- test cases
+
+class TestCase(unittest.TestCase):
+    """unittest.TestCase with the assertions the test modules share."""
+
+    def assertErrno(self, expected, fn, *args):
+        got = errno_of(fn, *args)
+        self.assertEqual(got, expected, '%s%r: expected %s, got %s'
+                         % (getattr(fn, '__name__', fn), args, errname(expected),
+                            errname(got)))
+
+
+class TmpDirCase(TestCase):
+    """Tests that make their own folders and files (removed at the end)."""
+
+    def tmpdir(self):
+        d = new_tmpdir()
+        self.addCleanup(shutil.rmtree, d, True)
+        return d
+
+    def write(self, d, name, data, mode=None):
+        path = os.path.join(d, name)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, 'wb' if isinstance(data, bytes) else 'w') as f:
+            f.write(data)
+        if mode is not None:
+            os.chmod(path, mode)
+        return path
+
+    def mount(self, config, files=None, **kw):
+        """A started Mount, cleaned up at the end of the test."""
+        m = Mount(config, files, **kw)
+        self.addCleanup(m.cleanup)
+        return m.start()
+
+    def opened(self, path, flags):
+        """os.open, closed by self.stop() (an open file keeps the mount busy)
+        or at the end of the test."""
+        fd = os.open(path, flags)
+        fds = self.__dict__.setdefault('_fds', [])
+        if not fds:
+            self.addCleanup(self.close_fds)
+        fds.append(fd)
+        return fd
+
+    def close_fds(self):
+        for fd in self.__dict__.pop('_fds', []):
+            os.close(fd)
+
+    def stop(self, m):
+        """Stops M once the descriptors self.opened() are closed."""
+        self.close_fds()
+        return m.stop()
+
+    def assertNothingMounted(self, r, mnt=None):
+        """R, a run_binary Result, ended by itself and mounted nothing (on
+        MNT, when given)."""
+        self.assertFalse(r.timed_out, r)
+        if mnt is not None:
+            self.assertFalse(r.mounted, 'the run mounted %s: %r' % (mnt, r))
+            self.assertFalse(is_mounted(mnt))
+
+
+class MountCase(TestCase):
+    """Tests that share one mount of CONFIG, FILES and ARGS, started once
+    for the class; self.m is the Mount."""
+    CONFIG = ''
+    FILES = {}
+    ARGS = ()
+
+    @classmethod
+    def setUpClass(cls):
+        cls.m = Mount(cls.CONFIG, cls.FILES, args=cls.ARGS)
+        cls.addClassCleanup(cls.m.cleanup)
+        cls.m.start()
+
+    def p(self, *parts):
+        """Path under the mount point: self.p('ro', 'x')."""
+        return self.m.path(*parts)
+
+
 # ---------------------------------------------------------------- helpers
+
+def pattern(n, seed=0):
+    """N deterministic bytes, different for each SEED."""
+    out = bytearray()
+    i = 0
+    while len(out) < n:
+        out += hashlib.sha256(b'%d/%d' % (seed, i)).digest()
+        i += 1
+    return bytes(out[:n])
+
+
+def sha256_hex(data):
+    return hashlib.sha256(data).hexdigest()
+
+
+def read_file(path):
+    with open(path, 'rb') as f:
+        return f.read()
+
+
+def pread_all(fd, n, off):
+    """Up to N bytes of FD at OFF, in as many preads as it takes: fewer only
+    at the end of the file."""
+    out = bytearray()
+    while len(out) < n:
+        chunk = os.pread(fd, n - len(out), off + len(out))
+        if not chunk:
+            break
+        out += chunk
+    return bytes(out)
+
+
+def _smaps_lines(pid, path):
+    """(perms, line) for each line /proc/PID/smaps shows about a mapping of
+    file PATH."""
+    perms = None
+    with open('/proc/%d/smaps' % pid) as f:
+        for line in f:
+            m = re.match(r'^[0-9a-f]+-[0-9a-f]+ (\S{4}) \S+ \S+ \S+\s*(.*)$', line)
+            if m:
+                perms = m.group(1) if m.group(2) == path else None
+            elif perms:
+                yield perms, line
+
 
 def smaps_dirty(pid, path):
     """{perms: dirty kB} of PID's mappings of file PATH, from /proc/PID/smaps
     (rw-s is the shared writable mapping behind rw/NAME)."""
     out = {}
-    cur = None
-    with open('/proc/%d/smaps' % pid) as f:
-        for line in f:
-            m = re.match(r'^[0-9a-f]+-[0-9a-f]+ (\S{4}) \S+ \S+ \S+\s*(.*)$', line)
-            if m:
-                cur = m.group(1) if m.group(2) == path else None
-                continue
-            if cur and (line.startswith('Shared_Dirty:') or line.startswith('Private_Dirty:')):
-                out[cur] = out.get(cur, 0) + int(line.split()[1])
+    for perms, line in _smaps_lines(pid, path):
+        if line.startswith('Shared_Dirty:') or line.startswith('Private_Dirty:'):
+            out[perms] = out.get(perms, 0) + int(line.split()[1])
     return out
 
 
 def smaps_vmflags(pid, path):
     """{perms: set of VmFlags} of PID's mappings of file PATH."""
     out = {}
-    cur = None
-    with open('/proc/%d/smaps' % pid) as f:
-        for line in f:
-            m = re.match(r'^[0-9a-f]+-[0-9a-f]+ (\S{4}) \S+ \S+ \S+\s*(.*)$', line)
-            if m:
-                cur = m.group(1) if m.group(2) == path else None
-                continue
-            if cur and line.startswith('VmFlags:'):
-                out.setdefault(cur, set()).update(line.split()[1:])
+    for perms, line in _smaps_lines(pid, path):
+        if line.startswith('VmFlags:'):
+            out.setdefault(perms, set()).update(line.split()[1:])
     return out
 
 

@@ -8,7 +8,6 @@ Reload tests rewrite the config of a running foreground daemon, send it
 SIGHUP and poll (up to RELOAD_WAIT seconds) for the effect.
 """
 import errno
-import hashlib
 import mmap
 import os
 import re
@@ -21,25 +20,11 @@ import time
 import unittest
 
 import harness
-from harness import Mount, PAGE, errno_of, run_binary
+from harness import (MOUNT_FUSE3, PAGE, Mount, TmpDirCase, errno_of, pattern,
+                     read_file, run_binary, sha256_hex)
 
 REPO = harness.REPO
 RELOAD_WAIT = 5.0
-MOUNT_FUSE3 = shutil.which('mount.fuse3') or '/sbin/mount.fuse3'
-
-
-def pat(n, seed=0):
-    """N deterministic bytes, different for each SEED."""
-    out = bytearray()
-    i = 0
-    while len(out) < n:
-        out += hashlib.sha256(b'admin %d/%d' % (seed, i)).digest()
-        i += 1
-    return bytes(out[:n])
-
-
-def sha(data):
-    return hashlib.sha256(data).hexdigest()
 
 
 def wait_until(pred, timeout=RELOAD_WAIT, step=0.02):
@@ -53,11 +38,6 @@ def wait_until(pred, timeout=RELOAD_WAIT, step=0.02):
         time.sleep(step)
 
 
-def read_file(path):
-    with open(path, 'rb') as f:
-        return f.read()
-
-
 def write_text(path, text):
     """Writes PATH whole at once (a temporary file renamed over it), as
     editors and config managers do: a reload never reads half a file."""
@@ -65,15 +45,6 @@ def write_text(path, text):
     with open(tmp, 'w') as f:
         f.write(text)
     os.rename(tmp, path)
-
-
-def status_of(m, name):
-    out = {}
-    with open(m.path('ctl', name, 'status')) as f:
-        for line in f.read().splitlines():
-            key, _, value = line.partition(': ')
-            out[key] = value
-    return out
 
 
 def page_cache_dirty_kb(path):
@@ -89,57 +60,6 @@ def page_cache_dirty_kb(path):
 def listing(m):
     """{view: sorted names} of ro, rw, cow and ctl."""
     return {v: sorted(os.listdir(m.path(v))) for v in ('ro', 'rw', 'cow', 'ctl')}
-
-
-class TmpDirCase(unittest.TestCase):
-    def tmpdir(self):
-        d = harness.new_tmpdir()
-        self.addCleanup(shutil.rmtree, d, True)
-        return d
-
-    def write(self, d, name, data, mode=None):
-        path = os.path.join(d, name)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(path, 'wb' if isinstance(data, bytes) else 'w') as f:
-            f.write(data)
-        if mode is not None:
-            os.chmod(path, mode)
-        return path
-
-    def mount(self, config, files=None, **kw):
-        m = Mount(config, files, **kw)
-        self.addCleanup(m.cleanup)
-        return m.start()
-
-    def opened(self, path, flags):
-        """os.open, closed by self.stop() (an open file keeps the mount busy)
-        or at the end of the test."""
-        fd = os.open(path, flags)
-        fds = self.__dict__.setdefault('_fds', [])
-        if not fds:
-            self.addCleanup(self.close_fds)
-        fds.append(fd)
-        return fd
-
-    def close_fds(self):
-        for fd in self.__dict__.pop('_fds', []):
-            os.close(fd)
-
-    def stop(self, m):
-        self.close_fds()
-        return m.stop()
-
-    def assertNothingMounted(self, r, mnt=None):
-        self.assertFalse(r.timed_out, r)
-        if mnt is not None:
-            self.assertFalse(r.mounted, 'the run mounted %s: %r' % (mnt, r))
-            self.assertFalse(harness.is_mounted(mnt))
-
-    def assertErrno(self, expected, fn, *args):
-        got = errno_of(fn, *args)
-        self.assertEqual(got, expected, '%s%r: expected %s, got %s'
-                         % (getattr(fn, '__name__', fn), args, harness.errname(expected),
-                            harness.errname(got)))
 
 
 # ====================================================================== --check
@@ -175,7 +95,7 @@ class Check(TmpDirCase):
 
     def test_every_field_and_create_makes_no_file(self):
         d = self.tmpdir()
-        self.write(d, 'cfg/data.bin', pat(5 * PAGE))
+        self.write(d, 'cfg/data.bin', pattern(5 * PAGE))
         self.write(d, 'cfg/c.ini', 'log_level = debug\n'
                                    'flush_interval = 5\n'
                                    '[win]\n'
@@ -228,7 +148,7 @@ class Check(TmpDirCase):
 
     def test_broken_config_exits_1_with_the_errors_a_mount_prints(self):
         d = self.tmpdir()
-        self.write(d, 'a.bin', pat(2 * PAGE))
+        self.write(d, 'a.bin', pattern(2 * PAGE))
         config = ('log_level = loud\n'          # 1
                   '[a]\n'
                   'path = a.bin\n'
@@ -271,8 +191,8 @@ class Check(TmpDirCase):
 
     def test_check_with_maps(self):
         d = self.tmpdir()
-        self.write(d, 'cfg/a.bin', pat(PAGE))
-        self.write(d, 'work/m.bin', pat(3 * PAGE))
+        self.write(d, 'cfg/a.bin', pattern(PAGE))
+        self.write(d, 'work/m.bin', pattern(3 * PAGE))
         self.write(d, 'cfg/c.ini', '[a]\npath = a.bin\n')
         r = run_binary(['--check', '../cfg/c.ini', '--map', 'm=m.bin,views=cow ro,offset=4K',
                         '--map', 's=anonymous,length=64K,resizable=no'],
@@ -291,7 +211,7 @@ class Check(TmpDirCase):
 
     def test_check_with_bad_maps_reports_every_error(self):
         d = self.tmpdir()
-        self.write(d, 'a.bin', pat(PAGE))
+        self.write(d, 'a.bin', pattern(PAGE))
         self.write(d, 'c.ini', '[a]\npath = a.bin\nadvice = odd\n')
         r = run_binary(['--check', 'c.ini', '--map', 'x=a.bin,colour=red',
                         '--map', 'a=a.bin'], cwd=d)
@@ -329,14 +249,14 @@ class MapMount(Mount):
         return sorted(set(super()._all_pids()) | set(harness.daemon_pids(self.mnt)))
 
 
-class MapEntries(unittest.TestCase):
+class MapEntries(harness.TestCase):
     """Several --map entries alone, with relative paths from the command's
     current folder: they behave like config entries."""
 
     @classmethod
     def setUpClass(cls):
-        cls.data = pat(4 * PAGE, 1)
-        cls.win_data = pat(3 * PAGE, 2)
+        cls.data = pattern(4 * PAGE, 1)
+        cls.win_data = pattern(3 * PAGE, 2)
         m = MapMount(['data=data.bin',
                       'win=sub/win.bin,offset=4K,length=4K,resizable=no,advice=random',
                       'only=data.bin,views=ro',
@@ -357,11 +277,11 @@ class MapEntries(unittest.TestCase):
         self.assertEqual(self.m.mountinfo()['fstype'], 'fuse.mmapfs')
 
     def test_relative_paths_start_at_the_current_folder(self):
-        st = status_of(self.m, 'data')
+        st = self.m.ctl_status('data')
         self.assertEqual(st['path'], os.path.join(self.work, 'data.bin'))
-        self.assertEqual(status_of(self.m, 'win')['path'],
+        self.assertEqual(self.m.ctl_status('win')['path'],
                          os.path.join(self.work, 'sub', 'win.bin'))
-        self.assertEqual(status_of(self.m, 'scratch')['path'], 'anonymous')
+        self.assertEqual(self.m.ctl_status('scratch')['path'], 'anonymous')
         self.assertEqual(read_file(self.m.path('ro', 'data')),
                          read_file(os.path.join(self.work, 'data.bin')))
         self.assertEqual(read_file(self.m.path('ro', 'data'))[PAGE:], self.data[PAGE:])
@@ -391,7 +311,7 @@ class MapEntries(unittest.TestCase):
     def test_window_keys(self):
         self.assertEqual(os.stat(self.m.path('ro', 'win')).st_size, PAGE)
         self.assertEqual(read_file(self.m.path('cow', 'win')), self.win_data[PAGE:2 * PAGE])
-        st = status_of(self.m, 'win')
+        st = self.m.ctl_status('win')
         self.assertEqual((st['offset'], st['size'], st['resizable']), (str(PAGE), str(PAGE), 'no'))
         fd = os.open(self.m.path('rw', 'win'), os.O_RDWR)
         try:
@@ -408,21 +328,17 @@ class MapEntries(unittest.TestCase):
             f.seek(4998)
             self.assertEqual(f.read(8), b'\0\0anon\0\0')
 
-    def assertErrno(self, expected, fn, *args):
-        got = errno_of(fn, *args)
-        self.assertEqual(got, expected, (fn, args, harness.errname(got)))
-
 
 class MapWithConfig(TmpDirCase):
     def test_config_and_maps_together(self):
-        m = Mount('[a]\npath = a.bin\n', {'a.bin': pat(PAGE, 3), 'w/b.bin': pat(PAGE, 4)},
+        m = Mount('[a]\npath = a.bin\n', {'a.bin': pattern(PAGE, 3), 'w/b.bin': pattern(PAGE, 4)},
                   args=['--map', 'b=b.bin,views=ro rw', '--map', 'c=anonymous,length=8K'])
         self.addCleanup(m.cleanup)
         m.start(cwd=m.backing('w'))
         got = listing(m)
         self.assertEqual(got['ro'], ['a', 'b', 'c'])
         self.assertEqual(got['cow'], ['a', 'c'])
-        self.assertEqual(read_file(m.path('ro', 'b')), pat(PAGE, 4))
+        self.assertEqual(read_file(m.path('ro', 'b')), pattern(PAGE, 4))
         with open(m.path('rw', 'b'), 'r+b') as f:
             f.write(b'BBBB')
         self.assertEqual(m.read_backing('w/b.bin')[:4], b'BBBB')
@@ -431,7 +347,7 @@ class MapWithConfig(TmpDirCase):
 
     def test_map_entries_survive_a_reload(self):
         """SIGHUP reads the config and the --map arguments again."""
-        m = Mount('[a]\npath = a.bin\n', {'a.bin': pat(PAGE, 3), 'b.bin': pat(PAGE, 4)},
+        m = Mount('[a]\npath = a.bin\n', {'a.bin': pattern(PAGE, 3), 'b.bin': pattern(PAGE, 4)},
                   args=['--map', 'b=b.bin'])
         self.addCleanup(m.cleanup)
         m.start()
@@ -441,7 +357,7 @@ class MapWithConfig(TmpDirCase):
         self.assertTrue(wait_until(lambda: 'z' in os.listdir(m.path('ro'))), m.stderr)
         self.assertEqual(listing(m)['ro'], ['a', 'b', 'z'])
         self.assertEqual(os.stat(m.path('ro', 'b')).st_ino, ino)
-        self.assertEqual(read_file(m.path('ro', 'b')), pat(PAGE, 4))
+        self.assertEqual(read_file(m.path('ro', 'b')), pattern(PAGE, 4))
         self.assertEqual(self.stop(m), 0, m.stderr)
 
 
@@ -454,7 +370,7 @@ class MapErrors(TmpDirCase):
         cls.d = harness.new_tmpdir()
         cls.addClassCleanup(shutil.rmtree, cls.d, True)
         with open(os.path.join(cls.d, 'a.bin'), 'wb') as f:
-            f.write(pat(2 * PAGE))
+            f.write(pattern(2 * PAGE))
         with open(os.path.join(cls.d, 'c.ini'), 'w') as f:
             f.write('[a]\npath = a.bin\n')
         os.mkdir(os.path.join(cls.d, 'mnt'))
@@ -469,8 +385,8 @@ class MapErrors(TmpDirCase):
         self.assertEqual(r.stdout, '')
         return r
 
-    def assertNames(self, r, arg, pattern):
-        self.assertRegex(r.stderr, r"(?m)^--map '%s': %s" % (re.escape(arg), pattern))
+    def assertNames(self, r, arg, regex):
+        self.assertRegex(r.stderr, r"(?m)^--map '%s': %s" % (re.escape(arg), regex))
 
     def test_name_in_config_and_map(self):
         r = self.run_maps(['a=a.bin'], config=True)
@@ -524,7 +440,7 @@ class Reload(TmpDirCase):
     numbers; a config with errors changes nothing."""
 
     BASE = '[a]\npath = a.bin\n\n[b]\npath = b.bin\n'
-    FILES = {'a.bin': pat(2 * PAGE, 10), 'b.bin': pat(3 * PAGE, 11)}
+    FILES = {'a.bin': pattern(2 * PAGE, 10), 'b.bin': pattern(3 * PAGE, 11)}
 
     def start(self, config=None, files=None):
         return self.mount(config or self.BASE, dict(self.FILES, **(files or {})))
@@ -561,8 +477,8 @@ class Reload(TmpDirCase):
         with open(m.path('rw', 'd'), 'r+b') as f:
             f.write(b'anon')
         self.assertEqual(read_file(m.path('ro', 'd'))[:5], b'anon\0')
-        self.assertEqual(status_of(m, 'd')['name'], 'd')
-        self.assertEqual(status_of(m, 'd')['size'], '65536')
+        self.assertEqual(m.ctl_status('d')['name'], 'd')
+        self.assertEqual(m.ctl_status('d')['size'], '65536')
         new_inos = set(self.inodes(m, 'c').values()) | set(
             self.inodes(m, 'd', ('ro', 'rw', 'ctl')).values())
         self.assertFalse(new_inos & set(ino_a.values()), 'inode numbers are never reused')
@@ -594,7 +510,7 @@ class Reload(TmpDirCase):
     def test_removed_entry_is_flushed(self):
         """Removed entries are flushed: the file's pages in the page cache are
         clean afterwards (written back), not merely present."""
-        big = pat(64 * PAGE, 12)
+        big = pattern(64 * PAGE, 12)
         m = self.start(files={'b.bin': big})
         with open(m.path('rw', 'b'), 'r+b') as f:
             f.write(b'F' * len(big))
@@ -612,7 +528,7 @@ class Reload(TmpDirCase):
         ro = self.opened(m.path('ro', 'b'), os.O_RDONLY)
         with open(m.path('cow', 'b'), 'r+b') as f:
             f.write(b'COW WRITE')
-        self.assertEqual(status_of(m, 'b')['views'], 'ro rw cow')
+        self.assertEqual(m.ctl_status('b')['views'], 'ro rw cow')
         self.hup(m, '[a]\npath = a.bin\n\n[b]\npath = b.bin\nviews = ro, cow\n')
         self.assertTrue(wait_until(lambda: 'b' not in os.listdir(m.path('rw'))), m.stderr)
         self.wait_log(m, 'reloaded: 0 added, 0 removed, 1 changed')
@@ -621,7 +537,7 @@ class Reload(TmpDirCase):
         self.assertEqual(listing(m)['ro'], ['a', 'b'])
         after = self.inodes(m, 'b', ('ro', 'cow', 'ctl'))
         self.assertEqual(after, {v: before[v] for v in ('ro', 'cow', 'ctl')})
-        st = status_of(m, 'b')
+        st = m.ctl_status('b')
         self.assertEqual((st['name'], st['views']), ('b', 'ro cow'))
         self.assertEqual(os.pread(ro, 3 * PAGE + 10, 0), self.FILES['b.bin'])
         self.assertEqual(read_file(m.path('cow', 'b')), self.FILES['b.bin'],
@@ -644,7 +560,7 @@ class Reload(TmpDirCase):
         self.assertTrue(wait_until(lambda: os.stat(m.path('ro', 'w')).st_size == 2 * PAGE),
                         m.stderr)
         self.assertEqual(self.inodes(m, 'w'), before)
-        st = status_of(m, 'w')
+        st = m.ctl_status('w')
         self.assertEqual((st['size'], st['resizable']), ('8192', 'no'))
         self.assertEqual(os.pread(ro, 3 * PAGE, 0), self.FILES['b.bin'][:2 * PAGE],
                          'a descriptor opened before reads the new region')
@@ -670,9 +586,9 @@ class Reload(TmpDirCase):
                 p = m.path(v, name)
                 out[v, name, 'ino'] = os.stat(p).st_ino
                 if v != 'ctl':
-                    out[v, name] = sha(read_file(p))
+                    out[v, name] = sha256_hex(read_file(p))
                 else:
-                    st = status_of(m, name)
+                    st = m.ctl_status(name)
                     out[v, name] = {k: st[k] for k in ('path', 'views', 'offset', 'size',
                                                       'cow_size', 'resizable')}
         return out
@@ -718,7 +634,7 @@ class Reload(TmpDirCase):
 
     def test_file_renamed_over_is_remapped_at_sighup(self):
         m = self.start()
-        old, new = self.FILES['b.bin'], pat(5 * PAGE, 13)
+        old, new = self.FILES['b.bin'], pattern(5 * PAGE, 13)
         ino = self.inodes(m, 'b')
         self.assertEqual(read_file(m.path('ro', 'b')), old)
         tmp = m.backing('b.tmp')
@@ -733,7 +649,7 @@ class Reload(TmpDirCase):
         for v in ('rw', 'cow'):
             self.assertEqual(read_file(m.path(v, 'b')), new, v)
         self.assertEqual(self.inodes(m, 'b'), ino)
-        self.assertEqual(status_of(m, 'b')['size'], str(len(new)))
+        self.assertEqual(m.ctl_status('b')['size'], str(len(new)))
         with open(m.path('rw', 'b'), 'r+b') as f:
             f.write(b'to the new file')
         self.assertEqual(m.read_backing('b.bin')[:15], b'to the new file')
@@ -774,7 +690,7 @@ class Reload(TmpDirCase):
         self.assertEqual(m.stderr.count('SIGHUP'), 1, m.stderr)
         self.assertNotIn('reloaded:', m.stderr)
         self.assertNotIn('garbage2', m.stderr)
-        self.assertEqual(status_of(m, 'a')['last_error'],
+        self.assertEqual(m.ctl_status('a')['last_error'],
                          "resize: 'garbage2' is not a number (decimal or 0x hex, "
                          "optional K/M/G/T suffix)")
         self.hup(m, 'log_level = info\n' + self.BASE)
@@ -852,11 +768,7 @@ class MountFuse3(TmpDirCase):
     def launch(self, argv_of):
         m = Mount(self.CONFIG, self.FILES)
         self.addCleanup(m.cleanup)
-        bindir = os.path.join(m.dir, 'bin')
-        os.mkdir(bindir)
-        os.symlink(harness.BINARY, os.path.join(bindir, 'mmapfs'))
-        env = dict(os.environ, PATH=bindir + ':' + os.environ.get('PATH', '/usr/bin:/bin'))
-        m.start(launcher=argv_of(m), env=env, cwd='/')
+        m.start(launcher=argv_of(m), env=m.env_with_binary_on_path(), cwd='/')
         self.assertEqual(m.status, 0, m.stderr)
         info = m.mountinfo()
         self.assertEqual(info['fstype'], 'fuse.mmapfs')

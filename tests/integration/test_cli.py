@@ -17,7 +17,7 @@ import time
 import unittest
 
 import harness
-from harness import Mount, PAGE, errno_of, run_binary
+from harness import MOUNT_FUSE3, PAGE, Mount, TmpDirCase, errno_of, run_binary
 
 NOBODY = 65534
 CHILD_PYTHON = '/usr/bin/python3' if os.path.exists('/usr/bin/python3') else sys.executable
@@ -33,27 +33,6 @@ def line_of(text, needle, nth=1):
             if seen == nth:
                 return i
     raise AssertionError('%r not in config' % needle)
-
-
-class TmpDirCase(unittest.TestCase):
-    def tmpdir(self):
-        d = harness.new_tmpdir()
-        self.addCleanup(shutil.rmtree, d, True)
-        return d
-
-    def write(self, d, name, data, mode=None):
-        path = os.path.join(d, name)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(path, 'wb' if isinstance(data, bytes) else 'w') as f:
-            f.write(data)
-        if mode is not None:
-            os.chmod(path, mode)
-        return path
-
-    def assertNothingMounted(self, r, mnt):
-        self.assertFalse(r.mounted, 'the run mounted %s: %r' % (mnt, r))
-        self.assertFalse(harness.is_mounted(mnt))
-        self.assertFalse(r.timed_out, r)
 
 
 # ------------------------------------------------------------------ --help
@@ -336,16 +315,12 @@ class Fstab(TmpDirCase):
     def test_mount_fuse3_with_type_mmapfs(self):
         """What `... fuse.mmapfs defaults 0 0` runs: mount.fuse3 CONFIG MNT
         -t mmapfs -o rw, which starts `mmapfs CONFIG MNT -o rw,...`."""
-        helper = shutil.which('mount.fuse3') or '/sbin/mount.fuse3'
-        if not os.path.exists(helper):
+        if not os.path.exists(MOUNT_FUSE3):
             self.skipTest('no mount.fuse3')
         m = Mount(self.CONFIG, self.FILES)
         self.addCleanup(m.cleanup)
-        bindir = os.path.join(m.dir, 'bin')
-        os.mkdir(bindir)
-        os.symlink(harness.BINARY, os.path.join(bindir, 'mmapfs'))
-        env = dict(os.environ, PATH=bindir + ':' + os.environ.get('PATH', '/usr/bin:/bin'))
-        m.start(launcher=[helper, m.config_path, m.mnt, '-t', 'mmapfs', '-o', 'rw'], env=env)
+        m.start(launcher=[MOUNT_FUSE3, m.config_path, m.mnt, '-t', 'mmapfs', '-o', 'rw'],
+                env=m.env_with_binary_on_path())
         self.assertEqual(m.status, 0, m.stderr)
         with open(m.path('ro', 't'), 'rb') as f:
             self.assertEqual(f.read(), b'from fstab\n')

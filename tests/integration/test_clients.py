@@ -18,7 +18,6 @@ The daemon's fd count is len(/proc/PID/fd): besides /dev/fuse, its backing
 files and memfds, libfuse keeps a pipe (2 fds) per worker thread for splice,
 so it can only change when the number of threads does.
 """
-import hashlib
 import mmap
 import os
 import random
@@ -30,7 +29,7 @@ import threading
 import time
 import unittest
 
-from harness import Mount, PAGE
+from harness import PAGE, Mount, pattern, pread_all
 
 K = 1024
 M = K * K
@@ -38,18 +37,9 @@ BIG = 256 * M
 SIG = 16 * M
 
 
-def pat(n, seed):
-    out = bytearray()
-    i = 0
-    while len(out) < n:
-        out += hashlib.sha256(b'%d/%d' % (seed, i)).digest()
-        i += 1
-    return bytes(out[:n])
-
-
 # Marks written into the sparse 256 MiB file before mounting.
-MARKS = {0: pat(64 * K, 1), 64 * M + 12345: pat(64 * K, 2), 200 * M: pat(64 * K, 3),
-         BIG - 64 * K: pat(64 * K, 4)}
+MARKS = {0: pattern(64 * K, 1), 64 * M + 12345: pattern(64 * K, 2), 200 * M: pattern(64 * K, 3),
+         BIG - 64 * K: pattern(64 * K, 4)}
 
 
 def daemon_fds(pid):
@@ -73,16 +63,6 @@ def vm_kb(pid, key):
             if line.startswith(key + ':'):
                 return int(line.split()[1])
     raise AssertionError('%s not in /proc/%d/status' % (key, pid))
-
-
-def pread_all(fd, n, off):
-    out = bytearray()
-    while len(out) < n:
-        chunk = os.pread(fd, n - len(out), off + len(out))
-        if not chunk:
-            break
-        out += chunk
-    return bytes(out)
 
 
 # A child that reads VIEW of the big entry until killed: big reads at
@@ -177,8 +157,8 @@ print(' '.join('%s=%d' % (k.replace(' ', '_'), v) for k, v in n.items()))
 class Clients(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.small = pat(1 * M, 10)
-        cls.sig = pat(SIG, 11)
+        cls.small = pattern(1 * M, 10)
+        cls.sig = pattern(SIG, 11)
         config = ('[big]\npath = big.bin\n'
                   '[small]\npath = small.bin\n'
                   '[sig]\npath = sig.bin\n'
@@ -192,7 +172,7 @@ class Clients(unittest.TestCase):
                 f.write(data)
         cls.m.start()
         with open(cls.m.path('rw', 'anon'), 'r+b') as f:
-            f.write(pat(1 * M, 12))
+            f.write(pattern(1 * M, 12))
 
     def setUp(self):
         self.assertIsNone(self.m.proc.poll(), 'the daemon is gone:\n' + self.m.stderr)
@@ -256,12 +236,12 @@ class Clients(unittest.TestCase):
         self.check_big()
 
     def test_writer_killed_mid_write(self):
-        before = self.status('big')
+        before = self.m.ctl_status('big')
         for i in range(3):
             self.kill_mid_request('rw', 'write', i * 8 * M)
             self.alive()
         # A fresh write lands and shows; the marks are intact.
-        data = pat(1 * M, 20)
+        data = pattern(1 * M, 20)
         fd = os.open(self.m.path('rw', 'big'), os.O_WRONLY)
         try:
             self.assertEqual(os.pwrite(fd, data, 150 * M), len(data))
@@ -271,7 +251,7 @@ class Clients(unittest.TestCase):
             f.seek(150 * M)
             self.assertTrue(f.read(len(data)) == data)
         self.check_big()
-        after = self.status('big')
+        after = self.m.ctl_status('big')
         self.assertGreater(int(after['writes']), int(before['writes']))
         self.assertEqual(after['errors'], before['errors'])
 
@@ -370,10 +350,6 @@ class Clients(unittest.TestCase):
             self.assertTrue(f.read() == self.sig)
 
     # -- many opens
-    def status(self, name):
-        with open(self.m.path('ctl', name, 'status')) as f:
-            return dict(line.split(': ', 1) for line in f.read().splitlines())
-
     def settle(self):
         """Figures of the daemon once it is idle."""
         time.sleep(0.2)
@@ -418,7 +394,7 @@ class Clients(unittest.TestCase):
                 self.skipTest('RLIMIT_NOFILE hard limit %d is below %d' % (hard, need))
             resource.setrlimit(resource.RLIMIT_NOFILE, (need, hard))
             self.addCleanup(resource.setrlimit, resource.RLIMIT_NOFILE, (soft, hard))
-        first = {'small': self.small[:1], 'sig': self.sig[:1], 'anon': pat(1, 12),
+        first = {'small': self.small[:1], 'sig': self.sig[:1], 'anon': pattern(1, 12),
                  'big': MARKS[0][:1]}
         targets = [(v, e) for v in ('ro', 'rw', 'cow') for e in first]
         fds0, rss0, anon0, pipes0 = self.settle()

@@ -5,13 +5,12 @@ every failed command, and descriptors opened before a command seeing its
 effect.
 """
 import errno
-import hashlib
 import os
 import stat
 import subprocess
 import unittest
 
-from harness import Mount, PAGE
+from harness import PAGE, Mount, read_file, sha256_hex
 
 DATA = bytes((i * 7 + i // 251) % 256 for i in range(4 * PAGE))
 
@@ -56,43 +55,23 @@ class ControlFiles(unittest.TestCase):
         return self.m.path('ctl', name, file)
 
     def command(self, name, file, text):
-        """One write(2) of TEXT to ctl/NAME/FILE; returns 0 or the errno."""
-        fd = os.open(self.ctl(name, file), os.O_WRONLY | os.O_TRUNC)
-        try:
-            n = os.write(fd, text if isinstance(text, bytes) else text.encode())
-            self.assertEqual(n, len(text), 'a command write returns its full length')
-            return 0
-        except OSError as e:
-            return e.errno
-        finally:
-            os.close(fd)
-
-    def status(self, name):
-        with open(self.ctl(name, 'status')) as f:
-            text = f.read()
-        out = {}
-        for line in text.splitlines():
-            key, sep, value = line.partition(': ')
-            self.assertTrue(sep, 'not a key: value line: %r' % line)
-            out[key] = value
-        return out
+        """One write of TEXT to ctl/NAME/FILE opened with O_TRUNC, as a shell's
+        `>` opens it; returns 0 or the errno."""
+        return self.m.ctl_write(name, file, text, flags=os.O_WRONLY | os.O_TRUNC)
 
     def digest(self):
-        views = []
-        for view in ('ro', 'rw', 'cow'):
-            with open(self.m.path(view, 'data'), 'rb') as f:
-                views.append(hashlib.sha256(f.read()).hexdigest())
-        views.append(hashlib.sha256(self.m.read_backing('data.bin')).hexdigest())
+        views = [sha256_hex(read_file(self.m.path(view, 'data'))) for view in ('ro', 'rw', 'cow')]
+        views.append(sha256_hex(self.m.read_backing('data.bin')))
         return views
 
     def assertFails(self, name, file, text, err, reason=None):
         before = self.digest()
-        errors = int(self.status(name)['errors'])
+        errors = int(self.m.ctl_status(name)['errors'])
         got = self.command(name, file, text)
         self.assertEqual(got, err, '%r to %s/%s: %s, not %s' % (
             text, name, file, errno.errorcode.get(got, got), errno.errorcode[err]))
         self.assertEqual(self.digest(), before, 'a failed command changed the data')
-        st = self.status(name)
+        st = self.m.ctl_status(name)
         self.assertEqual(int(st['errors']), errors + 1)
         self.assertTrue(st['last_error'].startswith(file + ': '), st['last_error'])
         if reason:
@@ -160,7 +139,7 @@ class ControlFiles(unittest.TestCase):
         with open(self.m.path('cow', 'data'), 'rb') as f:
             self.assertEqual(f.read(), bytes(cow))
         self.assertEqual(self.m.read_backing('data.bin'), bytes(want))
-        self.assertEqual(self.status('data')['cow_private_bytes'], str(PAGE))
+        self.assertEqual(self.m.ctl_status('data')['cow_private_bytes'], str(PAGE))
 
     def test_move_overlapping(self):
         self.assertEqual(self.command('data', 'move', '1 0 1000'), 0)
@@ -175,12 +154,12 @@ class ControlFiles(unittest.TestCase):
         self.assertFails('data', 'move', '%d 0 0' % (size + 1), errno.EINVAL)
 
     def test_flush_forms(self):
-        flushes = int(self.status('data')['flushes'])
+        flushes = int(self.m.ctl_status('data')['flushes'])
         self.assertEqual(sh('echo > %s' % self.ctl('data', 'flush')), (0, ''))
         self.assertEqual(sh('echo 0x1000 4096 > %s' % self.ctl('data', 'flush')), (0, ''))
         self.assertEqual(self.command('data', 'flush', '100 1\r\n'), 0)  # rounded down
         self.assertEqual(self.command('data', 'flush', ' \t\n'), 0)
-        self.assertEqual(int(self.status('data')['flushes']), flushes + 4)
+        self.assertEqual(int(self.m.ctl_status('data')['flushes']), flushes + 4)
         self.assertEqual(self.command('anon', 'flush', '0 64K'), 0)
 
     def test_reset_drops_cow_writes(self):
@@ -188,10 +167,10 @@ class ControlFiles(unittest.TestCase):
         self.addCleanup(os.close, fd)
         os.pwrite(fd, b'private', 0)
         self.assertEqual(os.pread(fd, 7, 0), b'private')
-        self.assertEqual(self.status('data')['cow_private_bytes'], str(PAGE))
+        self.assertEqual(self.m.ctl_status('data')['cow_private_bytes'], str(PAGE))
         self.assertEqual(sh('echo > %s' % self.ctl('data', 'reset')), (0, ''))
         self.assertEqual(os.pread(fd, 7, 0), DATA[:7], 'an earlier descriptor sees the reset')
-        st = self.status('data')
+        st = self.m.ctl_status('data')
         self.assertEqual((st['cow_private_bytes'], st['resets']), ('0', '1'))
 
     def test_reset_takes_the_current_size(self):
@@ -206,8 +185,8 @@ class ControlFiles(unittest.TestCase):
         os.pwrite(fd, b'x' * 10, 3 * PAGE)
         self.assertEqual(self.command('data', 'resize', str(PAGE)), 0)
         self.assertEqual(os.fstat(fd).st_size, PAGE)
-        self.assertEqual(self.status('data')['cow_size'], str(PAGE))
-        self.assertEqual(self.status('data')['cow_private_bytes'], '0')
+        self.assertEqual(self.m.ctl_status('data')['cow_size'], str(PAGE))
+        self.assertEqual(self.m.ctl_status('data')['cow_private_bytes'], '0')
 
     # -- coherence: descriptors opened before the command
 
@@ -227,7 +206,7 @@ class ControlFiles(unittest.TestCase):
     # -- status
 
     def test_status_keys(self):
-        st = self.status('data')
+        st = self.m.ctl_status('data')
         for key in ('name', 'path', 'views', 'offset', 'size', 'cow_size', 'file_size',
                     'resizable', 'resident_bytes', 'cow_private_bytes', 'reads', 'writes',
                     'flushes', 'resizes', 'moves', 'resets', 'errors', 'last_error'):
@@ -238,9 +217,9 @@ class ControlFiles(unittest.TestCase):
         self.assertEqual((st['offset'], st['size'], st['cow_size'], st['file_size']),
                          ('0', str(len(DATA)), str(len(DATA)), str(len(DATA))))
         self.assertEqual((st['resizable'], st['errors'], st['last_error']), ('yes', '0', 'none'))
-        self.assertEqual(self.status('anon')['path'], 'anonymous')
-        self.assertEqual(self.status('roonly')['views'], 'ro')
-        self.assertEqual(self.status('fixed')['resizable'], 'no')
+        self.assertEqual(self.m.ctl_status('anon')['path'], 'anonymous')
+        self.assertEqual(self.m.ctl_status('roonly')['views'], 'ro')
+        self.assertEqual(self.m.ctl_status('fixed')['resizable'], 'no')
 
     def test_status_counts_requests(self):
         with open(self.m.path('ro', 'data'), 'rb') as f:
@@ -248,7 +227,7 @@ class ControlFiles(unittest.TestCase):
         fd = os.open(self.m.path('rw', 'data'), os.O_WRONLY)
         os.pwrite(fd, b'abc', 0)
         os.close(fd)
-        st = self.status('data')
+        st = self.m.ctl_status('data')
         self.assertGreaterEqual(int(st['reads']), 1)
         self.assertEqual(st['writes'], '1')
         self.assertGreater(int(st['resident_bytes']), 0)
@@ -308,7 +287,7 @@ class ControlFiles(unittest.TestCase):
                 before = self.digest()
                 self.assertEqual(self.command(name, file, text), errno.EROFS)
                 self.assertEqual(self.digest(), before)
-                self.assertIn('view', self.status(name)['last_error'])
+                self.assertIn('view', self.m.ctl_status(name)['last_error'])
 
     def test_errors_reach_the_log(self):
         self.command('data', 'move', '0 %d 100' % len(DATA))

@@ -6,7 +6,6 @@ must keep running, fail with the SPEC's errno and a clear last_error, and
 change nothing.
 """
 import errno
-import hashlib
 import os
 import random
 import resource
@@ -17,26 +16,7 @@ import time
 import unittest
 
 import harness
-from harness import Mount, PAGE, errno_of, run_binary
-
-
-def pat(n, seed=0):
-    """N deterministic bytes, different for each SEED."""
-    out = bytearray()
-    i = 0
-    while len(out) < n:
-        out += hashlib.sha256(b'hostile %d/%d' % (seed, i)).digest()
-        i += 1
-    return bytes(out[:n])
-
-
-def sha(data):
-    return hashlib.sha256(data).hexdigest()
-
-
-def read_file(path):
-    with open(path, 'rb') as f:
-        return f.read()
+from harness import PAGE, Mount, errno_of, pattern, read_file, run_binary, sha256_hex
 
 
 def fs_type(path):
@@ -45,39 +25,8 @@ def fs_type(path):
     return r.stdout.strip()
 
 
-class MountCase(unittest.TestCase):
-    CONFIG = ''
-    FILES = {}
-
-    @classmethod
-    def setUpClass(cls):
-        cls.m = Mount(cls.CONFIG, cls.FILES)
-        cls.addClassCleanup(cls.m.cleanup)
-        cls.m.start()
-
-    def p(self, *parts):
-        return self.m.path(*parts)
-
-    def status(self, name):
-        out = {}
-        with open(self.p('ctl', name, 'status')) as f:
-            for line in f.read().splitlines():
-                key, sep, value = line.partition(': ')
-                self.assertTrue(sep, 'not a key: value line: %r' % line)
-                out[key] = value
-        return out
-
-    def command(self, name, file, data, offset=0):
-        """One write of DATA to ctl/NAME/FILE; 0 or the errno."""
-        fd = os.open(self.p('ctl', name, file), os.O_WRONLY)
-        try:
-            n = os.pwrite(fd, data if isinstance(data, bytes) else data.encode(), offset)
-            self.assertEqual(n, len(data), 'a command write returns its full length')
-            return 0
-        except OSError as e:
-            return e.errno
-        finally:
-            os.close(fd)
+class HostileCase(harness.MountCase):
+    """A shared mount, and what the tests below check after hostile input."""
 
     def digest(self, names):
         """sha256 of every view of NAMES and of every backing file."""
@@ -86,9 +35,9 @@ class MountCase(unittest.TestCase):
             for view in ('ro', 'rw', 'cow'):
                 p = self.p(view, name)
                 if os.path.exists(p):
-                    out[view, name] = (os.stat(p).st_size, sha(read_file(p)))
+                    out[view, name] = (os.stat(p).st_size, sha256_hex(read_file(p)))
         for name in self.FILES:
-            out['file', name] = sha(self.m.read_backing(name))
+            out['file', name] = sha256_hex(self.m.read_backing(name))
         return out
 
     def assertAlive(self):
@@ -98,19 +47,19 @@ class MountCase(unittest.TestCase):
 
 # ====================================================================== huge sizes
 
-DATA = pat(8 * PAGE, 1)
+DATA = pattern(8 * PAGE, 1)
 
 
-class HugeResize(MountCase):
+class HugeResize(HostileCase):
     CONFIG = '[f]\npath = f.bin\n\n[win]\npath = w.bin\nlength = 4K\n'
     FILES = {'f.bin': DATA, 'w.bin': DATA}
 
     def assertResizeFails(self, name, text, errnos, reason_pattern):
         before = self.digest(['f', 'win'])
-        st0 = self.status(name)
-        got = self.command(name, 'resize', text)
+        st0 = self.m.ctl_status(name)
+        got = self.m.ctl_write(name, 'resize', text)
         self.assertIn(got, errnos, '%r: %s' % (text, harness.errname(got)))
-        st = self.status(name)
+        st = self.m.ctl_status(name)
         self.assertEqual((st['size'], st['file_size'], st['cow_size']),
                          (st0['size'], st0['file_size'], st0['cow_size']))
         self.assertEqual(int(st['errors']), int(st0['errors']) + 1)
@@ -165,13 +114,13 @@ class HugeResize(MountCase):
                     name, text + '\n', errnos,
                     r'^resize: cannot (make the file|map) %d bytes: \S' % n)
                 if got == errno.EFBIG:
-                    self.assertRegex(self.status(name)['last_error'],
+                    self.assertRegex(self.m.ctl_status(name)['last_error'],
                                      r'^resize: cannot make the file %d bytes: File too large$'
                                      % n)
         # and the daemon still resizes
-        self.assertEqual(self.command('f', 'resize', '5000'), 0)
+        self.assertEqual(self.m.ctl_write('f', 'resize', '5000'), 0)
         self.assertEqual(self.m.read_backing('f.bin'), DATA[:5000])
-        self.assertEqual(self.command('f', 'resize', str(len(DATA))), 0)
+        self.assertEqual(self.m.ctl_write('f', 'resize', str(len(DATA))), 0)
         self.assertEqual(self.m.read_backing('f.bin'), DATA[:5000] + bytes(len(DATA) - 5000))
         with open(self.p('rw', 'f'), 'r+b') as f:
             f.write(DATA)
@@ -203,7 +152,7 @@ def harness_size(text):
 
 N_ENTRIES = 10000
 N_FILE_ENTRIES = 10
-SHARED = pat(N_FILE_ENTRIES * PAGE, 2)
+SHARED = pattern(N_FILE_ENTRIES * PAGE, 2)
 
 
 def many_config():
@@ -304,7 +253,7 @@ NAMES = ['données été', '日本語', 'a;b', '$x', '*', "'q'", '"dq"', 'back\\
          'émoji 🎉', 'new\\nline']
 
 
-class Names(MountCase):
+class Names(HostileCase):
     CONFIG = ''.join('[%s]\npath = f%02d.bin\n' % (n, i) for i, n in enumerate(NAMES))
     FILES = {'f%02d.bin' % i: ('%s: %d\n' % (n, i)).encode() * 10 for i, n in enumerate(NAMES)}
 
@@ -330,7 +279,7 @@ class Names(MountCase):
                     f.write(b'C')
                 self.assertEqual(read_file(self.p('cow', n))[:2], b'WC')
                 self.assertEqual(self.m.read_backing('f%02d.bin' % i), want)
-                st = self.status(n)
+                st = self.m.ctl_status(n)
                 self.assertEqual(st['name'], n)
                 self.assertEqual(st['path'], self.m.backing('f%02d.bin' % i))
 
@@ -390,7 +339,7 @@ class NameRules(unittest.TestCase):
 
 # ====================================================================== cut files
 
-BIG = pat(256 * 1024, 3)
+BIG = pattern(256 * 1024, 3)
 
 
 def only_file_or_zero(got, want):
@@ -403,7 +352,7 @@ def only_file_or_zero(got, want):
     return (g & x) == 0
 
 
-class CutUnderReaders(MountCase):
+class CutUnderReaders(HostileCase):
     CONFIG = ('[whole]\npath = whole.bin\n\n'
               '[win]\npath = win.bin\noffset = 64K\nlength = 128K\n')
     FILES = {'whole.bin': BIG, 'win.bin': BIG}
@@ -521,7 +470,7 @@ class CutUnderReaders(MountCase):
         self.assertEqual(read_file(self.p('ro', 'whole')), BIG)
         self.assertEqual(read_file(self.p('rw', 'whole')), BIG)
         self.assertEqual(os.stat(self.p('ro', 'whole')).st_size, len(BIG))
-        st = self.status('whole')
+        st = self.m.ctl_status('whole')
         self.assertEqual((st['size'], st['file_size']), (str(len(BIG)), str(len(BIG))))
         if counts['eio'] or counts['write_eio']:
             self.assertIn('touched a page past the end', self.m.stderr)
@@ -554,10 +503,10 @@ class CutUnderReaders(MountCase):
 
 # ====================================================================== garbage
 
-GDATA = pat(4 * PAGE, 4)
+GDATA = pattern(4 * PAGE, 4)
 
 
-class Garbage(MountCase):
+class Garbage(HostileCase):
     """Megabytes of random bytes and malformed commands to every control
     file: each write fails with the SPEC's errno, nothing changes."""
     CONFIG = ('[g]\npath = g.bin\n\n'
@@ -585,13 +534,13 @@ class Garbage(MountCase):
     }
 
     def snapshot(self):
-        st = {n: self.status(n) for n in self.NAMES}
+        st = {n: self.m.ctl_status(n) for n in self.NAMES}
         keep = ('size', 'cow_size', 'file_size', 'offset', 'views', 'resizable', 'moves',
                 'flushes', 'resizes', 'cow_private_bytes')
         return self.digest(self.NAMES), {n: {k: st[n][k] for k in keep} for n in st}
 
     def errors(self):
-        return {n: int(self.status(n)['errors']) for n in self.NAMES}
+        return {n: int(self.m.ctl_status(n)['errors']) for n in self.NAMES}
 
     def test_ten_mebibytes_of_random_bytes(self):
         rnd = random.Random(1010)
@@ -630,7 +579,7 @@ class Garbage(MountCase):
         self.assertEqual(self.snapshot(), before)
         self.assertEqual(self.errors(), want_errors)
         self.assertAlive()
-        self.assertEqual(self.command('g', 'flush', '\n'), 0)
+        self.assertEqual(self.m.ctl_write('g', 'flush', '\n'), 0)
 
     def test_status_cannot_be_written(self):
         for n in self.NAMES:
@@ -659,14 +608,14 @@ class Garbage(MountCase):
                 for name in ('g', 'anon'):
                     with self.subTest(file=file, text=text, name=name):
                         data = text.encode('utf-8', 'surrogateescape')
-                        self.assertEqual(self.command(name, file, data), errno.EINVAL)
-                        last = self.status(name)['last_error']
+                        self.assertEqual(self.m.ctl_write(name, file, data), errno.EINVAL)
+                        last = self.m.ctl_status(name)['last_error']
                         self.assertTrue(last.startswith(file + ': '), last)
                         self.assertTrue(last.isprintable() and last.isascii(), repr(last))
                         n += 1
         # a valid command at another offset
         for file, text in (('resize', '4096'), ('flush', ''), ('move', '0 0 0')):
-            self.assertEqual(self.command('g', file, text + '\n', offset=1), errno.EINVAL)
+            self.assertEqual(self.m.ctl_write('g', file, text + '\n', offset=1), errno.EINVAL)
             n += 1
         self.assertEqual(self.snapshot(), before)
         self.assertEqual(sum(self.errors().values()) - sum(errors0.values()), n)

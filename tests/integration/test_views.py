@@ -6,7 +6,6 @@ Each class mounts once (setUpClass); each test uses entries of its own, so
 that the tests of a class do not depend on their order.
 """
 import errno
-import hashlib
 import mmap
 import os
 import re
@@ -16,17 +15,7 @@ import time
 import unittest
 
 import harness
-from harness import Mount, PAGE, errno_of
-
-
-def pat(n, seed=0):
-    """N deterministic bytes, different for each SEED."""
-    out = bytearray()
-    i = 0
-    while len(out) < n:
-        out += hashlib.sha256(b'%d/%d' % (seed, i)).digest()
-        i += 1
-    return bytes(out[:n])
+from harness import PAGE, Mount, errno_of, pattern, read_file, sha256_hex
 
 
 WORDS = ('lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod tempor '
@@ -43,10 +32,6 @@ def lorem(n_lines, seed=1):
     return ('\n'.join(lines) + '\n').encode()
 
 
-def sha(data):
-    return hashlib.sha256(data).hexdigest()
-
-
 class Fd:
     """os.open as a context manager."""
 
@@ -60,24 +45,11 @@ class Fd:
         os.close(self.fd)
 
 
-class MountCase(unittest.TestCase):
-    CONFIG = ''
-    FILES = {}
-    ARGS = ()
-
-    @classmethod
-    def setUpClass(cls):
-        cls.m = Mount(cls.CONFIG, cls.FILES, args=cls.ARGS)
-        cls.addClassCleanup(cls.m.cleanup)
-        cls.m.start()
-
-    # -- helpers
-    def p(self, view, name):
-        return self.m.path(view, name)
+class ViewsCase(harness.MountCase):
+    """A shared mount and the helpers of the tests below."""
 
     def read(self, view, name):
-        with open(self.p(view, name), 'rb') as f:
-            return f.read()
+        return read_file(self.p(view, name))
 
     def size(self, view, name):
         return os.stat(self.p(view, name)).st_size
@@ -95,21 +67,15 @@ class MountCase(unittest.TestCase):
     def run_tool(self, argv, **kw):
         return subprocess.run(argv, capture_output=True, timeout=30, **kw)
 
-    def assertErrno(self, expected, fn, *args):
-        got = errno_of(fn, *args)
-        self.assertEqual(got, expected, '%s: expected %s, got %s'
-                         % (getattr(fn, '__name__', fn), harness.errname(expected),
-                            harness.errname(got)))
-
 
 # ====================================================================== reading
 
 TEXT = lorem(300)                     # about 15 KB of text
-WIN = pat(16384, 7)
-ODD = pat(5000, 8)
+WIN = pattern(16384, 7)
+ODD = pattern(5000, 8)
 
 
-class ReadingViews(MountCase):
+class ReadingViews(ViewsCase):
     """Listings, attributes, permissions, reads, tools, client mmap."""
     CONFIG = '''
 [text]
@@ -227,7 +193,7 @@ path = chmodme.bin
             self.assertEqual(self.read(v, 'window'), WIN[4096:8192], v)
             self.assertEqual(self.read(v, 'tail'), WIN[8192:], v)
         r = self.run_tool(['sha256sum', self.p('ro', 'window')])
-        self.assertEqual(r.stdout.split()[0].decode(), sha(WIN[4096:8192]))
+        self.assertEqual(r.stdout.split()[0].decode(), sha256_hex(WIN[4096:8192]))
         with Fd(self.p('ro', 'window')) as fd, \
                 mmap.mmap(fd, 0, access=mmap.ACCESS_READ) as mm:
             self.assertEqual(len(mm), 4096)
@@ -369,7 +335,8 @@ path = chmodme.bin
         self.assertEqual(r.returncode, 1, 'control: cmp tells different files apart')
         r = self.run_tool(['sha256sum', self.p('ro', 'text'), self.p('cow', 'odd')])
         sums = [line.split()[0].decode() for line in r.stdout.splitlines()]
-        self.assertEqual(sums, [sha(self.backing('text.txt')), sha(self.backing('odd.bin'))])
+        self.assertEqual(sums, [sha256_hex(self.backing('text.txt')),
+                                sha256_hex(self.backing('odd.bin'))])
         lines = TEXT.decode().splitlines()
         r = self.run_tool(['grep', '-c', 'dolor', self.p('ro', 'text')])
         self.assertEqual(int(r.stdout), sum('dolor' in line for line in lines))
@@ -397,14 +364,14 @@ path = chmodme.bin
 
 # ====================================================================== rw/
 
-V3 = pat(3 * PAGE, 11)
+V3 = pattern(3 * PAGE, 11)
 
 
 def files_of(**specs):
     return {k + '.bin': v for k, v in specs.items()}
 
 
-class RwView(MountCase):
+class RwView(ViewsCase):
     CONFIG = '''
 [vis]
 path = vis.bin
@@ -459,10 +426,10 @@ length = 4K
 [served]
 path = served.bin
 '''
-    FILES = files_of(vis=V3, mmapro=V3, other=V3, grow=pat(5000, 12), trunc=V3, otrunc=V3,
-                     fixed=pat(8192, 13), win=WIN, winend=pat(3 * PAGE, 14), winmid=WIN,
-                     empty=b'', sync=V3, shared=V3, dd=pat(4 * PAGE, 15), tools=V3,
-                     keep=pat(8192, 17), served=bytes(1 << 20), closed=V3)
+    FILES = files_of(vis=V3, mmapro=V3, other=V3, grow=pattern(5000, 12), trunc=V3, otrunc=V3,
+                     fixed=pattern(8192, 13), win=WIN, winend=pattern(3 * PAGE, 14), winmid=WIN,
+                     empty=b'', sync=V3, shared=V3, dd=pattern(4 * PAGE, 15), tools=V3,
+                     keep=pattern(8192, 17), served=bytes(1 << 20), closed=V3)
 
     def test_write_is_seen_at_once_through_ro_opened_before(self):
         with Fd(self.p('ro', 'vis')) as ro:
@@ -515,7 +482,7 @@ path = served.bin
             self.assertEqual(os.pread(ro, 2000, 5000), bytes(1000) + b'Z' * 100)
         for v in ('ro', 'rw'):
             self.assertEqual(self.size(v, 'grow'), 6100, v)
-        self.assertEqual(self.backing('grow.bin'), pat(5000, 12) + bytes(1000) + b'Z' * 100)
+        self.assertEqual(self.backing('grow.bin'), pattern(5000, 12) + bytes(1000) + b'Z' * 100)
         # a write straddling the end
         self.assertEqual(self.pwrite('rw', 'grow', b'Y' * 200, 6000), 200)
         self.assertEqual(self.backing_size('grow.bin'), 6200)
@@ -540,7 +507,7 @@ path = served.bin
         self.assertEqual(self.read('ro', 'otrunc'), b'after')
 
     def test_resizable_no_short_write_then_enospc_and_truncate_eperm(self):
-        data = pat(8192, 13)
+        data = pattern(8192, 13)
         with Fd(self.p('rw', 'fixed'), os.O_RDWR) as fd:
             self.assertEqual(os.pwrite(fd, b'F' * 100, 8192 - 10), 10)
             self.assertErrno(errno.ENOSPC, os.pwrite, fd, b'G' * 100, 8192)
@@ -562,7 +529,7 @@ path = served.bin
     def test_truncating_a_window_that_reaches_the_end_sets_the_file(self):
         os.truncate(self.p('rw', 'winend'), 1000)
         self.assertEqual(self.size('ro', 'winend'), 1000)
-        self.assertEqual(self.backing('winend.bin'), pat(3 * PAGE, 14)[:4096 + 1000])
+        self.assertEqual(self.backing('winend.bin'), pattern(3 * PAGE, 14)[:4096 + 1000])
         os.truncate(self.p('rw', 'winend'), 5000)
         self.assertEqual(self.backing_size('winend.bin'), 4096 + 5000)
 
@@ -598,8 +565,8 @@ path = served.bin
         self.assertLess(os.stat(self.m.backing('created.bin')).st_blocks * 512, 12288)
 
     def test_create_yes_leaves_an_existing_file_as_it_is(self):
-        self.assertEqual(self.backing('keep.bin'), pat(8192, 17))
-        self.assertEqual(self.read('ro', 'keep'), pat(8192, 17)[:4096])
+        self.assertEqual(self.backing('keep.bin'), pattern(8192, 17))
+        self.assertEqual(self.read('ro', 'keep'), pattern(8192, 17)[:4096])
 
     def test_views_are_served_from_the_mapping_not_by_read_write(self):
         """Never read(2)/write(2) on the backing file: the daemon's I/O
@@ -609,7 +576,7 @@ path = served.bin
             with open('/proc/%d/io' % self.m.pid) as f:
                 return {k: int(v) for k, v in (line.split(': ') for line in f)}
         size, chunk = 1 << 20, 128 * 1024
-        block = pat(chunk, 18)
+        block = pattern(chunk, 18)
         before = io()
         with Fd(self.p('rw', 'served'), os.O_WRONLY) as fd:
             for off in range(0, size, chunk):
@@ -655,8 +622,8 @@ path = served.bin
     def test_dd_conv_notrunc_into_rw(self):
         """The backing file changes; a cow page written before does not
         (an unwritten cow page does: MAP_PRIVATE)."""
-        orig = pat(4 * PAGE, 15)
-        patch = pat(2 * PAGE, 16)
+        orig = pattern(4 * PAGE, 15)
+        patch = pattern(2 * PAGE, 16)
         self.assertEqual(self.pwrite('cow', 'dd', b'c' * PAGE, PAGE), PAGE)
         src = os.path.join(self.m.dir, 'patch')
         with open(src, 'wb') as f:
@@ -694,7 +661,7 @@ path = served.bin
                            capture_output=True, timeout=30)
         self.assertEqual(r.returncode, 0, r.stdout)
         r = subprocess.run(['sha256sum', self.p('rw', 'tools')], capture_output=True, timeout=30)
-        self.assertEqual(r.stdout.split()[0].decode(), sha(want))
+        self.assertEqual(r.stdout.split()[0].decode(), sha256_hex(want))
         r = subprocess.run(['grep', '-c', 'tooltool', self.p('ro', 'tools')],
                            capture_output=True, timeout=30)
         self.assertEqual(r.stdout.strip(), b'1')
@@ -702,10 +669,10 @@ path = served.bin
 
 # ====================================================================== cow/
 
-C4 = pat(4 * PAGE, 21)
+C4 = pattern(4 * PAGE, 21)
 
 
-class CowView(MountCase):
+class CowView(ViewsCase):
     CONFIG = ''.join('[%s]\npath = %s.bin\n' % (n, n) for n in (
         'private', 'shared', 'later', 'outside', 'end', 'trunc', 'sync', 'copy', 'mapw',
         'shrink', 'grow'))
@@ -826,7 +793,7 @@ class CowView(MountCase):
 
 # ====================================================================== outside changes
 
-class OutsideChanges(MountCase):
+class OutsideChanges(ViewsCase):
     """length = 0 entries follow their file at the next open; every change
     made outside the mount shows no later than the next open."""
     CONFIG = '''
@@ -845,38 +812,39 @@ length = 8192
 [cohmap]
 path = cohmap.bin
 '''
-    FILES = files_of(follow=pat(8192, 31), followoff=pat(12288, 32), shrink=pat(12288, 33),
-                     coh=pat(8192, 34), cohfixed=pat(12288, 35), cohmap=pat(8192, 37))
+    FILES = files_of(follow=pattern(8192, 31), followoff=pattern(12288, 32),
+                     shrink=pattern(12288, 33), coh=pattern(8192, 34),
+                     cohfixed=pattern(12288, 35), cohmap=pattern(8192, 37))
 
     def test_a_file_grown_outside_shows_at_the_next_open(self):
-        extra = pat(5000, 36)
+        extra = pattern(5000, 36)
         with Fd(self.p('ro', 'follow')) as old:
-            self.assertEqual(os.pread(old, 10, 0), pat(8192, 31)[:10])
+            self.assertEqual(os.pread(old, 10, 0), pattern(8192, 31)[:10])
             with open(self.m.backing('follow.bin'), 'ab') as f:
                 f.write(extra)
             with Fd(self.p('ro', 'follow')) as new:
                 self.assertEqual(os.fstat(new).st_size, 8192 + 5000)
-                self.assertEqual(os.pread(new, 20000, 0), pat(8192, 31) + extra)
-        self.assertEqual(self.read('rw', 'follow'), pat(8192, 31) + extra)
+                self.assertEqual(os.pread(new, 20000, 0), pattern(8192, 31) + extra)
+        self.assertEqual(self.read('rw', 'follow'), pattern(8192, 31) + extra)
         self.assertEqual(self.size('cow', 'follow'), 8192, 'cow keeps its size until a reset')
 
     def test_a_window_from_offset_follows_the_file(self):
         with open(self.m.backing('followoff.bin'), 'ab') as f:
             f.write(b'T' * 100)
-        self.assertEqual(self.read('ro', 'followoff'), pat(12288, 32)[4096:] + b'T' * 100)
+        self.assertEqual(self.read('ro', 'followoff'), pattern(12288, 32)[4096:] + b'T' * 100)
         self.assertEqual(self.size('ro', 'followoff'), 8192 + 100)
 
     def test_a_file_shrunk_outside_shows_at_the_next_open(self):
         self.assertEqual(self.size('ro', 'shrink'), 12288)
         os.truncate(self.m.backing('shrink.bin'), 5000)
-        self.assertEqual(self.read('ro', 'shrink'), pat(12288, 33)[:5000])
+        self.assertEqual(self.read('ro', 'shrink'), pattern(12288, 33)[:5000])
         self.assertEqual(self.size('ro', 'shrink'), 5000)
         self.assertEqual(self.size('rw', 'shrink'), 5000)
 
     def test_outside_writes_show_at_the_next_open(self):
         for name, seed in (('coh', 34), ('cohfixed', 35)):
             with Fd(self.p('ro', name)) as old:
-                self.assertEqual(os.pread(old, 8192, 0), pat(12288, seed)[:8192])
+                self.assertEqual(os.pread(old, 8192, 0), pattern(12288, seed)[:8192])
                 with open(self.m.backing(name + '.bin'), 'r+b') as f:
                     f.seek(4000)
                     f.write(b'outside!')
@@ -917,7 +885,8 @@ resizable = no
 '''
 
     def test_after_unmount_every_rw_write_is_in_the_backing_file(self):
-        a, b, c, d = pat(3 * PAGE, 41), pat(4 * PAGE, 42), pat(PAGE, 43), pat(2 * PAGE, 44)
+        a, b, c, d = (pattern(3 * PAGE, 41), pattern(4 * PAGE, 42), pattern(PAGE, 43),
+                      pattern(2 * PAGE, 44))
         m = Mount(self.CONFIG, files_of(a=a, b=b, c=c, d=d))
         self.addCleanup(m.cleanup)
         m.start()

@@ -70,7 +70,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(REPO, 'tests', 'integration'))
 import harness  # noqa: E402
-from harness import Mount, PAGE  # noqa: E402
+from harness import PAGE, Mount, pread_all  # noqa: E402
 
 K = 1024
 M = K * K
@@ -200,16 +200,6 @@ def verify(e, view, off, data):
                     'from %d on: %d bytes differ, %d of them read as zeros'
                     % (view, e.name, off, end, s + first, len(diff), zeros), category)
     return None
-
-
-def pread_all(fd, n, off):
-    out = bytearray()
-    while len(out) < n:
-        chunk = os.pread(fd, n - len(out), off + len(out))
-        if not chunk:
-            break
-        out += chunk
-    return bytes(out)
 
 
 def read_range(path, off, n):

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -34,10 +35,14 @@ static void die(const char *what)
 
 char *tmpdir_make(void)
 {
-	char *dir = strdup("/tmp/mmapfs-unit.XXXXXX");
+	char made[] = "/tmp/mmapfs-unit.XXXXXX";
+	char *dir;
 
-	if (!dir || !mkdtemp(dir))
+	if (!mkdtemp(made))
 		die("mkdtemp");
+	dir = realpath(made, NULL);
+	if (!dir)
+		die(made);
 	return dir;
 }
 
@@ -72,6 +77,16 @@ void file_write(const char *path, const void *data, size_t len)
 
 	if (!f || fwrite(data, 1, len, f) != len || fclose(f) != 0)
 		die(path);
+}
+
+void file_vprintf(const char *path, const char *fmt, va_list ap)
+{
+	char *text;
+	int len = vasprintf(&text, fmt, ap);
+
+	CU_ASSERT_FATAL(len >= 0);
+	file_write(path, text, (size_t)len);
+	free(text);
 }
 
 long long file_size(const char *path)
@@ -154,4 +169,129 @@ int hold_until_eof(void)
 	while ((n = read(STDIN_FILENO, buf, sizeof(buf))) > 0 || (n < 0 && errno == EINTR))
 		;
 	return 0;
+}
+
+const char *first_error(const struct errors *errs)
+{
+	return errs->count ? errs->lines[0] : "none";
+}
+
+/* ---- the region fixture ---- */
+
+struct region_fixture fixture;
+
+void region_fixture_setup(void)
+{
+	static char name[] = "e";
+
+	fixture.dir = tmpdir_make();
+	fixture.path = path_join(fixture.dir, "data");
+	fixture.entry = (struct config_entry){
+		.name = name,
+		.path = fixture.path,
+		.views = VIEW_ALL,
+		.resizable = true,
+		.advice = MADV_NORMAL,
+	};
+}
+
+void region_fixture_teardown(void)
+{
+	if (fixture.region)
+		region_close(fixture.region);
+	fixture.region = NULL;
+	free(fixture.path);
+	tmpdir_remove(fixture.dir);
+}
+
+unsigned char pattern(uint64_t off)
+{
+	return (unsigned char)(off % 251);
+}
+
+void make_data(uint64_t size)
+{
+	unsigned char *data = malloc(size + 1);
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(data);
+	for (uint64_t i = 0; i < size; i++)
+		data[i] = pattern(i);
+	file_write(fixture.path, data, size);
+	free(data);
+}
+
+void open_region(void)
+{
+	char why[256] = "";
+	int err = region_open(&fixture.entry, &fixture.region, why, sizeof(why));
+
+	CHECK_FATAL(err == 0, "region_open = %d: %s", err, why);
+}
+
+size_t read_view(unsigned view, uint64_t off, void *buf, size_t len)
+{
+	const void *data = NULL;
+	size_t n = region_read_begin(fixture.region, view, off, len, &data);
+
+	if (n)
+		memcpy(buf, data, n);
+	region_read_end(fixture.region);
+	return n;
+}
+
+ssize_t write_view(unsigned view, uint64_t off, const char *text)
+{
+	return region_write(fixture.region, view, text, strlen(text), off);
+}
+
+ssize_t read_file(uint64_t off, void *buf, size_t len)
+{
+	int fd = open(fixture.entry.path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = pread(fd, buf, len, (off_t)off);
+	close(fd);
+	return n;
+}
+
+void assert_view_holds(const char *file, unsigned line, unsigned view,
+		       uint64_t off, const void *want, size_t len)
+{
+	unsigned char *got = malloc(len + 1);
+	size_t n;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(got);
+	n = read_view(view, off, got, len);
+	check_at(n == len && memcmp(got, want, len) == 0, false, file, line,
+		 "view %u at %" PRIu64 ": %zu of %zu bytes read, %s", view, off,
+		 n, len, n == len ? "not the expected ones" : "short");
+	free(got);
+}
+
+void assert_file_holds(const char *file, unsigned line, uint64_t off,
+		       const void *want, size_t len)
+{
+	unsigned char *got = malloc(len + 1);
+	ssize_t n;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(got);
+	n = read_file(off, got, len);
+	check_at(n == (ssize_t)len && memcmp(got, want, len) == 0, false, file,
+		 line, "file at %" PRIu64 ": %zd of %zu bytes read, %s", off, n,
+		 len, n == (ssize_t)len ? "not the expected ones" : "short");
+	free(got);
+}
+
+void assert_file_untouched(const char *file, unsigned line, uint64_t off,
+			   size_t len)
+{
+	unsigned char *want = malloc(len + 1);
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(want);
+	for (size_t i = 0; i < len; i++)
+		want[i] = pattern(off + i);
+	assert_file_holds(file, line, off, want, len);
+	free(want);
 }

@@ -35,10 +35,7 @@ static int init_suite(void)
 
 static void setup(void)
 {
-	char *made = tmpdir_make();
-
-	dir = realpath(made, NULL);
-	free(made);
+	dir = tmpdir_make();
 	ini = path_join(dir, "test.ini");
 }
 
@@ -77,21 +74,11 @@ static void make_folder(const char *name)
 static int __attribute__((format(printf, 2, 0)))
 vload(const char *file, const char *fmt, va_list ap)
 {
-	char *text;
-	int len = vasprintf(&text, fmt, ap);
-
-	CU_ASSERT_FATAL(len >= 0);
-	file_write(file, text, (size_t)len);
-	free(text);
+	file_vprintf(file, fmt, ap);
 	config_free(&cfg);
 	errors_free(&errs);
 	given = file;
 	return config_load(file, &cfg, &errs);
-}
-
-static const char *first_error(void)
-{
-	return errs.count ? errs.lines[0] : "none";
 }
 
 /* Loads the config text FMT from INI; it must load without an error. */
@@ -105,7 +92,7 @@ static void __attribute__((format(printf, 1, 2))) load_ok(const char *fmt, ...)
 	va_end(ap);
 	CHECK_FATAL(rc == 0 && errs.count == 0,
 		    "config_load = %d with %zu errors, the first: %s",
-		    rc, errs.count, first_error());
+		    rc, errs.count, first_error(&errs));
 }
 
 /* Loads the config text FMT from INI; it must fail with N errors. */
@@ -120,7 +107,7 @@ load_fails(size_t n, const char *fmt, ...)
 	va_end(ap);
 	CHECK(rc == -1 && errs.count == n,
 	      "config_load = %d with %zu errors (want -1 with %zu), the first: %s",
-	      rc, errs.count, n, first_error());
+	      rc, errs.count, n, first_error(&errs));
 }
 
 /*
@@ -146,7 +133,7 @@ static void assert_error(unsigned at, int line, const char *name,
 			strstr(errs.lines[i] + len, part);
 	check_at(found, false, __FILE__, at,
 		 "no error \"%s...%s...\" among %zu, the first: %s",
-		 prefix, part, errs.count, first_error());
+		 prefix, part, errs.count, first_error(&errs));
 	free(prefix);
 }
 
@@ -405,8 +392,8 @@ static void test_missing_config_file(void)
 	CU_ASSERT_EQUAL(config_load(missing, &cfg, &errs), -1);
 	CU_ASSERT_FATAL(asprintf(&want, "%s: cannot read the config", missing) > 0);
 	CU_ASSERT_EQUAL(errs.count, 1);
-	CHECK(strncmp(first_error(), want, strlen(want)) == 0,
-	      "error \"%s\"; want \"%s...\"", first_error(), want);
+	CHECK(strncmp(first_error(&errs), want, strlen(want)) == 0,
+	      "error \"%s\"; want \"%s...\"", first_error(&errs), want);
 	free(want);
 	free(missing);
 }

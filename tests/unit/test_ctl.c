@@ -26,10 +26,6 @@
 #include "tests.h"
 
 static uint64_t page;
-static char name[] = "e";
-static char *dir, *path;	/* this test's folder and DIR/data */
-static struct config_entry e;	/* the entry the test opens */
-static struct region *r;	/* open region; teardown closes it if need be */
 static struct ctl_effect effect;	/* what the last ctl_write reported */
 
 static int init_suite(void)
@@ -40,66 +36,18 @@ static int init_suite(void)
 	return size > 0 ? 0 : -1;
 }
 
-static void setup(void)
-{
-	dir = tmpdir_make();
-	path = path_join(dir, "data");
-	e = (struct config_entry){
-		.name = name,
-		.path = path,
-		.views = VIEW_ALL,
-		.resizable = true,
-		.advice = MADV_NORMAL,
-	};
-}
-
-static void teardown(void)
-{
-	if (r)
-		region_close(r);
-	r = NULL;
-	free(path);
-	tmpdir_remove(dir);
-}
-
-/* The bytes the data file starts with; 251 is prime, so pages differ. */
-static unsigned char pattern(uint64_t off)
-{
-	return (unsigned char)(off % 251);
-}
-
-/* Makes the data file SIZE bytes of pattern(). */
-static void make_data(uint64_t size)
-{
-	unsigned char *data = malloc(size + 1);
-
-	CU_ASSERT_PTR_NOT_NULL_FATAL(data);
-	for (uint64_t i = 0; i < size; i++)
-		data[i] = pattern(i);
-	file_write(path, data, size);
-	free(data);
-}
-
 /* Makes the data file SIZE bytes of a hole (no page in memory). */
 static void make_sparse(uint64_t size)
 {
-	file_write(path, "", 0);
-	CU_ASSERT_EQUAL_FATAL(truncate(path, (off_t)size), 0);
-}
-
-static void open_region(void)
-{
-	char why[256] = "";
-	int err = region_open(&e, &r, why, sizeof(why));
-
-	CHECK_FATAL(err == 0, "region_open = %d: %s", err, why);
+	file_write(fixture.path, "", 0);
+	CU_ASSERT_EQUAL_FATAL(truncate(fixture.path, (off_t)size), 0);
 }
 
 static void open_anonymous(uint64_t length)
 {
-	e.path = NULL;
-	e.anonymous = true;
-	e.length = length;
+	fixture.entry.path = NULL;
+	fixture.entry.anonymous = true;
+	fixture.entry.length = length;
 	open_region();
 }
 
@@ -143,22 +91,10 @@ static const char *shown(const char *s, size_t len)
 
 /* ---- reading the region and its file ---- */
 
-/* Copies up to LEN bytes of VIEW at OFF into BUF; returns how many. */
-static size_t read_view(unsigned view, uint64_t off, void *buf, size_t len)
-{
-	const void *data = NULL;
-	size_t n = region_read_begin(r, view, off, len, &data);
-
-	if (n)
-		memcpy(buf, data, n);
-	region_read_end(r);
-	return n;
-}
-
 /* All of VIEW's bytes, malloc'd (at least one byte). */
 static unsigned char *view_bytes(unsigned view)
 {
-	uint64_t size = region_view_size(r, view);
+	uint64_t size = region_view_size(fixture.region, view);
 	unsigned char *buf = malloc(size + 1);
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(buf);
@@ -169,83 +105,19 @@ static unsigned char *view_bytes(unsigned view)
 /* All of the data file's bytes, malloc'd (at least one byte); *SIZE set. */
 static unsigned char *file_bytes(uint64_t *size)
 {
-	long long n = file_size(path);
+	long long n = file_size(fixture.path);
 	unsigned char *buf;
 	int fd;
 
 	CU_ASSERT_FATAL(n >= 0);
 	buf = malloc((size_t)n + 1);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(buf);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	fd = open(fixture.path, O_RDONLY | O_CLOEXEC);
 	CU_ASSERT_FATAL(fd >= 0);
 	CU_ASSERT_EQUAL(pread(fd, buf, (size_t)n, 0), (ssize_t)n);
 	close(fd);
 	*size = (uint64_t)n;
 	return buf;
-}
-
-/* Asserts that VIEW's size is WANT. */
-#define ASSERT_VIEW_SIZE(view, want) \
-	check_at(region_view_size(r, view) == (uint64_t)(want), false, __FILE__, \
-		 __LINE__, "view %u is %" PRIu64 " bytes, want %" PRIu64, view, \
-		 region_view_size(r, view), (uint64_t)(want))
-
-/* Asserts that the data file is WANT bytes long. */
-#define ASSERT_FILE_SIZE(want) \
-	check_at(file_size(path) == (long long)(want), false, __FILE__, __LINE__, \
-		 "the file is %lld bytes, want %lld", file_size(path), (long long)(want))
-
-/* Asserts that VIEW holds LEN bytes of WANT at OFF. */
-#define ASSERT_VIEW_HOLDS(view, off, want, len) \
-	assert_view_holds(__LINE__, view, off, want, len)
-/* Asserts that the data file holds LEN bytes of WANT at OFF. */
-#define ASSERT_FILE_HOLDS(off, want, len) assert_file_holds(__LINE__, off, want, len)
-/* Asserts that the data file still holds pattern() in [OFF, OFF + LEN). */
-#define ASSERT_FILE_UNTOUCHED(off, len) assert_file_untouched(__LINE__, off, len)
-
-static void assert_view_holds(unsigned at, unsigned view, uint64_t off,
-			      const void *want, size_t len)
-{
-	unsigned char *got = malloc(len + 1);
-	size_t n;
-
-	CU_ASSERT_PTR_NOT_NULL_FATAL(got);
-	n = read_view(view, off, got, len);
-	check_at(n == len && memcmp(got, want, len) == 0, false, __FILE__, at,
-		 "view %u at %" PRIu64 ": %zu of %zu bytes read, %s", view, off,
-		 n, len, n == len ? "not the expected ones" : "short");
-	free(got);
-}
-
-static void assert_file_holds(unsigned at, uint64_t off, const void *want,
-			      size_t len)
-{
-	unsigned char *got = malloc(len + 1);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n = fd < 0 ? -1 : pread(fd, got, len, (off_t)off);
-
-	if (fd >= 0)
-		close(fd);
-	check_at(n == (ssize_t)len && memcmp(got, want, len) == 0, false,
-		 __FILE__, at, "file at %" PRIu64 ": %zd of %zu bytes read, %s",
-		 off, n, len, n == (ssize_t)len ? "not the expected ones" : "short");
-	free(got);
-}
-
-static void assert_file_untouched(unsigned at, uint64_t off, size_t len)
-{
-	unsigned char *want = malloc(len + 1);
-
-	CU_ASSERT_PTR_NOT_NULL_FATAL(want);
-	for (size_t i = 0; i < len; i++)
-		want[i] = pattern(off + i);
-	assert_file_holds(at, off, want, len);
-	free(want);
-}
-
-static ssize_t write_view(unsigned view, uint64_t off, const char *s)
-{
-	return region_write(r, view, s, strlen(s), off);
 }
 
 /* ---- status ---- */
@@ -255,7 +127,7 @@ static ssize_t write_view(unsigned view, uint64_t off, const char *s)
 static bool status_get(const char *key, char *out, size_t outlen)
 {
 	char text[CTL_READ_MAX];
-	size_t klen = strlen(key), n = ctl_read(r, CTL_STATUS, text, sizeof(text));
+	size_t klen = strlen(key), n = ctl_read(fixture.region, CTL_STATUS, text, sizeof(text));
 	char *line = text;
 
 	text[n < sizeof(text) ? n : sizeof(text) - 1] = '\0';
@@ -308,7 +180,13 @@ static uint64_t status_number(unsigned at, const char *key)
 static int ctl_n(enum ctl_file file, const char *text, size_t len, uint64_t offset)
 {
 	memset(&effect, 0xa5, sizeof(effect));
-	return ctl_write(r, file, text, len, offset, &effect);
+	return ctl_write(fixture.region, file, text, len, offset, &effect);
+}
+
+/* LEN, or the length of the string TEXT if LEN is SIZE_MAX. */
+static size_t text_len(const char *text, size_t len)
+{
+	return len == SIZE_MAX ? strlen(text) : len;
 }
 
 /* Asserts that writing the string TEXT to FILE succeeds. */
@@ -321,8 +199,7 @@ static void assert_ctl(unsigned at, enum ctl_file file, const char *text, size_t
 	char last[1024] = "";
 	int err;
 
-	if (len == SIZE_MAX)
-		len = strlen(text);
+	len = text_len(text, len);
 	err = ctl_n(file, text, len, 0);
 
 	if (err)
@@ -357,14 +234,15 @@ struct snapshot {
 static void snapshot_take(struct snapshot *s)
 {
 	memset(s, 0, sizeof(*s));
-	region_get_stats(r, &s->st);
-	s->size = region_view_size(r, VIEW_RO);
-	s->cow_size = region_entry(r)->views & VIEW_COW ? region_view_size(r, VIEW_COW) : 0;
-	if (!region_entry(r)->anonymous)
+	region_get_stats(fixture.region, &s->st);
+	s->size = region_view_size(fixture.region, VIEW_RO);
+	s->cow_size = region_entry(fixture.region)->views & VIEW_COW ?
+		      region_view_size(fixture.region, VIEW_COW) : 0;
+	if (!region_entry(fixture.region)->anonymous)
 		s->file = file_bytes(&s->file_len);
 	s->ro = view_bytes(VIEW_RO);
 	s->reads_made++;
-	if (region_entry(r)->views & VIEW_COW) {
+	if (region_entry(fixture.region)->views & VIEW_COW) {
 		s->cow = view_bytes(VIEW_COW);
 		s->reads_made++;
 	}
@@ -426,8 +304,7 @@ static void assert_ctl_fails(unsigned at, enum ctl_file file, const char *text,
 	uint64_t errors_before = status_number(at, "errors");
 	int err;
 
-	if (len == SIZE_MAX)
-		len = strlen(text);
+	len = text_len(text, len);
 	snapshot_take(&before);
 	err = ctl_n(file, text, len, offset);
 	snapshot_take(&after);
@@ -472,8 +349,7 @@ static void assert_parse(unsigned at, enum ctl_file file, const char *text,
 	char why[400] = "";
 	int err;
 
-	if (len == SIZE_MAX)
-		len = strlen(text);
+	len = text_len(text, len);
 	err = ctl_parse(file, text, len, &c, why, sizeof(why));
 	check_at(err == 0, false, __FILE__, at, "%s '%s' = %d: %s",
 		 ctl_file_name(file), shown(text, len), err, why);
@@ -503,8 +379,7 @@ static void assert_parse_error(unsigned at, enum ctl_file file, const char *text
 	char why[400] = "";
 	int err;
 
-	if (len == SIZE_MAX)
-		len = strlen(text);
+	len = text_len(text, len);
 	err = ctl_parse(file, text, len, &c, why, sizeof(why));
 	check_at(err == EINVAL && strcmp(why, want) == 0, false, __FILE__, at,
 		 "%s '%s' = %d, '%s'; want EINVAL, '%s'", ctl_file_name(file),
@@ -880,7 +755,7 @@ static void test_resize_grows_region_and_file(void)
 	CU_ASSERT_EQUAL(STATUS_NUMBER("size"), 3 * page);
 	CU_ASSERT_EQUAL(STATUS_NUMBER("file_size"), 3 * page);
 	CU_ASSERT_EQUAL(STATUS_NUMBER("cow_size"), page);
-	CU_ASSERT_EQUAL(ctl_read(r, CTL_RESIZE, buf, sizeof(buf)),
+	CU_ASSERT_EQUAL(ctl_read(fixture.region, CTL_RESIZE, buf, sizeof(buf)),
 			strlen(fmt_text("%" PRIu64 "\n", 3 * page)));
 	CU_ASSERT_STRING_EQUAL(buf, fmt_text("%" PRIu64 "\n", 3 * page));
 }
@@ -923,7 +798,7 @@ static void test_resize_takes_every_number_form(void)
 static void test_resize_window_reaching_the_end_moves_the_end(void)
 {
 	make_data(3 * page);
-	e.offset = page;
+	fixture.entry.offset = page;
 	open_region();
 	ASSERT_CTL(CTL_RESIZE, fmt_text("%" PRIu64, page / 2));
 	ASSERT_FILE_SIZE(page + page / 2);
@@ -940,8 +815,8 @@ static void test_resize_window_reaching_the_end_moves_the_end(void)
 static void test_resize_fixed_window_at_the_end_moves_the_end(void)
 {
 	make_data(3 * page);
-	e.offset = page;
-	e.length = 2 * page;
+	fixture.entry.offset = page;
+	fixture.entry.length = 2 * page;
 	open_region();
 	ASSERT_CTL(CTL_RESIZE, fmt_text("%" PRIu64, page));
 	ASSERT_FILE_SIZE(2 * page);
@@ -955,8 +830,8 @@ static void test_resize_fixed_window_at_the_end_moves_the_end(void)
 static void test_resize_window_before_the_end(void)
 {
 	make_data(4 * page);
-	e.offset = page;
-	e.length = page;
+	fixture.entry.offset = page;
+	fixture.entry.length = page;
 	open_region();
 	ASSERT_CTL(CTL_RESIZE, "10");
 	ASSERT_VIEW_SIZE(VIEW_RW, 10);
@@ -1007,18 +882,18 @@ static void test_resize_read_shows_the_size_and_a_newline(void)
 
 	make_data(page);
 	open_region();
-	CU_ASSERT_EQUAL(ctl_read(r, CTL_RESIZE, buf, sizeof(buf)),
+	CU_ASSERT_EQUAL(ctl_read(fixture.region, CTL_RESIZE, buf, sizeof(buf)),
 			strlen(fmt_text("%" PRIu64 "\n", page)));
 	CU_ASSERT_STRING_EQUAL(buf, fmt_text("%" PRIu64 "\n", page));
 	ASSERT_CTL(CTL_RESIZE, "0");
-	CU_ASSERT_EQUAL(ctl_read(r, CTL_RESIZE, buf, sizeof(buf)), 2);
+	CU_ASSERT_EQUAL(ctl_read(fixture.region, CTL_RESIZE, buf, sizeof(buf)), 2);
 	CU_ASSERT_STRING_EQUAL(buf, "0\n");
 	/* A size of many digits that valgrind, too, can map (1T it cannot). */
 	ASSERT_CTL(CTL_RESIZE, "1G");
-	CU_ASSERT_EQUAL(ctl_read(r, CTL_RESIZE, buf, sizeof(buf)), 11);
+	CU_ASSERT_EQUAL(ctl_read(fixture.region, CTL_RESIZE, buf, sizeof(buf)), 11);
 	CU_ASSERT_STRING_EQUAL(buf, "1073741824\n");
 	ASSERT_CTL(CTL_RESIZE, "12345");
-	CU_ASSERT_EQUAL(ctl_read(r, CTL_RESIZE, buf, 4), 3);	/* cut to fit */
+	CU_ASSERT_EQUAL(ctl_read(fixture.region, CTL_RESIZE, buf, 4), 3);	/* cut to fit */
 	CU_ASSERT_STRING_EQUAL(buf, "123");
 }
 
@@ -1028,9 +903,9 @@ static void test_write_only_files_read_empty(void)
 
 	make_data(page);
 	open_region();
-	CU_ASSERT_EQUAL(ctl_read(r, CTL_FLUSH, buf, sizeof(buf)), 0);
-	CU_ASSERT_EQUAL(ctl_read(r, CTL_MOVE, buf, sizeof(buf)), 0);
-	CU_ASSERT_EQUAL(ctl_read(r, CTL_RESET, buf, sizeof(buf)), 0);
+	CU_ASSERT_EQUAL(ctl_read(fixture.region, CTL_FLUSH, buf, sizeof(buf)), 0);
+	CU_ASSERT_EQUAL(ctl_read(fixture.region, CTL_MOVE, buf, sizeof(buf)), 0);
+	CU_ASSERT_EQUAL(ctl_read(fixture.region, CTL_RESET, buf, sizeof(buf)), 0);
 }
 
 /* ---- move ---- */
@@ -1054,8 +929,8 @@ static void check_rw_move(unsigned at, uint64_t dest, uint64_t src, uint64_t cou
 	check_at(len == 3 * page && memcmp(got, want, len) == 0, false, __FILE__, at,
 		 "move %" PRIu64 " %" PRIu64 " %" PRIu64 ": the file is not memmove's",
 		 dest, src, count);
-	assert_view_holds(at, VIEW_RO, 0, want, 3 * page);
-	assert_view_holds(at, VIEW_RW, 0, want, 3 * page);
+	assert_view_holds(__FILE__, at, VIEW_RO, 0, want, 3 * page);
+	assert_view_holds(__FILE__, at, VIEW_RW, 0, want, 3 * page);
 	free(got);
 	free(want);
 }
@@ -1109,8 +984,8 @@ static void test_rw_move_shows_through_unwritten_cow_pages(void)
 static void test_move_in_a_window_lands_at_its_offset(void)
 {
 	make_data(4 * page);
-	e.offset = page;
-	e.length = 2 * page;
+	fixture.entry.offset = page;
+	fixture.entry.length = 2 * page;
 	open_region();
 	ASSERT_CTL(CTL_MOVE, "0 100 50");
 	{
@@ -1233,7 +1108,7 @@ static void test_move_past_the_end_is_einval(void)
 	open_region();
 	ASSERT_CTL_FAILS(CTL_MOVE, "0 4096 100", EINVAL,
 			 "source 4096+100 is past the end (4096)");
-	n = ctl_read(r, CTL_STATUS, status, sizeof(status));
+	n = ctl_read(fixture.region, CTL_STATUS, status, sizeof(status));
 	CU_ASSERT(n > 0 && strstr(status, "\nlast_error: move: source 4096+100 is "
 				  "past the end (4096)\n") != NULL);
 	ASSERT_CTL_FAILS(CTL_MOVE, "4000 0 97", EINVAL,
@@ -1326,18 +1201,38 @@ static void test_reset_anonymous(void)
 
 /* ---- the errno order ---- */
 
+/* A command: the string TEXT written to FILE. */
+struct command {
+	enum ctl_file file;
+	const char *text;
+};
+
+/* Asserts that each of COMMANDS (an array) fails as ASSERT_CTL_FAILS says:
+ * with WANT, changing nothing, and REASON in last_error. */
+#define ASSERT_EACH_FAILS(commands, want, reason) \
+	assert_each_fails(__LINE__, commands, sizeof(commands) / sizeof((commands)[0]), \
+			  want, reason)
+
+static void assert_each_fails(unsigned at, const struct command *commands, size_t n,
+			      int want, const char *reason)
+{
+	for (size_t i = 0; i < n; i++)
+		assert_ctl_fails(at, commands[i].file, commands[i].text, SIZE_MAX, 0, want,
+				 reason);
+}
+
 static void test_no_rw_view_is_erofs_before_anything(void)
 {
+	static const struct command refused[] = {
+		{ CTL_FLUSH, "" }, { CTL_FLUSH, "junk" }, { CTL_RESIZE, "0" },
+		{ CTL_RESIZE, "-1 x" }, { CTL_MOVE, "0 0 0" }, { CTL_MOVE, "" },
+		{ CTL_MOVE, "cowx 1 2" },
+	};
+
 	make_data(page);
-	e.views = VIEW_RO | VIEW_COW;
+	fixture.entry.views = VIEW_RO | VIEW_COW;
 	open_region();
-	ASSERT_CTL_FAILS(CTL_FLUSH, "", EROFS, "the entry has no rw view");
-	ASSERT_CTL_FAILS(CTL_FLUSH, "junk", EROFS, "the entry has no rw view");
-	ASSERT_CTL_FAILS(CTL_RESIZE, "0", EROFS, "the entry has no rw view");
-	ASSERT_CTL_FAILS(CTL_RESIZE, "-1 x", EROFS, "the entry has no rw view");
-	ASSERT_CTL_FAILS(CTL_MOVE, "0 0 0", EROFS, "the entry has no rw view");
-	ASSERT_CTL_FAILS(CTL_MOVE, "", EROFS, "the entry has no rw view");
-	ASSERT_CTL_FAILS(CTL_MOVE, "cowx 1 2", EROFS, "the entry has no rw view");
+	ASSERT_EACH_FAILS(refused, EROFS, "the entry has no rw view");
 	ASSERT_CTL_FAILS_N(CTL_RESIZE, "0", 1, 1, EROFS, "the entry has no rw view");
 	/* cow works without rw */
 	ASSERT_CTL(CTL_MOVE, "cow 0 100 10");
@@ -1347,14 +1242,15 @@ static void test_no_rw_view_is_erofs_before_anything(void)
 
 static void test_no_cow_view_is_erofs_before_anything(void)
 {
+	static const struct command refused[] = {
+		{ CTL_MOVE, "cow 0 0 0" }, { CTL_MOVE, " COW 1 2" }, { CTL_MOVE, "cow\t-1" },
+		{ CTL_RESET, "" }, { CTL_RESET, "anything" },
+	};
+
 	make_data(page);
-	e.views = VIEW_RO | VIEW_RW;
+	fixture.entry.views = VIEW_RO | VIEW_RW;
 	open_region();
-	ASSERT_CTL_FAILS(CTL_MOVE, "cow 0 0 0", EROFS, "the entry has no cow view");
-	ASSERT_CTL_FAILS(CTL_MOVE, " COW 1 2", EROFS, "the entry has no cow view");
-	ASSERT_CTL_FAILS(CTL_MOVE, "cow\t-1", EROFS, "the entry has no cow view");
-	ASSERT_CTL_FAILS(CTL_RESET, "", EROFS, "the entry has no cow view");
-	ASSERT_CTL_FAILS(CTL_RESET, "anything", EROFS, "the entry has no cow view");
+	ASSERT_EACH_FAILS(refused, EROFS, "the entry has no cow view");
 	ASSERT_CTL(CTL_MOVE, "0 100 10");
 	ASSERT_CTL(CTL_FLUSH, "");
 	ASSERT_CTL(CTL_RESIZE, "2k");
@@ -1363,30 +1259,34 @@ static void test_no_cow_view_is_erofs_before_anything(void)
 
 static void test_ro_only_entry_refuses_every_command(void)
 {
+	static const struct command need_rw[] = {
+		{ CTL_FLUSH, "" }, { CTL_RESIZE, "abc" }, { CTL_MOVE, "0 0 0" },
+	};
+	static const struct command need_cow[] = {
+		{ CTL_MOVE, "cow 0 0 0" }, { CTL_RESET, "" },
+	};
+
 	make_data(page);
-	e.views = VIEW_RO;
-	e.resizable = false;
+	fixture.entry.views = VIEW_RO;
+	fixture.entry.resizable = false;
 	open_region();
-	ASSERT_CTL_FAILS(CTL_FLUSH, "", EROFS, "the entry has no rw view");
-	ASSERT_CTL_FAILS(CTL_RESIZE, "abc", EROFS, "the entry has no rw view");
-	ASSERT_CTL_FAILS(CTL_MOVE, "0 0 0", EROFS, "the entry has no rw view");
-	ASSERT_CTL_FAILS(CTL_MOVE, "cow 0 0 0", EROFS, "the entry has no cow view");
-	ASSERT_CTL_FAILS(CTL_RESET, "", EROFS, "the entry has no cow view");
+	ASSERT_EACH_FAILS(need_rw, EROFS, "the entry has no rw view");
+	ASSERT_EACH_FAILS(need_cow, EROFS, "the entry has no cow view");
 	ASSERT_STATUS("views", "ro");
 	ASSERT_STATUS("cow_size", "0");
 }
 
 static void test_not_resizable_is_eperm_before_parsing(void)
 {
+	const struct command refused[] = {
+		{ CTL_RESIZE, fmt_text("%" PRIu64, 2 * page) }, { CTL_RESIZE, "abc" },
+		{ CTL_RESIZE, "" },
+	};
+
 	make_data(page);
-	e.resizable = false;
+	fixture.entry.resizable = false;
 	open_region();
-	ASSERT_CTL_FAILS(CTL_RESIZE, fmt_text("%" PRIu64, 2 * page), EPERM,
-			 "the entry is not resizable (resizable = no)");
-	ASSERT_CTL_FAILS(CTL_RESIZE, "abc", EPERM,
-			 "the entry is not resizable (resizable = no)");
-	ASSERT_CTL_FAILS(CTL_RESIZE, "", EPERM,
-			 "the entry is not resizable (resizable = no)");
+	ASSERT_EACH_FAILS(refused, EPERM, "the entry is not resizable (resizable = no)");
 	ASSERT_CTL_FAILS_N(CTL_RESIZE, "1\0", 2, 0, EPERM,
 			   "the entry is not resizable (resizable = no)");
 	ASSERT_CTL_FAILS_N(CTL_RESIZE, "0", 1, 7, EPERM,
@@ -1401,8 +1301,8 @@ static void test_not_resizable_is_eperm_before_parsing(void)
 static void test_not_resizable_without_rw_is_erofs(void)
 {
 	make_data(page);
-	e.resizable = false;
-	e.views = VIEW_RO | VIEW_COW;
+	fixture.entry.resizable = false;
+	fixture.entry.views = VIEW_RO | VIEW_COW;
 	open_region();
 	ASSERT_CTL_FAILS(CTL_RESIZE, "abc", EROFS, "the entry has no rw view");
 	ASSERT_CTL_FAILS(CTL_RESIZE, "1", EROFS, "the entry has no rw view");
@@ -1502,7 +1402,7 @@ static const char *const status_keys[] = {
 static void assert_status_lines(unsigned at)
 {
 	char text[CTL_READ_MAX];
-	size_t n = ctl_read(r, CTL_STATUS, text, sizeof(text));
+	size_t n = ctl_read(fixture.region, CTL_STATUS, text, sizeof(text));
 	unsigned seen[N_STATUS_KEYS] = { 0 }, lines = 0;
 	char *line = text;
 
@@ -1537,8 +1437,8 @@ static void test_status_of_a_file_entry(void)
 	open_region();
 	ASSERT_STATUS_LINES();
 	ASSERT_STATUS("name", "e");
-	ASSERT_STATUS("path", path);
-	CU_ASSERT_EQUAL(path[0], '/');
+	ASSERT_STATUS("path", fixture.path);
+	CU_ASSERT_EQUAL(fixture.path[0], '/');
 	ASSERT_STATUS("views", "ro rw cow");
 	ASSERT_STATUS("offset", "0");
 	ASSERT_STATUS("size", fmt_text("%" PRIu64, 3 * page));
@@ -1561,10 +1461,10 @@ static void test_status_of_a_file_entry(void)
 static void test_status_of_a_window(void)
 {
 	make_data(5 * page);
-	e.offset = page;
-	e.length = 2 * page;
-	e.views = VIEW_RO | VIEW_COW;
-	e.resizable = false;
+	fixture.entry.offset = page;
+	fixture.entry.length = 2 * page;
+	fixture.entry.views = VIEW_RO | VIEW_COW;
+	fixture.entry.resizable = false;
 	open_region();
 	ASSERT_STATUS_LINES();
 	ASSERT_STATUS("views", "ro cow");
@@ -1578,7 +1478,7 @@ static void test_status_of_a_window(void)
 static void test_status_without_cow_view(void)
 {
 	make_data(page);
-	e.views = VIEW_RO | VIEW_RW;
+	fixture.entry.views = VIEW_RO | VIEW_RW;
 	open_region();
 	ASSERT_STATUS_LINES();
 	ASSERT_STATUS("views", "ro rw");
@@ -1647,7 +1547,7 @@ static void test_status_counters(void)
  */
 static void drop_cached_pages(void)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = open(fixture.path, O_RDONLY | O_CLOEXEC);
 
 	CU_ASSERT_FATAL(fd >= 0);
 	CU_ASSERT_EQUAL(posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED), 0);
@@ -1741,8 +1641,9 @@ static void test_status_stays_one_key_a_line_after_control_bytes(void)
 
 void add_ctl_suite(void)
 {
-	CU_pSuite s = CU_add_suite_with_setup_and_teardown("ctl", init_suite,
-							   NULL, setup, teardown);
+	CU_pSuite s = CU_add_suite_with_setup_and_teardown("ctl", init_suite, NULL,
+							   region_fixture_setup,
+							   region_fixture_teardown);
 
 	CU_ADD_TEST(s, test_file_names);
 	CU_ADD_TEST(s, test_file_modes);

@@ -33,10 +33,6 @@
 #define CUT_REASON "a page past the end of the file, which was cut outside the mount"
 
 static uint64_t page;
-static char name[] = "e";
-static char *dir, *path;	/* this test's folder and DIR/data */
-static struct config_entry e;	/* the entry the test opens */
-static struct region *r;	/* open region; teardown closes it if need be */
 static int fd = -1;		/* DIR/data, for the test's own mapping */
 static unsigned char *map;	/* MAP_PAGES pages of DIR/data, MAP_SHARED */
 
@@ -48,56 +44,21 @@ static int init_suite(void)
 	return size > 0 && fault_setup() == 0 ? 0 : -1;
 }
 
-static void setup(void)
-{
-	dir = tmpdir_make();
-	path = path_join(dir, "data");
-	e = (struct config_entry){
-		.name = name,
-		.path = path,
-		.views = VIEW_ALL,
-		.resizable = true,
-		.advice = MADV_NORMAL,
-	};
-}
-
 static void teardown(void)
 {
-	if (r)
-		region_close(r);
-	r = NULL;
 	if (map)
 		munmap(map, MAP_PAGES * page);
 	map = NULL;
 	if (fd >= 0)
 		close(fd);
 	fd = -1;
-	free(path);
-	tmpdir_remove(dir);
-}
-
-/* The bytes the data file starts with; 251 is prime, so pages differ. */
-static unsigned char pattern(uint64_t off)
-{
-	return (unsigned char)(off % 251);
-}
-
-/* Makes the data file SIZE bytes of pattern(). */
-static void make_data(uint64_t size)
-{
-	unsigned char *data = malloc(size + 1);
-
-	CU_ASSERT_PTR_NOT_NULL_FATAL(data);
-	for (uint64_t i = 0; i < size; i++)
-		data[i] = pattern(i);
-	file_write(path, data, size);
-	free(data);
+	region_fixture_teardown();
 }
 
 /* Cuts the data file to SIZE bytes, as another process would. */
 static void cut_file(uint64_t size)
 {
-	CU_ASSERT_EQUAL_FATAL(truncate(path, (off_t)size), 0);
+	CU_ASSERT_EQUAL_FATAL(truncate(fixture.path, (off_t)size), 0);
 }
 
 /* Maps the data file, MAP_PAGES pages of pattern(), then cuts it to CUT. */
@@ -106,7 +67,7 @@ static void map_then_cut(uint64_t cut)
 	void *m;
 
 	make_data(MAP_PAGES * page);
-	fd = open(path, O_RDWR | O_CLOEXEC);
+	fd = open(fixture.path, O_RDWR | O_CLOEXEC);
 	CU_ASSERT_FATAL(fd >= 0);
 	m = mmap(NULL, MAP_PAGES * page, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	CU_ASSERT_FATAL(m != MAP_FAILED);
@@ -127,35 +88,6 @@ static void assert_pattern(unsigned at, const unsigned char *buf, uint64_t off,
 	check_at(i == len, false, __FILE__, at,
 		 "byte %zu of %zu from %" PRIu64 " is not the file's", i, len, off);
 }
-
-/* Asserts that the data file holds LEN bytes of WANT at OFF. */
-#define ASSERT_FILE_HOLDS(off, want, len) assert_file_holds(__LINE__, off, want, len)
-
-static void assert_file_holds(unsigned at, uint64_t off, const void *want,
-			      size_t len)
-{
-	unsigned char *got = malloc(len + 1);
-	int rfd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n = rfd < 0 ? -1 : pread(rfd, got, len, (off_t)off);
-
-	if (rfd >= 0)
-		close(rfd);
-	check_at(n == (ssize_t)len && memcmp(got, want, len) == 0, false,
-		 __FILE__, at, "file at %" PRIu64 ": %zd of %zu bytes read, %s",
-		 off, n, len, n == (ssize_t)len ? "not the expected ones" : "short");
-	free(got);
-}
-
-/* Asserts that the data file is WANT bytes long. */
-#define ASSERT_FILE_SIZE(want) \
-	check_at(file_size(path) == (long long)(want), false, __FILE__, __LINE__, \
-		 "the file is %lld bytes, want %lld", file_size(path), (long long)(want))
-
-/* Asserts that VIEW's size is WANT. */
-#define ASSERT_VIEW_SIZE(view, want) \
-	check_at(region_view_size(r, view) == (uint64_t)(want), false, __FILE__, \
-		 __LINE__, "view %u is %" PRIu64 " bytes, want %" PRIu64, view, \
-		 region_view_size(r, view), (uint64_t)(want))
 
 /* ---- fault_copy on a mapping of its own ---- */
 
@@ -311,31 +243,6 @@ static void test_sigbus_outside_a_copy_still_kills(void)
 
 /* ---- through the region ---- */
 
-static void open_region(void)
-{
-	char why[256] = "";
-	int err = region_open(&e, &r, why, sizeof(why));
-
-	CHECK_FATAL(err == 0, "region_open = %d: %s", err, why);
-}
-
-/* Copies up to LEN bytes of VIEW at OFF into BUF; returns how many. */
-static size_t read_view(unsigned view, uint64_t off, void *buf, size_t len)
-{
-	const void *data = NULL;
-	size_t n = region_read_begin(r, view, off, len, &data);
-
-	if (n)
-		memcpy(buf, data, n);
-	region_read_end(r);
-	return n;
-}
-
-static ssize_t write_view(unsigned view, uint64_t off, const char *text)
-{
-	return region_write(r, view, text, strlen(text), off);
-}
-
 /* SPEC: a write touching pages past the new end fails with EIO; the
  * region then ends where the file does. */
 static void test_rw_write_past_the_cut_end_is_eio(void)
@@ -347,7 +254,7 @@ static void test_rw_write_past_the_cut_end_is_eio(void)
 	open_region();
 	cut_file(page);
 	CU_ASSERT_EQUAL(write_view(VIEW_RW, 2 * page, "abc"), -EIO);
-	region_get_stats(r, &st);
+	region_get_stats(fixture.region, &st);
 	CU_ASSERT_EQUAL(st.errors, 0);	/* region.h: a fault is not a failed command */
 	CU_ASSERT_EQUAL(st.writes, 1);
 	ASSERT_VIEW_SIZE(VIEW_RO, page);
@@ -376,7 +283,7 @@ static void test_rw_write_past_a_cut_mid_page_is_eio(void)
 static void test_rw_write_following_from_an_offset(void)
 {
 	make_data(4 * page);
-	e.offset = page;
+	fixture.entry.offset = page;
 	open_region();
 	ASSERT_VIEW_SIZE(VIEW_RW, 3 * page);
 	cut_file(2 * page);
@@ -390,8 +297,8 @@ static void test_rw_write_following_from_an_offset(void)
 static void test_fixed_window_shrinks_to_what_is_left(void)
 {
 	make_data(4 * page);
-	e.offset = page;
-	e.length = 2 * page;
+	fixture.entry.offset = page;
+	fixture.entry.length = 2 * page;
 	open_region();
 	cut_file(2 * page);
 	CU_ASSERT_EQUAL(write_view(VIEW_RW, page + 10, "abc"), -EIO);
@@ -406,8 +313,8 @@ static void test_fixed_window_shrinks_to_what_is_left(void)
 static void test_fixed_window_cut_before_its_start(void)
 {
 	make_data(4 * page);
-	e.offset = 2 * page;
-	e.length = page;
+	fixture.entry.offset = 2 * page;
+	fixture.entry.length = page;
 	open_region();
 	cut_file(page);
 	CU_ASSERT_EQUAL(write_view(VIEW_RW, 0, "abc"), -EIO);
@@ -426,7 +333,7 @@ static void test_cow_write_on_a_cut_page_is_eio(void)
 	CU_ASSERT_EQUAL(write_view(VIEW_COW, 2 * page, "x"), -EIO);
 	ASSERT_VIEW_SIZE(VIEW_COW, page);
 	ASSERT_VIEW_SIZE(VIEW_RO, page);
-	region_get_stats(r, &st);
+	region_get_stats(fixture.region, &st);
 	CU_ASSERT_EQUAL(st.cow_private_bytes, 0);
 	CU_ASSERT_EQUAL(write_view(VIEW_COW, 0, "mine"), 4);
 	ASSERT_FILE_HOLDS(0, "\0\1\2\3", 4);
@@ -443,11 +350,11 @@ static void test_read_of_a_cut_page_then_region_fault(void)
 	make_data(3 * page);
 	open_region();
 	cut_file(page);
-	n = region_read_begin(r, VIEW_RO, 2 * page, sizeof(buf), &data);
+	n = region_read_begin(fixture.region, VIEW_RO, 2 * page, sizeof(buf), &data);
 	CU_ASSERT_EQUAL(n, sizeof(buf));
 	CU_ASSERT_EQUAL(n ? fault_copy(buf, data, n) : -1, EIO);
-	region_read_end(r);
-	region_fault(r, "a read");
+	region_read_end(fixture.region);
+	region_fault(fixture.region, "a read");
 	ASSERT_VIEW_SIZE(VIEW_RO, page);
 	ASSERT_VIEW_SIZE(VIEW_COW, page);
 	CU_ASSERT_EQUAL(read_view(VIEW_RO, 2 * page, buf, sizeof(buf)), 0);
@@ -460,9 +367,9 @@ static void test_read_of_a_cut_page_then_region_fault(void)
 static void test_region_fault_fits_a_window_only_down(void)
 {
 	make_data(3 * page);
-	e.length = page;
+	fixture.entry.length = page;
 	open_region();
-	region_fault(r, "a read");
+	region_fault(fixture.region, "a read");
 	ASSERT_VIEW_SIZE(VIEW_RW, page);
 	ASSERT_VIEW_SIZE(VIEW_COW, page);
 	ASSERT_FILE_SIZE(3 * page);
@@ -473,12 +380,12 @@ static void test_region_fault_fits_a_following_entry_to_the_file(void)
 	make_data(page);
 	open_region();
 	cut_file(3 * page);
-	region_fault(r, "a read");
+	region_fault(fixture.region, "a read");
 	ASSERT_VIEW_SIZE(VIEW_RO, 3 * page);
 	ASSERT_VIEW_SIZE(VIEW_RW, 3 * page);
 	ASSERT_VIEW_SIZE(VIEW_COW, page);	/* cow grows only at reset */
 	cut_file(100);
-	region_fault(r, "a read");
+	region_fault(fixture.region, "a read");
 	ASSERT_VIEW_SIZE(VIEW_RW, 100);
 	ASSERT_VIEW_SIZE(VIEW_COW, 100);
 }
@@ -492,14 +399,15 @@ static void test_move_from_a_cut_page_is_eio(void)
 	make_data(3 * page);
 	open_region();
 	cut_file(page);
-	CU_ASSERT_EQUAL(region_move(r, VIEW_RW, 0, 2 * page, 10, why, sizeof(why)), EIO);
+	CU_ASSERT_EQUAL(region_move(fixture.region, VIEW_RW, 0, 2 * page, 10, why, sizeof(why)),
+			EIO);
 	CU_ASSERT_STRING_EQUAL(why, CUT_REASON);
 	ASSERT_VIEW_SIZE(VIEW_RW, page);
 	ASSERT_VIEW_SIZE(VIEW_COW, page);
 	for (size_t i = 0; i < sizeof(want); i++)
 		want[i] = pattern(i);
 	ASSERT_FILE_HOLDS(0, want, sizeof(want));
-	region_get_stats(r, &st);
+	region_get_stats(fixture.region, &st);
 	CU_ASSERT_EQUAL(st.moves, 0);
 	CU_ASSERT_EQUAL(st.size, page);
 }
@@ -511,13 +419,14 @@ static void test_move_into_a_cut_page_is_eio(void)
 	make_data(3 * page);
 	open_region();
 	cut_file(page);
-	CU_ASSERT_EQUAL(region_move(r, VIEW_RW, 2 * page, 0, 10, why, sizeof(why)), EIO);
+	CU_ASSERT_EQUAL(region_move(fixture.region, VIEW_RW, 2 * page, 0, 10, why, sizeof(why)),
+			EIO);
 	CU_ASSERT_STRING_EQUAL(why, CUT_REASON);
 	ASSERT_VIEW_SIZE(VIEW_RW, page);
 	ASSERT_FILE_SIZE(page);
 	/* once fitted, the same move is out of range */
-	CU_ASSERT_EQUAL(region_move(r, VIEW_RW, 2 * page, 0, 10, NULL, 0), EINVAL);
-	CU_ASSERT_EQUAL(region_move(r, VIEW_RW, 5, 0, 10, NULL, 0), 0);
+	CU_ASSERT_EQUAL(region_move(fixture.region, VIEW_RW, 2 * page, 0, 10, NULL, 0), EINVAL);
+	CU_ASSERT_EQUAL(region_move(fixture.region, VIEW_RW, 5, 0, 10, NULL, 0), 0);
 }
 
 static void test_move_cow_on_a_cut_page_is_eio(void)
@@ -528,10 +437,11 @@ static void test_move_cow_on_a_cut_page_is_eio(void)
 	make_data(3 * page);
 	open_region();
 	cut_file(page);
-	CU_ASSERT_EQUAL(region_move(r, VIEW_COW, 0, 2 * page, 10, why, sizeof(why)), EIO);
+	CU_ASSERT_EQUAL(region_move(fixture.region, VIEW_COW, 0, 2 * page, 10, why, sizeof(why)),
+			EIO);
 	CU_ASSERT_STRING_EQUAL(why, CUT_REASON);
 	ASSERT_VIEW_SIZE(VIEW_COW, page);
-	region_get_stats(r, &st);
+	region_get_stats(fixture.region, &st);
 	CU_ASSERT_EQUAL(st.cow_private_bytes, 0);
 	CU_ASSERT_EQUAL(st.moves, 0);
 }
@@ -548,8 +458,8 @@ static void test_move_command_on_a_cut_page(void)
 	open_region();
 	cut_file(page);
 	snprintf(cmd, sizeof(cmd), "0 %" PRIu64 " 10\n", 2 * page);
-	CU_ASSERT_EQUAL(ctl_write(r, CTL_MOVE, cmd, strlen(cmd), 0, &effect), EIO);
-	region_get_stats(r, &st);
+	CU_ASSERT_EQUAL(ctl_write(fixture.region, CTL_MOVE, cmd, strlen(cmd), 0, &effect), EIO);
+	region_get_stats(fixture.region, &st);
 	CU_ASSERT_STRING_EQUAL(st.last_error, "move: " CUT_REASON);
 	CHECK(st.errors == 1, "errors %" PRIu64 " after one failed command", st.errors);
 	CU_ASSERT_EQUAL(st.moves, 0);
@@ -565,22 +475,22 @@ static void test_region_keeps_working_after_faults(void)
 	open_region();
 	cut_file(page);
 	CU_ASSERT_EQUAL(write_view(VIEW_RW, 2 * page, "x"), -EIO);
-	CU_ASSERT_EQUAL(region_move(r, VIEW_RW, 0, 0, 1, NULL, 0), 0);
-	CU_ASSERT_EQUAL(region_resize(r, 3 * page, NULL, 0), 0);
+	CU_ASSERT_EQUAL(region_move(fixture.region, VIEW_RW, 0, 0, 1, NULL, 0), 0);
+	CU_ASSERT_EQUAL(region_resize(fixture.region, 3 * page, NULL, 0), 0);
 	ASSERT_FILE_SIZE(3 * page);
 	CU_ASSERT_EQUAL(write_view(VIEW_RW, 2 * page, "again"), 5);
 	ASSERT_FILE_HOLDS(2 * page, "again", 5);
-	CU_ASSERT_EQUAL(region_move(r, VIEW_RW, 0, 2 * page, 5, NULL, 0), 0);
+	CU_ASSERT_EQUAL(region_move(fixture.region, VIEW_RW, 0, 2 * page, 5, NULL, 0), 0);
 	ASSERT_FILE_HOLDS(0, "again", 5);
 	CU_ASSERT_EQUAL(read_view(VIEW_RO, 2 * page, buf, 5), 5);
 	CU_ASSERT_EQUAL(memcmp(buf, "again", 5), 0);
-	CU_ASSERT_EQUAL(region_sync(r, 0, 3 * page, NULL, 0), 0);
+	CU_ASSERT_EQUAL(region_sync(fixture.region, 0, 3 * page, NULL, 0), 0);
 }
 
 void add_fault_suite(void)
 {
-	CU_pSuite s = CU_add_suite_with_setup_and_teardown("fault", init_suite,
-							   NULL, setup, teardown);
+	CU_pSuite s = CU_add_suite_with_setup_and_teardown("fault", init_suite, NULL,
+							   region_fixture_setup, teardown);
 
 	CU_ADD_TEST(s, test_setup_installs_a_sigbus_handler);
 	CU_ADD_TEST(s, test_copy_within_the_file_works);

@@ -20,11 +20,7 @@
 #include "tests.h"
 
 static uint64_t page;
-static char name[] = "e";
-static char *dir, *path;	/* this test's folder and DIR/data */
 static char *exe;		/* busy_executable(), for the tests that use it */
-static struct config_entry e;	/* the entry the test opens */
-static struct region *r;	/* open region; teardown closes it if need be */
 
 static int init_suite(void)
 {
@@ -34,143 +30,28 @@ static int init_suite(void)
 	return size > 0 ? 0 : -1;
 }
 
-static void setup(void)
-{
-	dir = tmpdir_make();
-	path = path_join(dir, "data");
-	e = (struct config_entry){
-		.name = name,
-		.path = path,
-		.views = VIEW_ALL,
-		.resizable = true,
-		.advice = MADV_NORMAL,
-	};
-}
-
 static void teardown(void)
 {
-	if (r)
-		region_close(r);
-	r = NULL;
 	free(exe);
 	exe = NULL;
-	free(path);
-	tmpdir_remove(dir);
-}
-
-/* The bytes the data file starts with; 251 is prime, so pages differ. */
-static unsigned char pattern(uint64_t off)
-{
-	return (unsigned char)(off % 251);
-}
-
-/* Makes the data file SIZE bytes of pattern(). */
-static void make_data(uint64_t size)
-{
-	unsigned char *data = malloc(size + 1);
-
-	CU_ASSERT_PTR_NOT_NULL_FATAL(data);
-	for (uint64_t i = 0; i < size; i++)
-		data[i] = pattern(i);
-	file_write(path, data, size);
-	free(data);
-}
-
-static void open_region(void)
-{
-	char why[256] = "";
-	int err = region_open(&e, &r, why, sizeof(why));
-
-	CHECK_FATAL(err == 0, "region_open = %d: %s", err, why);
+	region_fixture_teardown();
 }
 
 static void close_region(void)
 {
-	int err = region_close(r);
+	int err = region_close(fixture.region);
 
-	r = NULL;
+	fixture.region = NULL;
 	CU_ASSERT_EQUAL(err, 0);
 }
 
-/* Copies up to LEN bytes of VIEW at OFF into BUF; returns how many. */
-static size_t read_view(unsigned view, uint64_t off, void *buf, size_t len)
-{
-	const void *data = NULL;
-	size_t n = region_read_begin(r, view, off, len, &data);
-
-	if (n)
-		memcpy(buf, data, n);
-	region_read_end(r);
-	return n;
-}
-
-static ssize_t write_view(unsigned view, uint64_t off, const char *text)
-{
-	return region_write(r, view, text, strlen(text), off);
-}
-
-/* Asserts that VIEW's size is WANT. */
-#define ASSERT_VIEW_SIZE(view, want) \
-	CU_ASSERT_EQUAL(region_view_size(r, view), (uint64_t)(want))
-
-/* Asserts that the entry's backing file is WANT bytes long. */
-#define ASSERT_FILE_SIZE(want) CU_ASSERT_EQUAL(file_size(e.path), (long long)(want))
-
-/* Asserts that VIEW holds LEN bytes of WANT at OFF. */
-#define ASSERT_VIEW_HOLDS(view, off, want, len) \
-	assert_view_holds(__LINE__, view, off, want, len)
-/* Asserts that the entry's backing file holds LEN bytes of WANT at OFF. */
-#define ASSERT_FILE_HOLDS(off, want, len) assert_file_holds(__LINE__, off, want, len)
 /* Asserts that VIEW at OFF holds the file's LEN bytes at FILE_OFF. */
 #define ASSERT_VIEW_IS_FILE(view, off, len, file_off) \
 	assert_view_is_file(__LINE__, view, off, len, file_off)
-/* Asserts that the file still holds pattern() in [OFF, OFF + LEN). */
-#define ASSERT_FILE_UNTOUCHED(off, len) assert_file_untouched(__LINE__, off, len)
 /* Asserts that the file holds LEN zeros at OFF. */
 #define ASSERT_FILE_ZEROS(off, len) assert_file_zeros(__LINE__, off, len)
 /* Asserts that VIEW holds LEN zeros at OFF. */
 #define ASSERT_VIEW_ZEROS(view, off, len) assert_view_zeros(__LINE__, view, off, len)
-
-static void assert_view_holds(unsigned at, unsigned view, uint64_t off,
-			      const void *want, size_t len)
-{
-	unsigned char *got = malloc(len);
-	size_t n;
-
-	CU_ASSERT_PTR_NOT_NULL_FATAL(got);
-	n = read_view(view, off, got, len);
-	check_at(n == len && memcmp(got, want, len) == 0, false, __FILE__, at,
-		 "view %u at %" PRIu64 ": %zu of %zu bytes read, %s", view, off,
-		 n, len, n == len ? "not the expected ones" : "short");
-	free(got);
-}
-
-/* pread(2) of the entry's backing file; -1 if it cannot be read. */
-static ssize_t read_file(uint64_t off, void *buf, size_t len)
-{
-	int fd = open(e.path, O_RDONLY | O_CLOEXEC);
-	ssize_t n;
-
-	if (fd < 0)
-		return -1;
-	n = pread(fd, buf, len, (off_t)off);
-	close(fd);
-	return n;
-}
-
-static void assert_file_holds(unsigned at, uint64_t off, const void *want,
-			      size_t len)
-{
-	unsigned char *got = malloc(len);
-	ssize_t n;
-
-	CU_ASSERT_PTR_NOT_NULL_FATAL(got);
-	n = read_file(off, got, len);
-	check_at(n == (ssize_t)len && memcmp(got, want, len) == 0, false,
-		 __FILE__, at, "file at %" PRIu64 ": %zd of %zu bytes read, %s",
-		 off, n, len, n == (ssize_t)len ? "not the expected ones" : "short");
-	free(got);
-}
 
 static void assert_view_is_file(unsigned at, unsigned view, uint64_t off,
 				size_t len, uint64_t file_off)
@@ -182,18 +63,7 @@ static void assert_view_is_file(unsigned at, unsigned view, uint64_t off,
 	n = read_file(file_off, want, len);
 	check_at(n == (ssize_t)len, false, __FILE__, at,
 		 "file at %" PRIu64 ": %zd of %zu bytes read", file_off, n, len);
-	assert_view_holds(at, view, off, want, len);
-	free(want);
-}
-
-static void assert_file_untouched(unsigned at, uint64_t off, size_t len)
-{
-	unsigned char *want = malloc(len);
-
-	CU_ASSERT_PTR_NOT_NULL_FATAL(want);
-	for (size_t i = 0; i < len; i++)
-		want[i] = pattern(off + i);
-	assert_file_holds(at, off, want, len);
+	assert_view_holds(__FILE__, at, view, off, want, len);
 	free(want);
 }
 
@@ -202,7 +72,7 @@ static void assert_file_zeros(unsigned at, uint64_t off, size_t len)
 	unsigned char *want = calloc(1, len);
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(want);
-	assert_file_holds(at, off, want, len);
+	assert_file_holds(__FILE__, at, off, want, len);
 	free(want);
 }
 
@@ -212,14 +82,14 @@ static void assert_view_zeros(unsigned at, unsigned view, uint64_t off,
 	unsigned char *want = calloc(1, len);
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(want);
-	assert_view_holds(at, view, off, want, len);
+	assert_view_holds(__FILE__, at, view, off, want, len);
 	free(want);
 }
 
 /* Writes TEXT into the data file at OFF, as another process would. */
 static void write_file(uint64_t off, const char *text)
 {
-	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	int fd = open(fixture.path, O_WRONLY | O_CLOEXEC);
 
 	CU_ASSERT_FATAL(fd >= 0);
 	CU_ASSERT_EQUAL(pwrite(fd, text, strlen(text), (off_t)off),
@@ -235,7 +105,7 @@ static void write_file(uint64_t off, const char *text)
 static void assert_resize(unsigned at, uint64_t size)
 {
 	char why[256] = "";
-	int err = region_resize(r, size, why, sizeof(why));
+	int err = region_resize(fixture.region, size, why, sizeof(why));
 
 	check_at(err == 0, false, __FILE__, at,
 		 "region_resize(%" PRIu64 ") = %d: %s", size, err, why);
@@ -244,7 +114,7 @@ static void assert_resize(unsigned at, uint64_t size)
 static void assert_sync(unsigned at, uint64_t off, uint64_t len)
 {
 	char why[256] = "";
-	int err = region_sync(r, off, len, why, sizeof(why));
+	int err = region_sync(fixture.region, off, len, why, sizeof(why));
 
 	check_at(err == 0, false, __FILE__, at,
 		 "region_sync(%" PRIu64 ", %" PRIu64 ") = %d: %s", off, len, err, why);
@@ -264,7 +134,7 @@ static void test_open_file_entry(void)
 	ASSERT_VIEW_IS_FILE(VIEW_RO, 0, 3 * page, 0);
 	ASSERT_VIEW_IS_FILE(VIEW_RW, 0, 3 * page, 0);
 	ASSERT_VIEW_IS_FILE(VIEW_COW, 0, 3 * page, 0);
-	CU_ASSERT_EQUAL(region_fstat(r, &st), 0);
+	CU_ASSERT_EQUAL(region_fstat(fixture.region, &st), 0);
 	CU_ASSERT_TRUE(S_ISREG(st.st_mode));
 	CU_ASSERT_EQUAL(st.st_size, (off_t)(3 * page));
 	close_region();
@@ -276,12 +146,12 @@ static void test_region_keeps_its_own_copy_of_the_entry(void)
 
 	make_data(page);
 	open_region();
-	copy = region_entry(r);
-	CU_ASSERT_PTR_NOT_EQUAL(copy, &e);
-	CU_ASSERT_PTR_NOT_EQUAL(copy->name, e.name);
-	CU_ASSERT_PTR_NOT_EQUAL(copy->path, e.path);
+	copy = region_entry(fixture.region);
+	CU_ASSERT_PTR_NOT_EQUAL(copy, &fixture.entry);
+	CU_ASSERT_PTR_NOT_EQUAL(copy->name, fixture.entry.name);
+	CU_ASSERT_PTR_NOT_EQUAL(copy->path, fixture.entry.path);
 	CU_ASSERT_STRING_EQUAL(copy->name, "e");
-	CU_ASSERT_STRING_EQUAL(copy->path, path);
+	CU_ASSERT_STRING_EQUAL(copy->path, fixture.path);
 	CU_ASSERT_EQUAL(copy->views, VIEW_ALL);
 	close_region();
 }
@@ -303,8 +173,8 @@ static void test_open_window(void)
 	char buf[100];
 
 	make_data(4 * page);
-	e.offset = page;
-	e.length = page;
+	fixture.entry.offset = page;
+	fixture.entry.length = page;
 	open_region();
 	ASSERT_VIEW_SIZE(VIEW_RO, page);
 	ASSERT_VIEW_SIZE(VIEW_COW, page);
@@ -320,15 +190,15 @@ static void test_open_anonymous(void)
 {
 	struct stat st;
 
-	e.path = NULL;
-	e.anonymous = true;
-	e.length = 10000;
+	fixture.entry.path = NULL;
+	fixture.entry.anonymous = true;
+	fixture.entry.length = 10000;
 	open_region();
 	ASSERT_VIEW_SIZE(VIEW_RO, 10000);
 	ASSERT_VIEW_SIZE(VIEW_COW, 10000);
 	ASSERT_VIEW_ZEROS(VIEW_RO, 0, 10000);
 	ASSERT_VIEW_ZEROS(VIEW_COW, 0, 10000);
-	CU_ASSERT_EQUAL(region_fstat(r, &st), 0);
+	CU_ASSERT_EQUAL(region_fstat(fixture.region, &st), 0);
 	CU_ASSERT_EQUAL(st.st_size, 10000);
 	CU_ASSERT_EQUAL(write_view(VIEW_RW, 9000, "shared"), 6);
 	ASSERT_VIEW_HOLDS(VIEW_RO, 9000, "shared", 6);
@@ -357,9 +227,9 @@ static void test_open_empty_file(void)
 
 static void test_create_makes_offset_plus_length_zeros(void)
 {
-	e.create = true;
-	e.offset = page;
-	e.length = 2 * page;
+	fixture.entry.create = true;
+	fixture.entry.offset = page;
+	fixture.entry.length = 2 * page;
 	open_region();
 	ASSERT_FILE_SIZE(3 * page);
 	ASSERT_FILE_ZEROS(0, 3 * page);
@@ -371,8 +241,8 @@ static void test_create_makes_offset_plus_length_zeros(void)
 static void test_create_leaves_an_existing_file_alone(void)
 {
 	make_data(3 * page);
-	e.create = true;
-	e.length = 2 * page;
+	fixture.entry.create = true;
+	fixture.entry.length = 2 * page;
 	open_region();
 	ASSERT_FILE_SIZE(3 * page);
 	ASSERT_FILE_UNTOUCHED(0, 3 * page);
@@ -383,9 +253,9 @@ static void test_create_leaves_an_existing_file_alone(void)
 /* SPEC: create makes the file whatever the views; ro and cow need no rw. */
 static void test_create_without_rw_view(void)
 {
-	e.create = true;
-	e.length = page;
-	e.views = VIEW_RO | VIEW_COW;
+	fixture.entry.create = true;
+	fixture.entry.length = page;
+	fixture.entry.views = VIEW_RO | VIEW_COW;
 	open_region();
 	ASSERT_FILE_SIZE(page);
 	ASSERT_VIEW_SIZE(VIEW_COW, page);
@@ -398,8 +268,8 @@ static void test_ro_and_cow_need_no_write_access(void)
 
 	exe = busy_executable();
 	CU_ASSERT_PTR_NOT_NULL_FATAL(exe);
-	e.path = exe;
-	e.views = VIEW_RO | VIEW_COW;
+	fixture.entry.path = exe;
+	fixture.entry.views = VIEW_RO | VIEW_COW;
 	open_region();
 	CU_ASSERT_EQUAL(write_view(VIEW_COW, 0, "X"), 1);
 	ASSERT_VIEW_HOLDS(VIEW_COW, 0, "X", 1);
@@ -417,7 +287,7 @@ static void test_every_advice_opens(void)
 
 	make_data(2 * page);
 	for (size_t i = 0; i < sizeof(advice) / sizeof(advice[0]); i++) {
-		e.advice = advice[i];
+		fixture.entry.advice = advice[i];
 		open_region();
 		ASSERT_VIEW_IS_FILE(VIEW_RO, 0, 2 * page, 0);
 		ASSERT_VIEW_IS_FILE(VIEW_COW, 0, 2 * page, 0);
@@ -444,8 +314,8 @@ static void test_rw_write_reaches_the_file_and_ro_at_once(void)
 static void test_rw_write_in_a_window_lands_at_its_offset(void)
 {
 	make_data(3 * page);
-	e.offset = page;
-	e.length = page;
+	fixture.entry.offset = page;
+	fixture.entry.length = page;
 	open_region();
 	CU_ASSERT_EQUAL(write_view(VIEW_RW, 10, "abc"), 3);
 	ASSERT_FILE_HOLDS(page + 10, "abc", 3);
@@ -496,7 +366,7 @@ static void test_cow_write_crossing_the_end_is_short(void)
 static void test_fixed_size_rw_write_is_short_then_enospc(void)
 {
 	make_data(page);
-	e.resizable = false;
+	fixture.entry.resizable = false;
 	open_region();
 	CU_ASSERT_EQUAL(write_view(VIEW_RW, page - 4, "0123456789"), 4);
 	ASSERT_FILE_HOLDS(page - 4, "0123", 4);
@@ -511,11 +381,11 @@ static void test_fixed_size_resize_is_eperm(void)
 	char why[256] = "";
 
 	make_data(page);
-	e.resizable = false;
+	fixture.entry.resizable = false;
 	open_region();
-	CU_ASSERT_EQUAL(region_resize(r, 2 * page, why, sizeof(why)), EPERM);
+	CU_ASSERT_EQUAL(region_resize(fixture.region, 2 * page, why, sizeof(why)), EPERM);
 	CU_ASSERT_NOT_EQUAL(why[0], '\0');
-	CU_ASSERT_EQUAL(region_resize(r, 0, NULL, 0), EPERM);
+	CU_ASSERT_EQUAL(region_resize(fixture.region, 0, NULL, 0), EPERM);
 	ASSERT_VIEW_SIZE(VIEW_RO, page);
 	ASSERT_FILE_SIZE(page);
 	close_region();
@@ -540,8 +410,8 @@ static void test_rw_write_past_the_end_grows_region_and_file(void)
 static void test_rw_write_past_a_window_end_keeps_the_file_size(void)
 {
 	make_data(4 * page);
-	e.offset = page;
-	e.length = page;
+	fixture.entry.offset = page;
+	fixture.entry.length = page;
 	open_region();
 	CU_ASSERT_EQUAL(write_view(VIEW_RW, page - 2, "abcd"), 4);
 	ASSERT_VIEW_SIZE(VIEW_RW, page + 2);
@@ -556,7 +426,7 @@ static void test_empty_rw_write_past_the_end_changes_nothing(void)
 {
 	make_data(page);
 	open_region();
-	CU_ASSERT_EQUAL(region_write(r, VIEW_RW, "", 0, 2 * page), 0);
+	CU_ASSERT_EQUAL(region_write(fixture.region, VIEW_RW, "", 0, 2 * page), 0);
 	ASSERT_VIEW_SIZE(VIEW_RW, page);
 	ASSERT_FILE_SIZE(page);
 	close_region();
@@ -613,7 +483,7 @@ static void test_resize_to_zero_then_write(void)
 static void test_resize_window_reaching_the_end_moves_the_end(void)
 {
 	make_data(3 * page);
-	e.offset = page;
+	fixture.entry.offset = page;
 	open_region();
 	ASSERT_RESIZE(page / 2);
 	ASSERT_FILE_SIZE(page + page / 2);
@@ -626,8 +496,8 @@ static void test_resize_window_reaching_the_end_moves_the_end(void)
 static void test_resize_window_before_the_end_keeps_the_data_after_it(void)
 {
 	make_data(4 * page);
-	e.offset = page;
-	e.length = page;
+	fixture.entry.offset = page;
+	fixture.entry.length = page;
 	open_region();
 	ASSERT_RESIZE(10);
 	ASSERT_VIEW_SIZE(VIEW_RO, 10);
@@ -640,8 +510,8 @@ static void test_resize_window_before_the_end_keeps_the_data_after_it(void)
 static void test_resize_window_past_the_file_end_extends_the_file(void)
 {
 	make_data(4 * page);
-	e.offset = page;
-	e.length = page;
+	fixture.entry.offset = page;
+	fixture.entry.length = page;
 	open_region();
 	ASSERT_RESIZE(5 * page);
 	ASSERT_VIEW_SIZE(VIEW_RO, 5 * page);
@@ -673,10 +543,10 @@ static void test_resize_past_the_largest_file_size_is_einval(void)
 
 	make_data(page);
 	open_region();
-	CU_ASSERT_EQUAL(region_resize(r, (uint64_t)INT64_MAX + 1, why, sizeof(why)),
+	CU_ASSERT_EQUAL(region_resize(fixture.region, (uint64_t)INT64_MAX + 1, why, sizeof(why)),
 			EINVAL);
 	CU_ASSERT_NOT_EQUAL(why[0], '\0');
-	CU_ASSERT_EQUAL(region_resize(r, UINT64_MAX, NULL, 0), EINVAL);
+	CU_ASSERT_EQUAL(region_resize(fixture.region, UINT64_MAX, NULL, 0), EINVAL);
 	ASSERT_VIEW_SIZE(VIEW_RO, page);
 	ASSERT_FILE_SIZE(page);
 	close_region();
@@ -686,9 +556,9 @@ static void test_resize_anonymous(void)
 {
 	struct stat st;
 
-	e.path = NULL;
-	e.anonymous = true;
-	e.length = page;
+	fixture.entry.path = NULL;
+	fixture.entry.anonymous = true;
+	fixture.entry.length = page;
 	open_region();
 	CU_ASSERT_EQUAL(write_view(VIEW_RW, 0, "keep"), 4);
 	ASSERT_RESIZE(3 * page);
@@ -696,7 +566,7 @@ static void test_resize_anonymous(void)
 	ASSERT_VIEW_SIZE(VIEW_COW, page);
 	ASSERT_VIEW_HOLDS(VIEW_RO, 0, "keep", 4);
 	ASSERT_VIEW_ZEROS(VIEW_RO, page, 2 * page);
-	CU_ASSERT_EQUAL(region_fstat(r, &st), 0);
+	CU_ASSERT_EQUAL(region_fstat(fixture.region, &st), 0);
 	CU_ASSERT_EQUAL(st.st_size, (off_t)(3 * page));
 	ASSERT_RESIZE(10);
 	ASSERT_VIEW_SIZE(VIEW_RW, 10);
@@ -710,7 +580,7 @@ static void test_resize_anonymous(void)
 /* Sets the data file to SIZE bytes behind the region's back. */
 static void truncate_data(uint64_t size)
 {
-	CU_ASSERT_EQUAL_FATAL(truncate(path, (off_t)size), 0);
+	CU_ASSERT_EQUAL_FATAL(truncate(fixture.path, (off_t)size), 0);
 }
 
 static void test_refresh_after_the_file_grew(void)
@@ -718,12 +588,12 @@ static void test_refresh_after_the_file_grew(void)
 	make_data(page);
 	open_region();
 	truncate_data(3 * page);
-	CU_ASSERT_EQUAL(region_refresh(r), 1);
+	CU_ASSERT_EQUAL(region_refresh(fixture.region), 1);
 	ASSERT_VIEW_SIZE(VIEW_RO, 3 * page);
 	ASSERT_VIEW_SIZE(VIEW_RW, 3 * page);
 	ASSERT_VIEW_SIZE(VIEW_COW, page);
 	ASSERT_VIEW_IS_FILE(VIEW_RO, 0, 3 * page, 0);
-	CU_ASSERT_EQUAL(region_refresh(r), 0);
+	CU_ASSERT_EQUAL(region_refresh(fixture.region), 0);
 	close_region();
 }
 
@@ -732,7 +602,7 @@ static void test_refresh_after_the_file_shrank(void)
 	make_data(3 * page);
 	open_region();
 	truncate_data(page);
-	CU_ASSERT_EQUAL(region_refresh(r), 1);
+	CU_ASSERT_EQUAL(region_refresh(fixture.region), 1);
 	ASSERT_VIEW_SIZE(VIEW_RO, page);
 	ASSERT_VIEW_SIZE(VIEW_COW, page);
 	ASSERT_VIEW_IS_FILE(VIEW_RO, 0, page, 0);
@@ -743,14 +613,14 @@ static void test_refresh_after_the_file_shrank(void)
 static void test_refresh_follows_from_the_offset(void)
 {
 	make_data(2 * page);
-	e.offset = page;
+	fixture.entry.offset = page;
 	open_region();
 	ASSERT_VIEW_SIZE(VIEW_RO, page);
 	truncate_data(4 * page);
-	CU_ASSERT_EQUAL(region_refresh(r), 1);
+	CU_ASSERT_EQUAL(region_refresh(fixture.region), 1);
 	ASSERT_VIEW_SIZE(VIEW_RO, 3 * page);
 	truncate_data(page / 2);
-	CU_ASSERT_EQUAL(region_refresh(r), 1);
+	CU_ASSERT_EQUAL(region_refresh(fixture.region), 1);
 	ASSERT_VIEW_SIZE(VIEW_RO, 0);
 	ASSERT_VIEW_SIZE(VIEW_COW, 0);
 	close_region();
@@ -759,21 +629,21 @@ static void test_refresh_follows_from_the_offset(void)
 static void test_refresh_of_a_fixed_window_changes_nothing(void)
 {
 	make_data(3 * page);
-	e.length = page;
+	fixture.entry.length = page;
 	open_region();
 	truncate_data(5 * page);
-	CU_ASSERT_EQUAL(region_refresh(r), 0);
+	CU_ASSERT_EQUAL(region_refresh(fixture.region), 0);
 	ASSERT_VIEW_SIZE(VIEW_RO, page);
 	close_region();
 }
 
 static void test_refresh_of_anonymous_changes_nothing(void)
 {
-	e.path = NULL;
-	e.anonymous = true;
-	e.length = 100;
+	fixture.entry.path = NULL;
+	fixture.entry.anonymous = true;
+	fixture.entry.length = 100;
 	open_region();
-	CU_ASSERT_EQUAL(region_refresh(r), 0);
+	CU_ASSERT_EQUAL(region_refresh(fixture.region), 0);
 	ASSERT_VIEW_SIZE(VIEW_RO, 100);
 	close_region();
 }
@@ -798,17 +668,17 @@ static void test_sync_outside_the_region_is_einval(void)
 
 	make_data(2 * page);
 	open_region();
-	CU_ASSERT_EQUAL(region_sync(r, page, page + 1, why, sizeof(why)), EINVAL);
+	CU_ASSERT_EQUAL(region_sync(fixture.region, page, page + 1, why, sizeof(why)), EINVAL);
 	CU_ASSERT_NOT_EQUAL(why[0], '\0');
-	CU_ASSERT_EQUAL(region_sync(r, 2 * page + 1, 0, NULL, 0), EINVAL);
-	CU_ASSERT_EQUAL(region_sync(r, UINT64_MAX, 2, NULL, 0), EINVAL);
+	CU_ASSERT_EQUAL(region_sync(fixture.region, 2 * page + 1, 0, NULL, 0), EINVAL);
+	CU_ASSERT_EQUAL(region_sync(fixture.region, UINT64_MAX, 2, NULL, 0), EINVAL);
 	close_region();
 }
 
 static void test_sync_without_rw_view(void)
 {
 	make_data(page);
-	e.views = VIEW_RO;
+	fixture.entry.views = VIEW_RO;
 	open_region();
 	ASSERT_SYNC(0, page);
 	close_region();
@@ -816,9 +686,9 @@ static void test_sync_without_rw_view(void)
 
 static void test_sync_anonymous(void)
 {
-	e.path = NULL;
-	e.anonymous = true;
-	e.length = page;
+	fixture.entry.path = NULL;
+	fixture.entry.anonymous = true;
+	fixture.entry.length = page;
 	open_region();
 	ASSERT_SYNC(0, page);
 	close_region();
@@ -826,8 +696,8 @@ static void test_sync_anonymous(void)
 
 void add_region_suite(void)
 {
-	CU_pSuite s = CU_add_suite_with_setup_and_teardown("region", init_suite,
-							   NULL, setup, teardown);
+	CU_pSuite s = CU_add_suite_with_setup_and_teardown("region", init_suite, NULL,
+							   region_fixture_setup, teardown);
 
 	CU_ADD_TEST(s, test_open_file_entry);
 	CU_ADD_TEST(s, test_region_keeps_its_own_copy_of_the_entry);

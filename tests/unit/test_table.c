@@ -76,10 +76,7 @@ static void make_backing(const char *name)
 static void setup(void)
 {
 	static const char *const files[] = { "zeta", "alpha", "Mid", "beta", "gamma" };
-	char *made = tmpdir_make();
-
-	dir = realpath(made, NULL);
-	free(made);
+	dir = tmpdir_make();
 	ini = path_join(dir, "mmapfs.ini");
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++)
 		make_backing(files[i]);
@@ -104,9 +101,17 @@ static void teardown(void)
 	tmpdir_remove(dir);
 }
 
-static const char *first_error(void)
+/* Loads INI into CFG afresh; it must load. */
+static void load_ini(unsigned at)
 {
-	return errs.count ? errs.lines[0] : "none";
+	int rc;
+
+	config_free(&cfg);
+	memset(&cfg, 0, sizeof(cfg));
+	errors_free(&errs);
+	rc = config_load(ini, &cfg, &errs);
+	check_at(rc == 0 && errs.count == 0, true, __FILE__, at,
+		 "config_load = %d, first error: %s", rc, first_error(&errs));
 }
 
 /* Writes the config text FMT to INI and loads it into CFG; it must load. */
@@ -114,21 +119,11 @@ static const char *first_error(void)
 static void __attribute__((format(printf, 2, 3))) load(unsigned at, const char *fmt, ...)
 {
 	va_list ap;
-	char *text;
-	int len, rc;
 
 	va_start(ap, fmt);
-	len = vasprintf(&text, fmt, ap);
+	file_vprintf(ini, fmt, ap);
 	va_end(ap);
-	CU_ASSERT_FATAL(len >= 0);
-	file_write(ini, text, (size_t)len);
-	free(text);
-	config_free(&cfg);
-	memset(&cfg, 0, sizeof(cfg));
-	errors_free(&errs);
-	rc = config_load(ini, &cfg, &errs);
-	check_at(rc == 0 && errs.count == 0, true, __FILE__, at,
-		 "config_load = %d, first error: %s", rc, first_error());
+	load_ini(at);
 }
 
 /* Makes T from the base config. */
@@ -136,7 +131,7 @@ static void start(void)
 {
 	LOAD(BASE);
 	t = table_new(&cfg, &errs);
-	CHECK_FATAL(t != NULL, "table_new failed: %s", first_error());
+	CHECK_FATAL(t != NULL, "table_new failed: %s", first_error(&errs));
 	CU_ASSERT_EQUAL(errs.count, 0);
 }
 
@@ -145,19 +140,16 @@ static void start(void)
 static void __attribute__((format(printf, 2, 3))) reload(unsigned at, const char *fmt, ...)
 {
 	va_list ap;
-	char *text;
-	int len, rc;
+	int rc;
 
 	va_start(ap, fmt);
-	len = vasprintf(&text, fmt, ap);
+	file_vprintf(ini, fmt, ap);
 	va_end(ap);
-	CU_ASSERT_FATAL(len >= 0);
-	load(at, "%s", text);
-	free(text);
+	load_ini(at);
 	table_changes_free(&changes);
 	rc = table_reload(t, &cfg, &changes, &errs);
 	check_at(rc == 0 && errs.count == 0, true, __FILE__, at,
-		 "table_reload = %d, first error: %s", rc, first_error());
+		 "table_reload = %d, first error: %s", rc, first_error(&errs));
 }
 
 /* The live slot named NAME; the test ends if there is none. */
@@ -423,7 +415,7 @@ static void test_new_fails_with_the_entry_that_cannot_be_mapped(void)
 	CU_ASSERT_PTR_NULL(t);
 	CHECK(errs.count == 1 && strstr(errs.lines[0], "[new]") &&
 	      strncmp(errs.lines[0], ini, strlen(ini)) == 0,
-	      "%zu errors, the first: %s", errs.count, first_error());
+	      "%zu errors, the first: %s", errs.count, first_error(&errs));
 }
 
 static void test_nth_lists_live_slots_in_name_order(void)
@@ -470,6 +462,14 @@ static void *reload_thread(void *arg)
 	return NULL;
 }
 
+/* Starts reloading T from CFG on thread *TH. */
+static void start_reload(pthread_t *th)
+{
+	reload_rc = -2;
+	atomic_store(&reload_done, false);
+	CU_ASSERT_EQUAL_FATAL(pthread_create(th, NULL, reload_thread, NULL), 0);
+}
+
 /* Joins TH within SECONDS; false (the test cannot clean up) if it hangs. */
 static bool join_within(pthread_t th, int seconds)
 {
@@ -489,9 +489,7 @@ static bool reload_within(int seconds)
 {
 	pthread_t th;
 
-	reload_rc = -2;
-	atomic_store(&reload_done, false);
-	CU_ASSERT_EQUAL_FATAL(pthread_create(&th, NULL, reload_thread, NULL), 0);
+	start_reload(&th);
 	return join_within(th, seconds);
 }
 
@@ -549,9 +547,7 @@ static void test_a_held_region_is_not_replaced_until_put(void)
 	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
 	CU_ASSERT_TRUE_FATAL(region_holds(r, VIEW_RO, 0, "alpha"));
 	LOAD(ZETA "[alpha]\npath = alpha.dat\nviews = ro\n" MID ANON BETA);
-	reload_rc = -2;
-	atomic_store(&reload_done, false);
-	CU_ASSERT_EQUAL_FATAL(pthread_create(&th, NULL, reload_thread, NULL), 0);
+	start_reload(&th);
 	nanosleep(&pause, NULL);
 	/* Fatal: had the reload ended, the region would be closed under us. */
 	CHECK_FATAL(!atomic_load(&reload_done), "the reload ended while the region was held");
@@ -606,9 +602,7 @@ static void test_a_waiting_reload_goes_before_later_requests(void)
 	g.slot = SLOT_OF("alpha");
 	CU_ASSERT_PTR_NOT_NULL_FATAL(table_get(t, g.slot));	/* a request in flight */
 	LOAD(ZETA "[alpha]\npath = alpha.dat\nviews = ro\n" MID ANON BETA);
-	reload_rc = -2;
-	atomic_store(&reload_done, false);
-	CU_ASSERT_EQUAL_FATAL(pthread_create(&reloader, NULL, reload_thread, NULL), 0);
+	start_reload(&reloader);
 	nanosleep(&pause, NULL);
 	CHECK_FATAL(!atomic_load(&reload_done), "the reload ended while the region was held");
 	CU_ASSERT_EQUAL_FATAL(pthread_create(&getter, NULL, get_thread, &g), 0);
