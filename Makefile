@@ -29,7 +29,7 @@ FUZZERS   := ctl config
 FUZZ_TIME ?= 60
 
 .PHONY: all deps fuzz-deps test unit-test integration-test asan-test valgrind-test model-test \
-        stress fuzz run clean \
+        stress bench fuzz run clean \
         install uninstall help
 
 all: $(BUILD)/mmapfs
@@ -109,6 +109,10 @@ valgrind-test: $(BUILD)/unit-tests
 STRESS_TIME ?= 60
 stress: $(BUILD)/mmapfs
 	python3 tests/stress/stress.py --binary $(BUILD)/mmapfs --seconds $(STRESS_TIME)
+
+# The views against direct access and peers, as ratios (docs/performance.md).
+bench: $(BUILD)/mmapfs
+	python3 bench/bench.py --binary $(BUILD)/mmapfs
 
 # The differential test, long: thousands of random steps per seed.
 model-test: $(BUILD)/mmapfs

@@ -70,19 +70,6 @@ ssize_t region_write(struct region *r, unsigned view, const void *buf,
 		     size_t len, uint64_t off);
 
 /*
- * A write in two steps, for a caller that copies the bytes itself (from a
- * pipe, say): region_write_begin() does what region_write() does up to the
- * copy, growth included, points *DATA at where the bytes go and returns how
- * many fit, holding the lock until region_write_end(); or it returns 0 or
- * -errno, holding nothing. region_write_end() takes how many bytes were
- * copied and whether the copy hit a page past the end of a cut file.
- */
-ssize_t region_write_begin(struct region *r, unsigned view, size_t len,
-			   uint64_t off, void **data);
-void region_write_end(struct region *r, unsigned view, uint64_t off,
-		      size_t copied, bool faulted);
-
-/*
  * The operations below return 0 or an errno, with the reason in WHY (which
  * may be NULL). Bounds are those of Python's mmap: a range that does not lie
  * inside the view, or a sum that overflows, is EINVAL, and changes nothing.

@@ -32,7 +32,6 @@
 #include <unistd.h>
 
 #include "ctl.h"
-#include "fault.h"
 #include "log.h"
 #include "notify.h"
 #include "region.h"
@@ -647,93 +646,40 @@ static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	node_put(fs, &n);
 }
 
-/* The request's bytes in memory: control files parse them. */
-static char *gather(struct fuse_bufvec *bufv, size_t size)
-{
-	struct fuse_bufvec dst = FUSE_BUFVEC_INIT(size);
-	char *buf = malloc(size ? size : 1);
-
-	dst.buf[0].mem = buf;
-	if (buf && fuse_buf_copy(&dst, bufv, 0) != (ssize_t)size) {
-		free(buf);
-		buf = NULL;
-	}
-	return buf;
-}
-
-/* Runs a command; returns 0 or an errno, and what to invalidate. */
-static int write_ctl_file(const struct node *n, struct fuse_bufvec *bufv, size_t size,
-			  off_t off, struct ctl_effect *effect)
-{
-	char *text = gather(bufv, size);
-	int err;
-
-	if (!text)
-		return ENOMEM;
-	err = ctl_write(n->region, kind_ctl_file(n->kind), text, size, (uint64_t)off, effect);
-	free(text);
-	return err;
-}
-
-/*
- * Copies the request's bytes into the view's mapping, once: from libfuse's
- * buffer, or, when the kernel spliced the request, straight from the pipe
- * (read(2) into the mapping). A page past the end of a cut file faults the
- * first (SIGBUS, caught by fault_copy) and fails the second (EFAULT).
- */
-static ssize_t copy_into(void *data, struct fuse_bufvec *bufv, size_t n)
-{
-	struct fuse_bufvec dst = FUSE_BUFVEC_INIT(n);
-	const struct fuse_buf *src = &bufv->buf[0];
-
-	if (bufv->count == 1 && !(src->flags & FUSE_BUF_IS_FD))
-		return fault_copy(data, src->mem, n) ? -EFAULT : (ssize_t)n;
-	dst.buf[0].mem = data;
-	return fuse_buf_copy(&dst, bufv, 0);
-}
-
 /* Writes to a view; returns the bytes written or -errno, and what to
  * invalidate: an rw write shows through ro and unwritten cow pages; a cow
- * write changes only the cow view, whose pages the kernel updated itself. */
-static ssize_t write_view(const struct node *n, struct fuse_bufvec *bufv, size_t size,
+ * write changes only the cow view, whose pages the kernel updated itself.
+ * The bytes are copied once, from libfuse's buffer into the mapping. */
+static ssize_t write_view(const struct node *n, const char *buf, size_t size,
 			  off_t off, struct ctl_effect *effect)
 {
-	unsigned view = kind_view(n->kind);
-	ssize_t fit, copied;
-	void *data;
+	ssize_t written;
 
 	if (n->kind == NODE_RO)
 		return -EBADF;	/* never opened for writing */
-	fit = region_write_begin(n->region, view, size, (uint64_t)off, &data);
-	if (fit <= 0)
-		return fit;
-	copied = copy_into(data, bufv, (size_t)fit);
-	region_write_end(n->region, view, (uint64_t)off, copied > 0 ? (size_t)copied : 0,
-			 copied == -EFAULT);
-	if (copied < 0)
-		return copied == -EFAULT ? -EIO : copied;
-	if (copied > 0 && n->kind == NODE_RW)
+	written = region_write(n->region, kind_view(n->kind), buf, size, (uint64_t)off);
+	if (written > 0 && n->kind == NODE_RW)
 		*effect = (struct ctl_effect){ VIEW_RO | VIEW_COW, (uint64_t)off,
-					       (uint64_t)copied };
-	return copied;
+					       (uint64_t)written };
+	return written;
 }
 
-static void fs_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *bufv,
-			 off_t off, struct fuse_file_info *fi)
+static void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
+		     off_t off, struct fuse_file_info *fi)
 {
 	struct fs *fs = req_fs(req);
 	struct ctl_effect effect = { 0 };
-	size_t size = fuse_buf_size(bufv);
 	struct node n;
 	ssize_t result = -node_get(fs, ino, &n);
 
 	(void)fi;
 	if (result == 0 && is_ctl_file(n.kind)) {
-		result = -write_ctl_file(&n, bufv, size, off, &effect);
+		result = -ctl_write(n.region, kind_ctl_file(n.kind), buf, size, (uint64_t)off,
+				    &effect);
 		if (result == 0)
 			result = (ssize_t)size;	/* a command takes its whole write */
 	} else if (result == 0 && is_view(n.kind)) {
-		result = write_view(&n, bufv, size, off, &effect);
+		result = write_view(&n, buf, size, off, &effect);
 	} else if (result == 0) {
 		result = -EISDIR;
 	}
@@ -887,9 +833,6 @@ static void fs_init(void *userdata, struct fuse_conn_info *conn)
 	/* Visible at once (SPEC "Views"): every write reaches the mapping
 	 * before write(2) returns, so no writeback cache. */
 	conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
-	/* Written bytes reach the daemon as page references in a pipe, and
-	 * are copied once, from there into the mapping (fs_write_buf). */
-	conn->want |= FUSE_CAP_SPLICE_READ;
 	/* The kernel keeps the smaller of this and the mount's readahead,
 	 * which main.c raised (-o readahead) before this reply. */
 	if (fs->readahead)
@@ -905,7 +848,7 @@ const struct fuse_lowlevel_ops fs_ops = {
 	.open = fs_open,
 	.release = fs_release,
 	.read = fs_read,
-	.write_buf = fs_write_buf,
+	.write = fs_write,
 	.fsync = fs_fsync,
 	.statfs = fs_statfs,
 	.mknod = deny_mknod,

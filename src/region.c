@@ -543,11 +543,12 @@ static ssize_t fitting(const struct region *r, unsigned view, size_t len, uint64
 	return (ssize_t)(len < size - off ? len : size - off);
 }
 
-ssize_t region_write_begin(struct region *r, unsigned view, size_t len,
-			   uint64_t off, void **data)
+ssize_t region_write(struct region *r, unsigned view, const void *buf,
+		     size_t len, uint64_t off)
 {
 	bool grow = view == VIEW_RW && r->entry.resizable;
 	ssize_t n;
+	int err = 0;
 
 	atomic_fetch_add(&r->writes, 1);
 	if (len == 0)
@@ -560,44 +561,18 @@ ssize_t region_write_begin(struct region *r, unsigned view, size_t len,
 		 * and kept so for the copy. */
 		pthread_rwlock_unlock(&r->lock);
 		pthread_rwlock_wrlock(&r->lock);
-		int err = off + len > r->size ? resize_locked(r, off + len, NULL, 0) : 0;
-
-		if (err) {
-			pthread_rwlock_unlock(&r->lock);
-			return -err;
-		}
+		if (off + len > r->size)
+			err = resize_locked(r, off + len, NULL, 0);
 	}
-	n = fitting(r, view, len, off);
-	if (n <= 0) {
-		pthread_rwlock_unlock(&r->lock);
-		return n;
-	}
-	*data = view_map(r, view) + off;
-	return n;
-}
-
-void region_write_end(struct region *r, unsigned view, uint64_t off,
-		      size_t copied, bool faulted)
-{
-	if (view == VIEW_COW)
-		mark_cow_written(r, off, copied);
+	n = err ? -err : fitting(r, view, len, off);
+	if (n > 0 && fault_copy(view_map(r, view) + off, buf, (size_t)n))
+		n = -EIO;
+	else if (n > 0 && view == VIEW_COW)
+		mark_cow_written(r, off, (size_t)n);
 	pthread_rwlock_unlock(&r->lock);
-	if (faulted)
+	if (n == -EIO)
 		region_fault(r, "a write");
-}
-
-ssize_t region_write(struct region *r, unsigned view, const void *buf,
-		     size_t len, uint64_t off)
-{
-	void *data;
-	ssize_t n = region_write_begin(r, view, len, off, &data);
-	int err;
-
-	if (n <= 0)
-		return n;
-	err = fault_copy(data, buf, (size_t)n);
-	region_write_end(r, view, off, err ? 0 : (size_t)n, err != 0);
-	return err ? -err : n;
+	return n;
 }
 
 /* ---- control operations ---- */
