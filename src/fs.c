@@ -179,7 +179,7 @@ static void node_put(struct fs *fs, struct node *n)
 static void invalidate_views(struct fs *fs, size_t slot, unsigned views,
 			     uint64_t off, uint64_t len)
 {
-	struct inval_batch *batch = notifier_batch(fs->notifier);
+	struct inval_batch *batch = NULL;	/* made only if a view is open */
 
 	for (enum node_kind k = NODE_RO; k <= NODE_COW; k++) {
 		if (!(views & kind_view(k)))
@@ -189,6 +189,8 @@ static void invalidate_views(struct fs *fs, size_t slot, unsigned views,
 		table_view_changed(fs->table, slot, kind_view(k));
 		if (table_opens(fs->table, slot, kind_view(k), 0) == 0)
 			continue;
+		if (!batch)
+			batch = notifier_batch(fs->notifier);
 		notifier_inval_inode(fs->notifier, batch, node_ino(slot, k), (off_t)off,
 				     (off_t)len);
 	}
