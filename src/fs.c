@@ -557,9 +557,11 @@ static int open_counted_view(struct fs *fs, const struct node *n,
 		table_opens(fs->table, n->slot, view, -1);
 		return err;
 	}
-	fi->keep_cache = table_view_unchanged(fs->table, n->slot, view,
-					      file_stamp(n->region)) &&
-			 !*changed && (region_entry(n->region)->anonymous || fs->kernel_cache);
+	/* The stamp (an fstat) only where the cache may be kept at all; when
+	 * it is skipped, the next open cannot match the last one it saw. */
+	fi->keep_cache = (region_entry(n->region)->anonymous || fs->kernel_cache) &&
+			 !*changed &&
+			 table_view_unchanged(fs->table, n->slot, view, file_stamp(n->region));
 	return 0;
 }
 
