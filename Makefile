@@ -14,17 +14,23 @@ CFLAGS    ?= -O2 -g
 ALL_CFLAGS = -std=gnu11 $(WARN) -Iinclude -DMMAPFS_VERSION='"$(VERSION)"' \
              -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 $(shell pkg-config --cflags $(PKGS) 2>/dev/null) $(CFLAGS)
 LIBS       = $(shell pkg-config --libs fuse3 inih 2>/dev/null) -lpthread
-TEST_LIBS  = $(shell pkg-config --libs inih cunit 2>/dev/null) -lpthread
+TEST_LIBS  = $(shell pkg-config --libs fuse3 inih cunit 2>/dev/null) -lpthread
 SANITIZE  := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
-CORE_SRC  := src/size.c src/config.c src/log.c src/fault.c src/region.c src/ctl.c src/table.c src/flusher.c
-DAEMON_SRC:= $(CORE_SRC) src/notify.c src/fs.c src/main.c
+# The core knows no FUSE: one library that the daemon, the unit tests and
+# the fuzzers link. The FUSE side translates requests into core calls.
+CORE_SRC  := src/size.c src/errors.c src/view.c src/entry.c src/config.c src/log.c \
+             src/fault.c src/thread.c src/stable.c src/region.c src/ctl.c src/node.c \
+             src/table.c src/flusher.c
+FUSE_SRC  := src/notify.c src/coherence.c src/fs.c src/main.c
+# The FUSE side's bookkeeping, unit-tested without a kernel.
+UNIT_FUSE := src/notify.c src/coherence.c
 UNIT_SRC  := $(wildcard tests/unit/*.c)
 HEADERS   := $(wildcard include/*.h src/*.h)
 
 FUZZ_CC   := clang
 FUZZ_FLAGS:= -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -g -O1
-FUZZ_SRC  := src/size.c src/config.c src/log.c src/fault.c src/region.c src/ctl.c
+FUZZ_SRC  := $(CORE_SRC)
 FUZZERS   := ctl config
 FUZZ_TIME ?= 60
 
@@ -49,19 +55,30 @@ deps:
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $(APT_PKGS); \
 	fi
 
-$(BUILD)/mmapfs: $(DAEMON_SRC) $(HEADERS) | $(BUILD)
-	$(CC) $(ALL_CFLAGS) -o $@ $(DAEMON_SRC) $(LIBS)
+# One core library per build flavour: build/ and build/asan/.
+$(BUILD)/libmmapfs-core.a: $(CORE_SRC) $(HEADERS) | $(BUILD)/core
+	@rm -f $@
+	cd $(BUILD)/core && $(CC) $(ALL_CFLAGS:-Iinclude=-I$(CURDIR)/include) -c $(addprefix $(CURDIR)/,$(CORE_SRC))
+	ar rcs $@ $(BUILD)/core/*.o
 
-$(BUILD)/unit-tests: $(CORE_SRC) $(UNIT_SRC) $(HEADERS) | $(BUILD)
-	$(CC) $(ALL_CFLAGS) -Itests/unit -o $@ $(CORE_SRC) $(UNIT_SRC) $(TEST_LIBS)
+$(BUILD)/asan/libmmapfs-core.a: $(CORE_SRC) $(HEADERS) | $(BUILD)/asan/core
+	@rm -f $@
+	cd $(BUILD)/asan/core && $(CC) $(ALL_CFLAGS:-Iinclude=-I$(CURDIR)/include) $(SANITIZE) -c $(addprefix $(CURDIR)/,$(CORE_SRC))
+	ar rcs $@ $(BUILD)/asan/core/*.o
 
-$(BUILD)/asan/mmapfs: $(DAEMON_SRC) $(HEADERS) | $(BUILD)/asan
-	$(CC) $(ALL_CFLAGS) $(SANITIZE) -o $@ $(DAEMON_SRC) $(LIBS)
+$(BUILD)/mmapfs: $(FUSE_SRC) $(HEADERS) $(BUILD)/libmmapfs-core.a
+	$(CC) $(ALL_CFLAGS) -o $@ $(FUSE_SRC) $(BUILD)/libmmapfs-core.a $(LIBS)
 
-$(BUILD)/asan/unit-tests: $(CORE_SRC) $(UNIT_SRC) $(HEADERS) | $(BUILD)/asan
-	$(CC) $(ALL_CFLAGS) $(SANITIZE) -Itests/unit -o $@ $(CORE_SRC) $(UNIT_SRC) $(TEST_LIBS)
+$(BUILD)/unit-tests: $(UNIT_SRC) $(HEADERS) $(BUILD)/libmmapfs-core.a
+	$(CC) $(ALL_CFLAGS) -Itests/unit -o $@ $(UNIT_SRC) $(UNIT_FUSE) $(BUILD)/libmmapfs-core.a $(TEST_LIBS)
 
-$(BUILD) $(BUILD)/asan $(BUILD)/fuzz:
+$(BUILD)/asan/mmapfs: $(FUSE_SRC) $(HEADERS) $(BUILD)/asan/libmmapfs-core.a
+	$(CC) $(ALL_CFLAGS) $(SANITIZE) -o $@ $(FUSE_SRC) $(BUILD)/asan/libmmapfs-core.a $(LIBS)
+
+$(BUILD)/asan/unit-tests: $(UNIT_SRC) $(HEADERS) $(BUILD)/asan/libmmapfs-core.a
+	$(CC) $(ALL_CFLAGS) $(SANITIZE) -Itests/unit -o $@ $(UNIT_SRC) $(UNIT_FUSE) $(BUILD)/asan/libmmapfs-core.a $(TEST_LIBS)
+
+$(BUILD) $(BUILD)/core $(BUILD)/asan/core $(BUILD)/fuzz:
 	mkdir -p $@
 
 # clang and its sanitizer runtime, for the fuzzers only.

@@ -12,13 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* The views of an entry, as a bit set. */
-enum {
-	VIEW_RO = 1 << 0,
-	VIEW_RW = 1 << 1,
-	VIEW_COW = 1 << 2,
-	VIEW_ALL = VIEW_RO | VIEW_RW | VIEW_COW,
-};
+#include "entry.h"
+#include "errors.h"
 
 /* Line numbers of an entry's keys (0: not given); errors point at them. */
 struct entry_lines {
@@ -26,16 +21,9 @@ struct entry_lines {
 	    advice;
 };
 
+/* An entry as the config wrote it: what to map, and where it was said. */
 struct config_entry {
-	char *name;		/* the section's name: NAME under ro/ rw/ cow/ ctl/ */
-	char *path;		/* absolute path of the backing file; NULL if anonymous */
-	bool anonymous;
-	uint64_t offset;	/* page-aligned start of the window */
-	uint64_t length;	/* 0: from offset to the end of the file, following it */
-	bool create;
-	bool resizable;
-	unsigned views;		/* VIEW_* bits */
-	int advice;		/* an MADV_* value */
+	struct entry entry;
 	struct entry_lines line;
 	char *map_arg;		/* the --map argument it came from; NULL: the file */
 };
@@ -47,17 +35,6 @@ struct config {
 	struct config_entry *entries;
 	size_t n_entries;
 };
-
-/* A growing list of error lines. */
-struct errors {
-	char **lines;
-	size_t count;
-};
-
-/* Appends one formatted line to ERRS. */
-void errors_add(struct errors *errs, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-void errors_free(struct errors *errs);
 
 /*
  * Reads FILE into CFG. Returns 0, or -1 with at least one line in ERRS;
@@ -80,11 +57,5 @@ int config_load_all(const char *file, char *const *maps, size_t n_maps,
 void config_where(const struct config *cfg, const struct config_entry *e,
 		  char *buf, size_t buflen);
 void config_free(struct config *cfg);
-
-/* The word for an MADV_* value as written in the config ("normal", ...). */
-const char *config_advice_name(int advice);
-
-/* Whether A and B map the same thing the same way (names aside). */
-bool config_entry_same(const struct config_entry *a, const struct config_entry *b);
 
 #endif

@@ -22,7 +22,8 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 
-#include "config.h"
+#include "entry.h"
+#include "errors.h"
 
 struct region;
 
@@ -30,7 +31,7 @@ struct region;
  * Opens E's backing file (creating it when E says so) or a memfd, and maps
  * it. Returns 0, or an errno with the reason in WHY.
  */
-int region_open(const struct config_entry *e, struct region **out,
+int region_open(const struct entry *e, struct region **out,
 		char *why, size_t whylen);
 
 /* Flushes the rw mapping to the file (as region_sync) and unmaps all.
@@ -38,7 +39,7 @@ int region_open(const struct config_entry *e, struct region **out,
 int region_close(struct region *r);
 
 /* The entry this region was opened from. */
-const struct config_entry *region_entry(const struct region *r);
+const struct entry *region_entry(const struct region *r);
 
 /* Bytes visible through VIEW (one VIEW_* bit): ro and rw share a size. */
 uint64_t region_view_size(const struct region *r, unsigned view);
@@ -60,18 +61,17 @@ size_t region_read_begin(struct region *r, unsigned view, uint64_t off,
 void region_read_end(struct region *r);
 
 /*
- * Copies BUF into VIEW (VIEW_RW or VIEW_COW) at OFF. An rw write ending past
- * the end grows the region first, as region_resize does; with
- * resizable = no, and always for cow, only the part before the end is
- * written. Returns the bytes written, or -ENOSPC when none fit, or another
- * -errno if growing failed.
+ * Copies BUF into VIEW (VIEW_RW or VIEW_COW) at OFF, and says in *WRITTEN
+ * how many bytes it copied. An rw write ending past the end grows the
+ * region first, as region_resize does; with resizable = no, and always for
+ * cow, only the part before the end is written (ENOSPC when none fits).
  */
-ssize_t region_write(struct region *r, unsigned view, const void *buf,
-		     size_t len, uint64_t off);
+int region_write(struct region *r, unsigned view, const void *buf, size_t len,
+		 uint64_t off, size_t *written);
 
 /*
- * The operations below return 0 or an errno, with the reason in WHY (which
- * may be NULL). Bounds are those of Python's mmap: a range that does not lie
+ * The operations below return 0 or an errno (errors.h), with the reason in
+ * WHY. Bounds are those of Python's mmap: a range that does not lie
  * inside the view, or a sum that overflows, is EINVAL, and changes nothing.
  */
 
@@ -106,7 +106,7 @@ struct region_stats {
 	uint64_t resident_bytes;	/* mincore(2) of the shared mapping */
 	uint64_t cow_private_bytes;	/* cow pages written since mount or reset */
 	uint64_t reads, writes, flushes, resizes, moves, resets, errors;
-	char last_error[512];		/* "none" or "FILE: reason" */
+	char last_error[REASON_MAX + 16];	/* "none" or "FILE: reason" */
 };
 
 void region_get_stats(struct region *r, struct region_stats *st);
@@ -118,13 +118,14 @@ void region_get_stats(struct region *r, struct region_stats *st);
  * kernel's copy of the reply failed (EFAULT). */
 void region_fault(struct region *r, const char *what);
 
-/* Records a failed command: counts it and keeps REASON as last_error. */
-void region_note_error(struct region *r, const char *reason);
+/* Records a failed command of control file FILE: counts it and keeps
+ * "FILE: REASON" as last_error. */
+void region_note_error(struct region *r, const char *file, const char *reason);
 
 /* Fits the region to its file as it is now: an entry that follows its file
  * (length 0) takes the file's size; a window shows its size (as configured
  * or last resized) or, while the file is cut short outside the mount, what
- * is left of it. Returns 1 if a size changed, 0 if not, or -errno. */
-int region_refresh(struct region *r);
+ * is left of it. *CHANGED tells whether a size changed. */
+int region_refresh(struct region *r, bool *changed);
 
 #endif

@@ -14,6 +14,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "config.h"
 #include "region.h"
@@ -58,18 +59,12 @@ long table_find(struct table *t, const char *name);
 /* The live slot at place INDEX in name order, or -1 past the last. */
 long table_nth(struct table *t, size_t index);
 
-/* Counts open handles of SLOT's view VIEW (one VIEW_* bit): DELTA +1 or -1,
- * 0 to read. Returns the count after. */
-int table_opens(struct table *t, size_t slot, unsigned view, int delta);
+/* Calls FN for every live slot, with its region held. */
+void table_each(struct table *t, void (*fn)(size_t slot, struct region *r, void *arg),
+		void *arg);
 
-/* Notes that the daemon changed what SLOT's VIEW shows. */
-void table_view_changed(struct table *t, size_t slot, unsigned view);
-
-/* Whether SLOT's VIEW is unchanged since its previous open: the daemon has
- * not changed it and FILE_STAMP (what the caller knows of the backing file)
- * is the same. Remembers this open's state for the next one. */
-bool table_view_unchanged(struct table *t, size_t slot, unsigned view,
-			  uint64_t file_stamp);
+/* The live entries, and the bytes of their regions (ro and rw size). */
+void table_totals(struct table *t, size_t *entries, uint64_t *bytes);
 
 /*
  * Makes the table match CFG: new entries get new slots, removed ones lose

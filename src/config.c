@@ -41,17 +41,6 @@ struct parser {
 
 static const struct {
 	const char *word;
-	int advice;
-} advice_words[] = {
-	{ "normal", MADV_NORMAL },
-	{ "sequential", MADV_SEQUENTIAL },
-	{ "random", MADV_RANDOM },
-	{ "willneed", MADV_WILLNEED },
-	{ "hugepage", MADV_HUGEPAGE },
-};
-
-static const struct {
-	const char *word;
 	int level;
 } log_level_words[] = {
 	{ "error", LOG_ERR },
@@ -61,38 +50,6 @@ static const struct {
 };
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
-
-void errors_add(struct errors *errs, const char *fmt, ...)
-{
-	char **lines = realloc(errs->lines, (errs->count + 1) * sizeof(*lines));
-	va_list ap;
-
-	if (!lines)
-		abort();
-	errs->lines = lines;
-	va_start(ap, fmt);
-	if (vasprintf(&errs->lines[errs->count], fmt, ap) < 0)
-		abort();
-	va_end(ap);
-	errs->count++;
-}
-
-void errors_free(struct errors *errs)
-{
-	for (size_t i = 0; i < errs->count; i++)
-		free(errs->lines[i]);
-	free(errs->lines);
-	errs->lines = NULL;
-	errs->count = 0;
-}
-
-const char *config_advice_name(int advice)
-{
-	for (size_t i = 0; i < COUNT(advice_words); i++)
-		if (advice_words[i].advice == advice)
-			return advice_words[i].word;
-	return "?";
-}
 
 /* "FILE:LINE: [NAME] message" for an entry, "FILE:LINE: message" if E is NULL. */
 static void __attribute__((format(printf, 4, 5)))
@@ -107,9 +64,9 @@ report(struct parser *p, const struct config_entry *e, int line,
 		abort();
 	va_end(ap);
 	if (e && e->map_arg)
-		errors_add(p->errs, "--map '%s': [%s] %s", e->map_arg, e->name, msg);
+		errors_add(p->errs, "--map '%s': [%s] %s", e->map_arg, e->entry.name, msg);
 	else if (e)
-		errors_add(p->errs, "%s:%d: [%s] %s", p->cfg->file, line, e->name, msg);
+		errors_add(p->errs, "%s:%d: [%s] %s", p->cfg->file, line, e->entry.name, msg);
 	else if (p->map_arg)
 		errors_add(p->errs, "--map '%s': %s", p->map_arg, msg);
 	else
@@ -144,12 +101,12 @@ static void open_entry(struct parser *p, const char *name, size_t len)
 	cfg->entries = e;
 	e = &cfg->entries[cfg->n_entries++];
 	memset(e, 0, sizeof(*e));
-	e->name = strndup(name, len);
-	if (!e->name)
+	e->entry.name = strndup(name, len);
+	if (!e->entry.name)
 		abort();
-	e->resizable = true;
-	e->views = VIEW_ALL;
-	e->advice = MADV_NORMAL;
+	e->entry.resizable = true;
+	e->entry.views = VIEW_ALL;
+	e->entry.advice = MADV_NORMAL;
 	e->line.header = p->lineno;
 	e->map_arg = p->map_arg ? xstrdup(p->map_arg) : NULL;
 }
@@ -235,14 +192,10 @@ static bool parse_views(const char *value, unsigned *out)
 
 	for (tok = strtok_r(copy, ", \t", &save); tok && ok;
 	     tok = strtok_r(NULL, ", \t", &save)) {
-		if (strcasecmp(tok, "ro") == 0)
-			views |= VIEW_RO;
-		else if (strcasecmp(tok, "rw") == 0)
-			views |= VIEW_RW;
-		else if (strcasecmp(tok, "cow") == 0)
-			views |= VIEW_COW;
-		else
-			ok = false;
+		unsigned view = view_by_name(tok, strlen(tok));
+
+		views |= view;
+		ok = view != 0;
 	}
 	free(copy);
 	*out = views;
@@ -336,19 +289,20 @@ static void set_path(struct parser *p, struct config_entry *e, const char *value
 		return;
 	}
 	if (value[0] == '/') {
-		e->path = xstrdup(value);
-	} else if (asprintf(&e->path, "%s/%s", p->dir, value) < 0) {
+		e->entry.path = xstrdup(value);
+	} else if (asprintf(&e->entry.path, "%s/%s", p->dir, value) < 0) {
 		abort();
 	}
 }
 
 static void set_advice(struct parser *p, struct config_entry *e, const char *value)
 {
-	for (size_t i = 0; i < COUNT(advice_words); i++)
-		if (strcasecmp(value, advice_words[i].word) == 0) {
-			e->advice = advice_words[i].advice;
-			return;
-		}
+	int advice = entry_advice_by_name(value);
+
+	if (advice >= 0) {
+		e->entry.advice = advice;
+		return;
+	}
 	report(p, e, p->lineno,
 	       "advice '%s' is not one of normal, sequential, random, willneed, hugepage",
 	       value);
@@ -364,22 +318,22 @@ static void set_entry_key(struct parser *p, struct config_entry *e,
 			set_path(p, e, value);
 	} else if (strcasecmp(key, "anonymous") == 0) {
 		if (first_time(p, e, "anonymous", &l->anonymous))
-			set_bool(p, e, "anonymous", value, &e->anonymous);
+			set_bool(p, e, "anonymous", value, &e->entry.anonymous);
 	} else if (strcasecmp(key, "offset") == 0) {
 		if (first_time(p, e, "offset", &l->offset))
-			set_size(p, e, "offset", value, &e->offset);
+			set_size(p, e, "offset", value, &e->entry.offset);
 	} else if (strcasecmp(key, "length") == 0) {
 		if (first_time(p, e, "length", &l->length))
-			set_size(p, e, "length", value, &e->length);
+			set_size(p, e, "length", value, &e->entry.length);
 	} else if (strcasecmp(key, "create") == 0) {
 		if (first_time(p, e, "create", &l->create))
-			set_bool(p, e, "create", value, &e->create);
+			set_bool(p, e, "create", value, &e->entry.create);
 	} else if (strcasecmp(key, "resizable") == 0) {
 		if (first_time(p, e, "resizable", &l->resizable))
-			set_bool(p, e, "resizable", value, &e->resizable);
+			set_bool(p, e, "resizable", value, &e->entry.resizable);
 	} else if (strcasecmp(key, "views") == 0) {
 		if (first_time(p, e, "views", &l->views) &&
-		    !parse_views(value, &e->views))
+		    !parse_views(value, &e->entry.views))
 			report(p, e, p->lineno,
 			       "views '%s' must list one or more of ro, rw, cow", value);
 	} else if (strcasecmp(key, "advice") == 0) {
@@ -412,13 +366,13 @@ static bool check_name(struct parser *p, const struct config_entry *e)
 {
 	const char *why = NULL;
 
-	if (e->name[0] == '\0')
+	if (e->entry.name[0] == '\0')
 		why = "section name is empty";
-	else if (strcmp(e->name, ".") == 0 || strcmp(e->name, "..") == 0)
+	else if (strcmp(e->entry.name, ".") == 0 || strcmp(e->entry.name, "..") == 0)
 		why = "section name cannot be '.' or '..'";
-	else if (strchr(e->name, '/'))
+	else if (strchr(e->entry.name, '/'))
 		why = "section name cannot hold '/'";
-	else if (strlen(e->name) > NAME_MAX_BYTES)
+	else if (strlen(e->entry.name) > NAME_MAX_BYTES)
 		why = "section name is over 255 bytes";
 	if (why)
 		report(p, e, e->line.header, "%s", why);
@@ -432,26 +386,26 @@ static bool check_keys(struct parser *p, struct config_entry *e)
 	long page = sysconf(_SC_PAGESIZE);
 	size_t before = p->errs->count;
 
-	if (e->anonymous && e->path)
+	if (e->entry.anonymous && e->entry.path)
 		report(p, e, max_line(l->path, l->anonymous),
 		       "path cannot go with 'anonymous = yes'");
-	if (!e->anonymous && !e->path && !l->path)
+	if (!e->entry.anonymous && !e->entry.path && !l->path)
 		report(p, e, l->header, "no path (give 'path = FILE' or 'anonymous = yes')");
-	if (e->anonymous && !l->length)
+	if (e->entry.anonymous && !l->length)
 		report(p, e, l->header, "an anonymous entry needs a length");
-	if (e->anonymous && e->offset)
+	if (e->entry.anonymous && e->entry.offset)
 		report(p, e, max_line(l->offset, l->anonymous),
 		       "an anonymous entry has no file to take an offset in");
-	if (e->anonymous && e->create)
+	if (e->entry.anonymous && e->entry.create)
 		report(p, e, max_line(l->create, l->anonymous),
 		       "an anonymous entry has no file to create");
-	if (e->create && !l->length)
+	if (e->entry.create && !l->length)
 		report(p, e, l->header, "'create = yes' needs a length");
-	if (e->offset % (uint64_t)page)
+	if (e->entry.offset % (uint64_t)page)
 		report(p, e, l->offset,
 		       "offset %llu is not a multiple of the page size (%ld)",
-		       (unsigned long long)e->offset, page);
-	if (e->offset + e->length < e->offset || e->offset + e->length > INT64_MAX)
+		       (unsigned long long)e->entry.offset, page);
+	if (e->entry.offset + e->entry.length < e->entry.offset || e->entry.offset + e->entry.length > INT64_MAX)
 		report(p, e, max_line(l->offset, l->length),
 		       "offset + length is past the largest file size");
 	return p->errs->count == before;
@@ -459,20 +413,20 @@ static bool check_keys(struct parser *p, struct config_entry *e)
 
 static void check_access(struct parser *p, const struct config_entry *e)
 {
-	int fd = open(e->path, O_RDONLY | O_CLOEXEC);
+	int fd = open(e->entry.path, O_RDONLY | O_CLOEXEC);
 
 	if (fd < 0) {
-		report(p, e, e->line.path, "cannot read %s: %s", e->path, strerror(errno));
+		report(p, e, e->line.path, "cannot read %s: %s", e->entry.path, strerror(errno));
 		return;
 	}
 	close(fd);
-	if (!(e->views & VIEW_RW))
+	if (!(e->entry.views & VIEW_RW))
 		return;
-	fd = open(e->path, O_RDWR | O_CLOEXEC);
+	fd = open(e->entry.path, O_RDWR | O_CLOEXEC);
 	if (fd < 0) {
 		report(p, e, e->line.header,
 		       "the rw view needs %s writable: %s (list only 'views = ro, cow')",
-		       e->path, strerror(errno));
+		       e->entry.path, strerror(errno));
 		return;
 	}
 	close(fd);
@@ -481,12 +435,12 @@ static void check_access(struct parser *p, const struct config_entry *e)
 /* A file to create needs a folder it can be created in. */
 static void check_creatable(struct parser *p, const struct config_entry *e)
 {
-	char *dir = xstrdup(e->path), *slash = strrchr(dir, '/');
+	char *dir = xstrdup(e->entry.path), *slash = strrchr(dir, '/');
 
 	if (slash)
 		*(slash == dir ? slash + 1 : slash) = '\0';
 	if (access(dir, W_OK | X_OK) < 0)
-		report(p, e, e->line.header, "cannot create %s: %s", e->path, strerror(errno));
+		report(p, e, e->line.header, "cannot create %s: %s", e->entry.path, strerror(errno));
 	free(dir);
 }
 
@@ -494,28 +448,28 @@ static void check_file(struct parser *p, struct config_entry *e)
 {
 	const struct entry_lines *l = &e->line;
 	struct stat st;
-	uint64_t end = e->offset + e->length;
+	uint64_t end = e->entry.offset + e->entry.length;
 
-	if (stat(e->path, &st) < 0) {
-		if (errno == ENOENT && e->create) {
+	if (stat(e->entry.path, &st) < 0) {
+		if (errno == ENOENT && e->entry.create) {
 			check_creatable(p, e);	/* created when mounted */
 			return;
 		}
-		report(p, e, l->path, "%s: %s%s", e->path, strerror(errno),
+		report(p, e, l->path, "%s: %s%s", e->entry.path, strerror(errno),
 		       errno == ENOENT ? " (add 'create = yes' to create it)" : "");
 		return;
 	}
 	if (!S_ISREG(st.st_mode)) {
-		report(p, e, l->path, "%s is not a regular file", e->path);
+		report(p, e, l->path, "%s is not a regular file", e->entry.path);
 		return;
 	}
-	if (e->offset > (uint64_t)st.st_size)
+	if (e->entry.offset > (uint64_t)st.st_size)
 		report(p, e, l->offset, "offset %llu is past the end of %s (%lld bytes)",
-		       (unsigned long long)e->offset, e->path, (long long)st.st_size);
+		       (unsigned long long)e->entry.offset, e->entry.path, (long long)st.st_size);
 	else if (end > (uint64_t)st.st_size)
 		report(p, e, max_line(l->offset, l->length),
 		       "offset + length (%llu) is past the end of %s (%lld bytes)",
-		       (unsigned long long)end, e->path, (long long)st.st_size);
+		       (unsigned long long)end, e->entry.path, (long long)st.st_size);
 	else
 		check_access(p, e);
 }
@@ -524,7 +478,7 @@ static int compare_entry_names(const void *a, const void *b)
 {
 	const struct config_entry *x = *(const struct config_entry *const *)a;
 	const struct config_entry *y = *(const struct config_entry *const *)b;
-	int c = strcmp(x->name, y->name);
+	int c = strcmp(x->entry.name, y->entry.name);
 
 	return c ? c : (x > y) - (x < y);	/* ties: in the order given */
 }
@@ -546,16 +500,16 @@ static void check_unique_names(struct parser *p)
 	for (size_t i = 1; i < cfg->n_entries; i++) {
 		size_t first = i - 1;
 
-		while (first > 0 && strcmp(sorted[first - 1]->name, sorted[i]->name) == 0)
+		while (first > 0 && strcmp(sorted[first - 1]->entry.name, sorted[i]->entry.name) == 0)
 			first--;
-		if (strcmp(sorted[first]->name, sorted[i]->name) != 0)
+		if (strcmp(sorted[first]->entry.name, sorted[i]->entry.name) != 0)
 			continue;
 		if (!sorted[first]->map_arg && !sorted[i]->map_arg) {
 			report(p, sorted[i], sorted[i]->line.header,
 			       "section named twice (first on line %d)",
 			       sorted[first]->line.header);
 		} else {
-			char where[300];
+			char where[REASON_MAX];
 
 			config_where(p->cfg, sorted[first], where, sizeof(where));
 			report(p, sorted[i], sorted[i]->line.header,
@@ -671,19 +625,10 @@ int config_load_all(const char *file, char *const *maps, size_t n_maps,
 	for (size_t i = 0; i < cfg->n_entries; i++) {
 		struct config_entry *e = &cfg->entries[i];
 
-		if (check_name(&p, e) && check_keys(&p, e) && e->path)
+		if (check_name(&p, e) && check_keys(&p, e) && e->entry.path)
 			check_file(&p, e);
 	}
 	return errs->count == before ? 0 : -1;
-}
-
-bool config_entry_same(const struct config_entry *a, const struct config_entry *b)
-{
-	return a->anonymous == b->anonymous &&
-	       (a->path && b->path ? strcmp(a->path, b->path) == 0 : a->path == b->path) &&
-	       a->offset == b->offset && a->length == b->length &&
-	       a->create == b->create && a->resizable == b->resizable &&
-	       a->views == b->views && a->advice == b->advice;
 }
 
 void config_where(const struct config *cfg, const struct config_entry *e,
@@ -699,8 +644,8 @@ void config_free(struct config *cfg)
 {
 	for (size_t i = 0; i < cfg->n_entries; i++) {
 		free(cfg->entries[i].map_arg);
-		free(cfg->entries[i].name);
-		free(cfg->entries[i].path);
+		free(cfg->entries[i].entry.name);
+		free(cfg->entries[i].entry.path);
 	}
 	free(cfg->entries);
 	free(cfg->file);

@@ -112,7 +112,7 @@ static bool parse_numbers(char *const *field, int count, uint64_t *out,
 
 static bool is_cow_keyword(const char *field)
 {
-	return strcasecmp(field, "cow") == 0;
+	return view_by_name(field, strlen(field)) == VIEW_COW;
 }
 
 int ctl_parse(enum ctl_file file, const char *text, size_t len,
@@ -163,22 +163,19 @@ int ctl_parse(enum ctl_file file, const char *text, size_t len,
 /* ---- running ---- */
 
 /* The view a command needs, decided before its text is parsed (SPEC: EROFS
- * comes first), so "move" peeks at its first field only. */
+ * comes first), so "move" peeks at its first field only; text that does
+ * not split into fields is malformed whatever the view. */
 static unsigned needed_view(enum ctl_file file, const char *text, size_t len)
 {
-	size_t start = 0, end;
+	struct fields f;
+	char ignored[REASON_MAX];
 
 	switch (file) {
 	case CTL_RESET:
 		return VIEW_COW;
 	case CTL_MOVE:
-		while (start < len && strchr(TRIMMED, text[start]) && text[start])
-			start++;
-		end = start;
-		while (end < len && text[end] && !strchr(TRIMMED, text[end]))
-			end++;
-		return end - start == 3 && strncasecmp(text + start, "cow", 3) == 0
-		       ? VIEW_COW : VIEW_RW;
+		return split_fields(text, len, &f, ignored, sizeof(ignored)) && f.count > 0 &&
+		       is_cow_keyword(f.field[0]) ? VIEW_COW : VIEW_RW;
 	default:
 		return VIEW_RW;
 	}
@@ -189,7 +186,7 @@ static int check_allowed(const struct region *r, enum ctl_file file,
 			 const char *text, size_t len, uint64_t offset,
 			 char *why, size_t whylen)
 {
-	const struct config_entry *e = region_entry(r);
+	const struct entry *e = region_entry(r);
 	unsigned view = needed_view(file, text, len);
 
 	if (file == CTL_STATUS) {
@@ -197,8 +194,7 @@ static int check_allowed(const struct region *r, enum ctl_file file,
 		return EINVAL;
 	}
 	if (!(e->views & view)) {
-		snprintf(why, whylen, "the entry has no %s view",
-			 view == VIEW_COW ? "cow" : "rw");
+		snprintf(why, whylen, "the entry has no %s view", view_name(view));
 		return EROFS;
 	}
 	if (file == CTL_RESIZE && !e->resizable) {
@@ -245,7 +241,7 @@ int ctl_write(struct region *r, enum ctl_file file, const char *text,
 	      size_t len, uint64_t offset, struct ctl_effect *effect)
 {
 	struct ctl_command cmd;
-	char why[400] = "";
+	char why[REASON_MAX] = "";
 	int err;
 
 	err = check_allowed(r, file, text, len, offset, why, sizeof(why));
@@ -253,34 +249,22 @@ int ctl_write(struct region *r, enum ctl_file file, const char *text,
 		err = ctl_parse(file, text, len, &cmd, why, sizeof(why));
 	if (!err)
 		err = run(r, &cmd, effect, why, sizeof(why));
-	if (err) {
-		char reason[512];
-
-		snprintf(reason, sizeof(reason), "%s: %s", ctl_file_name(file),
-			 why[0] ? why : strerror(err));
-		region_note_error(r, reason);
-	}
+	if (err)
+		region_note_error(r, ctl_file_name(file), why[0] ? why : strerror(err));
 	return err;
 }
 
 /* ---- reading ---- */
 
-static void views_words(unsigned views, char *buf, size_t buflen)
-{
-	snprintf(buf, buflen, "%s%s%s", views & VIEW_RO ? "ro " : "",
-		 views & VIEW_RW ? "rw " : "", views & VIEW_COW ? "cow " : "");
-	buf[strlen(buf) - 1] = '\0';	/* config_load allows no empty views */
-}
-
 static size_t status_text(struct region *r, char *buf, size_t buflen)
 {
-	const struct config_entry *e = region_entry(r);
+	const struct entry *e = region_entry(r);
 	struct region_stats st;
 	char views[16];
 	int n;
 
 	region_get_stats(r, &st);
-	views_words(e->views, views, sizeof(views));
+	view_list(e->views, ' ', views, sizeof(views));
 	n = snprintf(buf, buflen,
 		     "name: %s\npath: %s\nviews: %s\noffset: %llu\nsize: %llu\n"
 		     "cow_size: %llu\nfile_size: %llu\nresizable: %s\n"

@@ -3,12 +3,12 @@
 
 #include <errno.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <time.h>
 
 #include "log.h"
+#include "thread.h"
 
 struct flusher {
 	struct table *table;
@@ -19,19 +19,14 @@ struct flusher {
 	pthread_cond_t wake;	/* a new interval, or stop */
 };
 
-static void flush_all(struct table *t)
+static void flush_one(size_t slot, struct region *r, void *arg)
 {
-	for (size_t slot = 0; slot < table_slots(t); slot++) {
-		struct region *r = table_get(t, slot);
-		char why[512];
+	char why[REASON_MAX];
 
-		if (!r)
-			continue;
-		if ((region_entry(r)->views & VIEW_RW) &&
-		    region_sync(r, 0, REGION_TO_END, why, sizeof(why)))
-			log_msg(LOG_ERR, "[%s] automatic flush: %s", region_entry(r)->name, why);
-		table_put(t, slot);
-	}
+	(void)slot, (void)arg;
+	if ((region_entry(r)->views & VIEW_RW) &&
+	    region_sync(r, 0, REGION_TO_END, why, sizeof(why)))
+		log_msg(LOG_ERR, "[%s] automatic flush: %s", region_entry(r)->name, why);
 }
 
 static void *flusher_main(void *arg)
@@ -55,7 +50,7 @@ static void *flusher_main(void *arg)
 		if (f->stopping || f->interval != interval)
 			continue;
 		pthread_mutex_unlock(&f->mu);
-		flush_all(f->table);
+		table_each(f->table, flush_one, NULL);
 		pthread_mutex_lock(&f->mu);
 	}
 	pthread_mutex_unlock(&f->mu);
@@ -66,8 +61,6 @@ struct flusher *flusher_start(struct table *t, unsigned interval)
 {
 	struct flusher *f = calloc(1, sizeof(*f));
 	pthread_condattr_t attr;
-	sigset_t all, old;
-	int err;
 
 	if (!f)
 		return NULL;
@@ -78,12 +71,7 @@ struct flusher *flusher_start(struct table *t, unsigned interval)
 	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
 	pthread_cond_init(&f->wake, &attr);
 	pthread_condattr_destroy(&attr);
-	/* Signals are for the threads that serve requests. */
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	err = pthread_create(&f->thread, NULL, flusher_main, f);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (err) {
+	if (thread_start(&f->thread, flusher_main, f)) {
 		pthread_mutex_destroy(&f->mu);
 		pthread_cond_destroy(&f->wake);
 		free(f);

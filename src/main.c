@@ -351,18 +351,10 @@ static int serve(struct fuse_session *se, const struct fuse_cmdline_opts *opts)
 /* "mounted on /mnt: 3 entries, 1.0 MiB": what a user looks for first. */
 static void log_mounted(struct table *t, const char *mountpoint)
 {
-	uint64_t bytes = 0;
-	size_t entries = 0;
+	uint64_t bytes;
+	size_t entries;
 
-	for (size_t slot = 0; slot < table_slots(t); slot++) {
-		struct region *r = table_get(t, slot);
-
-		if (r) {
-			bytes += region_view_size(r, VIEW_RO);
-			entries++;
-			table_put(t, slot);
-		}
-	}
+	table_totals(t, &entries, &bytes);
 	log_msg(LOG_INFO, "mounted on %s: %zu entr%s, %.1f MiB", mountpoint, entries,
 		entries == 1 ? "y" : "ies", (double)bytes / (1 << 20));
 }
@@ -479,18 +471,17 @@ static int check_config(const char *file, const struct cli *cli)
 
 	print_errors(&errs);
 	for (size_t i = 0; rc == 0 && i < cfg.n_entries; i++) {
-		const struct config_entry *e = &cfg.entries[i];
+		const struct entry *e = &cfg.entries[i].entry;
 		char length[32] = "end", views[16];
 
 		if (e->length || e->anonymous)
 			snprintf(length, sizeof(length), "%llu", (unsigned long long)e->length);
-		snprintf(views, sizeof(views), "%s%s%s", e->views & VIEW_RO ? ",ro" : "",
-			 e->views & VIEW_RW ? ",rw" : "", e->views & VIEW_COW ? ",cow" : "");
+		view_list(e->views, ',', views, sizeof(views));
 		printf("%s: path=%s offset=%llu length=%s views=%s resizable=%s "
 		       "create=%s advice=%s\n", e->name, e->anonymous ? "anonymous" : e->path,
-		       (unsigned long long)e->offset, length, views + 1,
+		       (unsigned long long)e->offset, length, views,
 		       e->resizable ? "yes" : "no", e->create ? "yes" : "no",
-		       config_advice_name(e->advice));
+		       entry_advice_name(e->advice));
 	}
 	config_free(&cfg);
 	return rc == 0 ? EXIT_SUCCESS : EXIT_USAGE;

@@ -3,13 +3,13 @@
 
 #include <errno.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "log.h"
+#include "thread.h"
 
 #define WAIT_MS 1000
 /* More than libfuse's worker threads (10 by default): every request that
@@ -108,19 +108,13 @@ static void *notifier_main(void *arg)
 	return NULL;
 }
 
-/* Starts one more thread; caller holds mu. Every signal blocked: those
- * that end the mount must reach the threads of libfuse's loop. */
+/* Starts one more thread; caller holds mu. */
 static void add_thread(struct notifier *n)
 {
-	sigset_t all, old;
-
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	if (pthread_create(&n->threads[n->n_threads], NULL, notifier_main, n) == 0) {
+	if (thread_start(&n->threads[n->n_threads], notifier_main, n) == 0) {
 		n->n_threads++;
 		n->idle++;
 	}
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
 int notifier_start(struct notifier *n, struct fuse_session *se)

@@ -12,7 +12,6 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -23,9 +22,10 @@
 
 #include "fault.h"
 #include "log.h"
+#include "thread.h"
 
 struct region {
-	struct config_entry entry;	/* deep copy: name and path are ours */
+	struct entry entry;		/* deep copy: name and path are ours */
 	int fd;
 	uint64_t page;
 	pthread_rwlock_t lock;
@@ -43,7 +43,7 @@ struct region {
 
 	_Atomic uint64_t reads, writes, flushes, resizes, moves, resets, errors;
 	pthread_mutex_t error_mu;
-	char last_error[512];
+	char last_error[REASON_MAX + 16];	/* "FILE: reason" */
 };
 
 static uint64_t map_length(const struct region *r, uint64_t size)
@@ -88,23 +88,11 @@ static uint64_t cow_written_bytes(const struct region *r)
 	return n * r->page;
 }
 
-static void __attribute__((format(printf, 3, 4)))
-say(char *why, size_t whylen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!why)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(why, whylen, fmt, ap);
-	va_end(ap);
-}
-
 static void advise(const struct region *r, void *map, uint64_t len)
 {
 	if (r->entry.advice != MADV_NORMAL && madvise(map, len, r->entry.advice) < 0)
 		log_msg(LOG_DEBUG, "[%s] madvise(%s): %s", r->entry.name,
-			config_advice_name(r->entry.advice), strerror(errno));
+			entry_advice_name(r->entry.advice), strerror(errno));
 }
 
 static char *map_view(struct region *r, uint64_t size, int prot, int flags)
@@ -136,20 +124,20 @@ static char *remap_view(struct region *r, char *map, uint64_t old_size,
 }
 
 /* Creates E's file, if missing, as offset + length bytes of zeros. */
-static int create_file(const struct config_entry *e, char *why, size_t whylen)
+static int create_file(const struct entry *e, char *why, size_t whylen)
 {
 	int fd = open(e->path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0666), err;
 
 	if (fd < 0 && errno == EEXIST)
 		return 0;
 	if (fd < 0) {
-		say(why, whylen, "cannot create %s: %s", e->path, strerror(errno));
+		reason_set(why, whylen, "cannot create %s: %s", e->path, strerror(errno));
 		return errno;
 	}
 	err = ftruncate(fd, (off_t)(e->offset + e->length)) < 0 ? errno : 0;
 	close(fd);
 	if (err) {
-		say(why, whylen, "cannot size the new file %s: %s", e->path, strerror(err));
+		reason_set(why, whylen, "cannot size the new file %s: %s", e->path, strerror(err));
 		unlink(e->path);
 	}
 	return err;
@@ -157,13 +145,13 @@ static int create_file(const struct config_entry *e, char *why, size_t whylen)
 
 static int open_backing(struct region *r, char *why, size_t whylen)
 {
-	const struct config_entry *e = &r->entry;
+	const struct entry *e = &r->entry;
 	int mode = (e->views & VIEW_RW) ? O_RDWR : O_RDONLY;
 
 	if (e->anonymous) {
 		r->fd = memfd_create(e->name, MFD_CLOEXEC);
 		if (r->fd < 0 || ftruncate(r->fd, (off_t)e->length) < 0) {
-			say(why, whylen, "cannot make %llu bytes of anonymous memory: %s",
+			reason_set(why, whylen, "cannot make %llu bytes of anonymous memory: %s",
 			    (unsigned long long)e->length, strerror(errno));
 			return errno;
 		}
@@ -177,7 +165,7 @@ static int open_backing(struct region *r, char *why, size_t whylen)
 	}
 	r->fd = open(e->path, mode | O_CLOEXEC);
 	if (r->fd < 0) {
-		say(why, whylen, "cannot open %s: %s", e->path, strerror(errno));
+		reason_set(why, whylen, "cannot open %s: %s", e->path, strerror(errno));
 		return errno;
 	}
 	return 0;
@@ -206,7 +194,7 @@ static int map_all(struct region *r, char *why, size_t whylen)
 
 	if (!r->entry.anonymous && r->entry.length == 0) {
 		if (current_file_size(r, &file_size)) {
-			say(why, whylen, "cannot stat %s: %s", r->entry.path, strerror(errno));
+			reason_set(why, whylen, "cannot stat %s: %s", r->entry.path, strerror(errno));
 			return errno;
 		}
 		size = following_size(r, file_size);
@@ -218,13 +206,13 @@ static int map_all(struct region *r, char *why, size_t whylen)
 	if (r->ro_map && (r->entry.views & VIEW_COW)) {
 		r->cow_map = map_view(r, size, PROT_READ | PROT_WRITE, MAP_PRIVATE);
 		if (r->cow_map && new_cow_bitmap(r, size)) {
-			say(why, whylen, "out of memory");
+			reason_set(why, whylen, "out of memory");
 			return ENOMEM;
 		}
 	}
 	if (!r->ro_map || (!r->rw_map && (r->entry.views & VIEW_RW)) ||
 	    (!r->cow_map && (r->entry.views & VIEW_COW))) {
-		say(why, whylen, "cannot map %llu bytes: %s", (unsigned long long)size,
+		reason_set(why, whylen, "cannot map %llu bytes: %s", (unsigned long long)size,
 		    strerror(errno));
 		return errno;
 	}
@@ -249,44 +237,28 @@ static void free_region(struct region *r)
 	pthread_rwlock_destroy(&r->lock);
 	pthread_mutex_destroy(&r->error_mu);
 	free(r->cow_written);
-	free(r->entry.name);
-	free(r->entry.path);
+	entry_free(&r->entry);
 	free(r);
 }
 
-static void init_lock(pthread_rwlock_t *lock)
-{
-	pthread_rwlockattr_t attr;
-
-	/* A resize must not starve behind a stream of readers. */
-	pthread_rwlockattr_init(&attr);
-	pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
-	pthread_rwlock_init(lock, &attr);
-	pthread_rwlockattr_destroy(&attr);
-}
-
-int region_open(const struct config_entry *e, struct region **out,
+int region_open(const struct entry *e, struct region **out,
 		char *why, size_t whylen)
 {
 	struct region *r = calloc(1, sizeof(*r));
 	int err;
 
 	if (!r) {
-		say(why, whylen, "out of memory");
+		reason_set(why, whylen, "out of memory");
 		return ENOMEM;
 	}
-	r->entry = *e;
-	r->entry.name = strdup(e->name);
-	r->entry.path = e->path ? strdup(e->path) : NULL;
-	r->entry.map_arg = NULL;	/* the config's; messages about it come from there */
 	r->fd = -1;
 	r->page = (uint64_t)sysconf(_SC_PAGESIZE);
-	init_lock(&r->lock);
+	rwlock_init_writer_first(&r->lock);
 	pthread_mutex_init(&r->error_mu, NULL);
 	strcpy(r->last_error, "none");
-	if (!r->entry.name || (e->path && !r->entry.path)) {
+	if (entry_copy(e, &r->entry)) {
 		free_region(r);
-		say(why, whylen, "out of memory");
+		reason_set(why, whylen, "out of memory");
 		return ENOMEM;
 	}
 	err = open_backing(r, why, whylen);
@@ -323,7 +295,7 @@ bool region_file_is_current(const struct region *r)
 	       open_file.st_dev == named.st_dev && open_file.st_ino == named.st_ino;
 }
 
-const struct config_entry *region_entry(const struct region *r)
+const struct entry *region_entry(const struct region *r)
 {
 	return &r->entry;
 }
@@ -426,19 +398,19 @@ static int resize_locked(struct region *r, uint64_t size, char *why, size_t whyl
 	int err;
 
 	if (size > (uint64_t)INT64_MAX - r->entry.offset) {
-		say(why, whylen, "size %llu is past the largest file size",
+		reason_set(why, whylen, "size %llu is past the largest file size",
 		    (unsigned long long)size);
 		return EINVAL;
 	}
 	err = current_file_size(r, &file_size);
 	if (err) {
-		say(why, whylen, "cannot stat the file: %s", strerror(err));
+		reason_set(why, whylen, "cannot stat the file: %s", strerror(err));
 		return err;
 	}
 	target = file_size_after(r, file_size, size);
 	if (target != file_size && ftruncate(r->fd, (off_t)target) < 0) {
 		err = errno;
-		say(why, whylen, "cannot make the file %llu bytes: %s",
+		reason_set(why, whylen, "cannot make the file %llu bytes: %s",
 		    (unsigned long long)target, strerror(err));
 		return err;
 	}
@@ -446,7 +418,7 @@ static int resize_locked(struct region *r, uint64_t size, char *why, size_t whyl
 	if (!err)
 		r->intended = size;
 	if (err) {
-		say(why, whylen, "cannot map %llu bytes: %s", (unsigned long long)size,
+		reason_set(why, whylen, "cannot map %llu bytes: %s", (unsigned long long)size,
 		    strerror(err));
 		if (target != file_size && ftruncate(r->fd, (off_t)file_size) < 0)
 			log_msg(LOG_ERR, "[%s] cannot restore the file's size: %s",
@@ -461,7 +433,7 @@ int region_resize(struct region *r, uint64_t size, char *why, size_t whylen)
 	int err;
 
 	if (!r->entry.resizable) {
-		say(why, whylen, "the entry is not resizable (resizable = no)");
+		reason_set(why, whylen, "the entry is not resizable (resizable = no)");
 		return EPERM;
 	}
 	pthread_rwlock_wrlock(&r->lock);
@@ -492,69 +464,70 @@ static bool cow_past_end(const struct region *r, uint64_t file_size)
 	return r->cow_map && r->cow_size > following_size(r, file_size);
 }
 
-/* Fits the region to its file as it is now. Returns 1 if a size changed,
- * 0 if not, or -errno. */
-static int fit_to_file(struct region *r)
+int region_refresh(struct region *r, bool *changed)
 {
 	uint64_t file_size;
-	int err = current_file_size(r, &file_size), changed = 0;
+	int err;
 
+	*changed = false;
+	if (r->entry.anonymous)
+		return 0;
+	err = current_file_size(r, &file_size);
 	/* The usual case, at every open: nothing to do, no exclusive lock. */
 	if (err || (size_over(r, file_size) == r->size && !cow_past_end(r, file_size)))
-		return -err;
+		return err;
 	pthread_rwlock_wrlock(&r->lock);
 	err = current_file_size(r, &file_size);
 	if (!err && size_over(r, file_size) != r->size) {
 		err = remap_shared(r, size_over(r, file_size));
-		changed = 1;
+		*changed = true;
 	}
 	if (!err && cow_past_end(r, file_size)) {
 		err = shrink_cow_to(r, file_size);
-		changed = 1;
+		*changed = true;
 	}
 	pthread_rwlock_unlock(&r->lock);
-	return err ? -err : changed;
-}
-
-int region_refresh(struct region *r)
-{
-	return r->entry.anonymous ? 0 : fit_to_file(r);
+	return err;
 }
 
 void region_fault(struct region *r, const char *what)
 {
-	int changed = r->entry.anonymous ? 0 : fit_to_file(r);
+	bool changed = false;
 
+	region_refresh(r, &changed);
 	log_msg(LOG_WARNING, "[%s] %s touched a page past the end of %s, which was "
 		"cut outside the mount: EIO%s", r->entry.name, what,
 		r->entry.path ? r->entry.path : "its memory",
-		changed > 0 ? "; the views now end where the file does" : "");
+		changed ? "; the views now end where the file does" : "");
 }
 
 /* ---- writing ---- */
 
-/* The bytes of a LEN-byte write at OFF that fit in VIEW, or -ENOSPC. */
-static ssize_t fitting(const struct region *r, unsigned view, size_t len, uint64_t off)
+/* How many bytes of a LEN-byte write at OFF fit in VIEW: 0 or ENOSPC. */
+static int fitting(const struct region *r, unsigned view, size_t len, uint64_t off,
+		   size_t *fits)
 {
 	uint64_t size = region_view_size(r, view);
 
 	if (off >= size)
-		return -ENOSPC;
-	return (ssize_t)(len < size - off ? len : size - off);
+		return ENOSPC;
+	*fits = len < size - off ? len : (size_t)(size - off);
+	return 0;
 }
 
-ssize_t region_write(struct region *r, unsigned view, const void *buf,
-		     size_t len, uint64_t off)
+int region_write(struct region *r, unsigned view, const void *buf, size_t len,
+		 uint64_t off, size_t *written)
 {
 	bool grow = view == VIEW_RW && r->entry.resizable;
-	ssize_t n;
+	size_t n = 0;
 	int err = 0;
 
 	atomic_fetch_add(&r->writes, 1);
+	*written = 0;
 	if (len == 0)
 		return 0;	/* as write(2) of nothing: no growth either */
 	if (len > (uint64_t)SSIZE_MAX || off > INT64_MAX - len)
-		return -EFBIG;
+		return EFBIG;
 	pthread_rwlock_rdlock(&r->lock);
 	if (grow && off + len > r->size) {
 		/* Growing moves mappings: the lock is taken again, exclusive,
@@ -564,15 +537,18 @@ ssize_t region_write(struct region *r, unsigned view, const void *buf,
 		if (off + len > r->size)
 			err = resize_locked(r, off + len, NULL, 0);
 	}
-	n = err ? -err : fitting(r, view, len, off);
-	if (n > 0 && fault_copy(view_map(r, view) + off, buf, (size_t)n))
-		n = -EIO;
-	else if (n > 0 && view == VIEW_COW)
-		mark_cow_written(r, off, (size_t)n);
+	if (!err)
+		err = fitting(r, view, len, off, &n);
+	if (!err)
+		err = fault_copy(view_map(r, view) + off, buf, n);
+	if (!err && view == VIEW_COW)
+		mark_cow_written(r, off, n);
 	pthread_rwlock_unlock(&r->lock);
-	if (n == -EIO)
+	if (err == EIO)
 		region_fault(r, "a write");
-	return n;
+	if (!err)
+		*written = n;
+	return err;
 }
 
 /* ---- control operations ---- */
@@ -582,12 +558,12 @@ static bool range_inside(const char *what, uint64_t off, uint64_t len,
 			 uint64_t size, char *why, size_t whylen)
 {
 	if (off + len < off) {
-		say(why, whylen, "%s %llu+%llu overflows", what,
+		reason_set(why, whylen, "%s %llu+%llu overflows", what,
 		    (unsigned long long)off, (unsigned long long)len);
 		return false;
 	}
 	if (off + len > size) {
-		say(why, whylen, "%s %llu+%llu is past the end (%llu)", what,
+		reason_set(why, whylen, "%s %llu+%llu is past the end (%llu)", what,
 		    (unsigned long long)off, (unsigned long long)len,
 		    (unsigned long long)size);
 		return false;
@@ -615,7 +591,7 @@ int region_sync(struct region *r, uint64_t off, uint64_t len, char *why,
 	if (err == EINVAL)
 		return err;
 	if (err)
-		say(why, whylen, "cannot flush %s: %s", r->entry.path, strerror(err));
+		reason_set(why, whylen, "cannot flush %s: %s", r->entry.path, strerror(err));
 	else
 		atomic_fetch_add(&r->flushes, 1);
 	return err;
@@ -640,7 +616,7 @@ int region_move(struct region *r, unsigned view, uint64_t dest, uint64_t src,
 	}
 	pthread_rwlock_unlock(&r->lock);
 	if (err == EIO) {
-		say(why, whylen, "a page past the end of the file, which was cut "
+		reason_set(why, whylen, "a page past the end of the file, which was cut "
 		    "outside the mount");
 		region_fault(r, "a move");
 	} else if (!err) {
@@ -658,7 +634,7 @@ int region_reset(struct region *r, char *why, size_t whylen)
 	fresh = map_view(r, r->size, PROT_READ | PROT_WRITE, MAP_PRIVATE);
 	if (!fresh || new_cow_bitmap(r, r->size)) {
 		err = fresh ? ENOMEM : errno;
-		say(why, whylen, "cannot map the cow view afresh: %s", strerror(err));
+		reason_set(why, whylen, "cannot map the cow view afresh: %s", strerror(err));
 		if (fresh)
 			munmap(fresh, map_length(r, r->size));
 	} else {
@@ -714,11 +690,11 @@ void region_get_stats(struct region *r, struct region_stats *st)
 	pthread_mutex_unlock(&r->error_mu);
 }
 
-void region_note_error(struct region *r, const char *reason)
+void region_note_error(struct region *r, const char *file, const char *reason)
 {
 	atomic_fetch_add(&r->errors, 1);
 	pthread_mutex_lock(&r->error_mu);
-	snprintf(r->last_error, sizeof(r->last_error), "%s", reason);
+	snprintf(r->last_error, sizeof(r->last_error), "%s: %s", file, reason);
 	pthread_mutex_unlock(&r->error_mu);
-	log_msg(LOG_INFO, "[%s] %s", r->entry.name, reason);
+	log_msg(LOG_INFO, "[%s] %s: %s", r->entry.name, file, reason);
 }

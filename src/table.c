@@ -1,11 +1,10 @@
 /*
  * table.c - the mount's entries and their reloading (table.h).
  *
- * Slots live in fixed chunks that never move, found through a fixed array
- * of chunk pointers: requests find a slot by number without any lock while
- * a reload appends new ones. The name index (live slots sorted by name) is
- * rebuilt by each reload under its own lock, which only lookups and
- * listings take.
+ * Slots live in a stable array (stable.h): requests find a slot by number
+ * without any lock while a reload appends new ones. The name index (live
+ * slots sorted by name) is rebuilt by each reload under its own lock,
+ * which only lookups and listings take.
  */
 #include "table.h"
 
@@ -15,20 +14,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CHUNK_SLOTS 256
-#define MAX_CHUNKS 4096		/* a million entries over the mount's life */
+#include "stable.h"
+#include "thread.h"
 
 struct slot {
 	char *name;
 	struct region *region;	/* NULL once the entry is removed */
 	pthread_rwlock_t life;	/* shared: in use; exclusive: being swapped */
-	_Atomic int opens[3];	/* open handles of ro, rw, cow */
-	_Atomic uint64_t generation[3];	/* daemon changes of ro, rw, cow */
-	_Atomic uint64_t seen[3];	/* file stamp ^ generation at the last open */
 };
 
 struct table {
-	struct slot *_Atomic chunks[MAX_CHUNKS];
+	struct stable_array slots;
 	_Atomic size_t n_slots;
 	pthread_rwlock_t names_lock;
 	size_t *by_name;	/* live slot numbers in name order */
@@ -37,42 +33,19 @@ struct table {
 
 static struct slot *slot_at(const struct table *t, size_t n)
 {
-	return &atomic_load(&t->chunks[n / CHUNK_SLOTS])[n % CHUNK_SLOTS];
-}
-
-static int view_index(unsigned view)
-{
-	return view == VIEW_RW ? 1 : view == VIEW_COW ? 2 : 0;
+	return stable_peek(&t->slots, n);
 }
 
 /* Appends a slot for REGION; returns its number, or -1 when full. */
 static long add_slot(struct table *t, const char *name, struct region *region)
 {
 	size_t n = t->n_slots;
-	struct slot *s;
+	struct slot *s = stable_at(&t->slots, n);
 
-	if (n / CHUNK_SLOTS >= MAX_CHUNKS)
-		return -1;
-	if (n % CHUNK_SLOTS == 0) {
-		struct slot *chunk = calloc(CHUNK_SLOTS, sizeof(*chunk));
-
-		if (!chunk)
-			return -1;
-		atomic_store(&t->chunks[n / CHUNK_SLOTS], chunk);
-	}
-	s = slot_at(t, n);
-	s->name = strdup(name);
-	if (!s->name)
+	if (!s || !(s->name = strdup(name)))
 		return -1;
 	s->region = region;
-	/* Writer-preferring: a reload must not starve behind requests (no
-	 * thread ever holds one slot twice, which would then deadlock). */
-	pthread_rwlockattr_t attr;
-
-	pthread_rwlockattr_init(&attr);
-	pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
-	pthread_rwlock_init(&s->life, &attr);
-	pthread_rwlockattr_destroy(&attr);
+	rwlock_init_writer_first(&s->life);
 	atomic_store(&t->n_slots, n + 1);	/* published last: the slot is ready */
 	return (long)n;
 }
@@ -107,12 +80,12 @@ static struct region *open_region(const struct config *cfg,
 				  const struct config_entry *e, struct errors *errs)
 {
 	struct region *r;
-	char why[512], where[300];
+	char why[REASON_MAX], where[REASON_MAX];
 
-	if (region_open(e, &r, why, sizeof(why)) == 0)
+	if (region_open(&e->entry, &r, why, sizeof(why)) == 0)
 		return r;
 	config_where(cfg, e, where, sizeof(where));
-	errors_add(errs, "%s: [%s] %s", where, e->name, why);
+	errors_add(errs, "%s: [%s] %s", where, e->entry.name, why);
 	return NULL;
 }
 
@@ -123,11 +96,12 @@ struct table *table_new(const struct config *cfg, struct errors *errs)
 
 	if (!t)
 		return NULL;
+	stable_init(&t->slots, sizeof(struct slot));
 	pthread_rwlock_init(&t->names_lock, NULL);
 	for (size_t i = 0; i < cfg->n_entries; i++) {
 		struct region *r = open_region(cfg, &cfg->entries[i], errs);
 
-		if (r && add_slot(t, cfg->entries[i].name, r) < 0) {
+		if (r && add_slot(t, cfg->entries[i].entry.name, r) < 0) {
 			errors_add(errs, "too many entries");
 			region_close(r);
 			break;
@@ -152,8 +126,7 @@ int table_free(struct table *t)
 		pthread_rwlock_destroy(&s->life);
 		free(s->name);
 	}
-	for (size_t c = 0; c < MAX_CHUNKS && t->chunks[c]; c++)
-		free(t->chunks[c]);
+	stable_free(&t->slots);
 	pthread_rwlock_destroy(&t->names_lock);
 	free(t->by_name);
 	free(t);
@@ -219,26 +192,40 @@ long table_nth(struct table *t, size_t index)
 	return slot;
 }
 
-int table_opens(struct table *t, size_t slot, unsigned view, int delta)
+void table_each(struct table *t, void (*fn)(size_t slot, struct region *r, void *arg),
+		void *arg)
 {
-	return atomic_fetch_add(&slot_at(t, slot)->opens[view_index(view)], delta) + delta;
+	for (size_t slot = 0; slot < table_slots(t); slot++) {
+		struct region *r = table_get(t, slot);
+
+		if (r) {
+			fn(slot, r, arg);
+			table_put(t, slot);
+		}
+	}
 }
 
-void table_view_changed(struct table *t, size_t slot, unsigned view)
+struct totals {
+	size_t entries;
+	uint64_t bytes;
+};
+
+static void add_to_totals(size_t slot, struct region *r, void *arg)
 {
-	atomic_fetch_add(&slot_at(t, slot)->generation[view_index(view)], 1);
+	struct totals *t = arg;
+
+	(void)slot;
+	t->entries++;
+	t->bytes += region_view_size(r, VIEW_RW);
 }
 
-bool table_view_unchanged(struct table *t, size_t slot, unsigned view,
-			  uint64_t file_stamp)
+void table_totals(struct table *t, size_t *entries, uint64_t *bytes)
 {
-	struct slot *s = slot_at(t, slot);
-	int i = view_index(view);
-	uint64_t now = file_stamp ^ (atomic_load(&s->generation[i]) * 0x9E3779B97F4A7C15ULL);
+	struct totals sum = { 0 };
 
-	/* seen[] starts at 0, so a first open is never "unchanged". */
-	return atomic_exchange(&s->seen[i], now ? now : 1) == (now ? now : 1) &&
-	       now != 0;
+	table_each(t, add_to_totals, &sum);
+	*entries = sum.entries;
+	*bytes = sum.bytes;
 }
 
 /* ---- reloading ---- */
@@ -276,12 +263,12 @@ static bool prepare(struct table *t, const struct config *cfg, struct plan *plan
 
 	for (size_t i = 0; i < cfg->n_entries; i++) {
 		const struct config_entry *e = &cfg->entries[i];
-		long slot = table_find(t, e->name);
+		long slot = table_find(t, e->entry.name);
 		struct slot *s = slot >= 0 ? slot_at(t, (size_t)slot) : NULL;
 
 		plan[i].slot = slot;
 		/* A file replaced under the same path is a change too. */
-		if (!s || !config_entry_same(region_entry(s->region), e) ||
+		if (!s || !entry_same(region_entry(s->region), &e->entry) ||
 		    !region_file_is_current(s->region))
 			plan[i].region = open_region(cfg, e, errs);
 	}
@@ -309,7 +296,7 @@ static struct region *swap_region(struct slot *s, struct region *region)
 static bool in_config(const struct config *cfg, const char *name)
 {
 	for (size_t i = 0; i < cfg->n_entries; i++)
-		if (strcmp(cfg->entries[i].name, name) == 0)
+		if (strcmp(cfg->entries[i].entry.name, name) == 0)
 			return true;
 	return false;
 }
@@ -347,7 +334,7 @@ int table_reload(struct table *t, const struct config *cfg,
 			continue;
 		s = slot_at(t, (size_t)plan[i].slot);
 		note_change(changes, (size_t)plan[i].slot, region_entry(s->region)->views,
-			    cfg->entries[i].views);
+			    cfg->entries[i].entry.views);
 		closing[n_closing++] = swap_region(s, plan[i].region);
 	}
 	pthread_rwlock_wrlock(&t->names_lock);
@@ -357,13 +344,13 @@ int table_reload(struct table *t, const struct config *cfg,
 
 		if (!plan[i].region || plan[i].slot >= 0)
 			continue;
-		slot = add_slot(t, e->name, plan[i].region);
+		slot = add_slot(t, e->entry.name, plan[i].region);
 		if (slot < 0) {
-			errors_add(errs, "[%s] not added: too many entries", e->name);
+			errors_add(errs, "[%s] not added: too many entries", e->entry.name);
 			region_close(plan[i].region);
 			continue;
 		}
-		note_change(changes, (size_t)slot, 0, e->views);
+		note_change(changes, (size_t)slot, 0, e->entry.views);
 	}
 	if (index_names(t) < 0)
 		errors_add(errs, "out of memory while indexing names");

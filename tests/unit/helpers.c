@@ -186,7 +186,7 @@ void region_fixture_setup(void)
 
 	fixture.dir = tmpdir_make();
 	fixture.path = path_join(fixture.dir, "data");
-	fixture.entry = (struct config_entry){
+	fixture.entry = (struct entry){
 		.name = name,
 		.path = fixture.path,
 		.views = VIEW_ALL,
@@ -241,7 +241,10 @@ size_t read_view(unsigned view, uint64_t off, void *buf, size_t len)
 
 ssize_t write_view(unsigned view, uint64_t off, const char *text)
 {
-	return region_write(fixture.region, view, text, strlen(text), off);
+	size_t written;
+	int err = region_write(fixture.region, view, text, strlen(text), off, &written);
+
+	return err ? -err : (ssize_t)written;
 }
 
 ssize_t read_file(uint64_t off, void *buf, size_t len)

@@ -16,12 +16,14 @@ int main(int argc, char **argv)
 	if (CU_initialize_registry() != CUE_SUCCESS)
 		return 1;
 	add_size_suite();
+	add_node_suite();
 	add_config_suite();
 	add_region_suite();
 	add_ctl_suite();
 	add_fault_suite();
 	add_table_suite();
 	add_flusher_suite();
+	add_coherence_suite();
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	failed = CU_get_number_of_failures() != 0 ||

@@ -140,7 +140,7 @@ static void assert_error(unsigned at, int line, const char *name,
 static const struct config_entry *entry(const char *name)
 {
 	for (size_t i = 0; i < cfg.n_entries; i++)
-		if (strcmp(cfg.entries[i].name, name) == 0)
+		if (strcmp(cfg.entries[i].entry.name, name) == 0)
 			return &cfg.entries[i];
 	CHECK_FATAL(false, "no entry [%s]", name);
 	return NULL;
@@ -149,7 +149,7 @@ static const struct config_entry *entry(const char *name)
 /* Asserts that entry NAME's path is DIR/RELATIVE. */
 static void assert_path(const char *name, const char *relative)
 {
-	const char *got = entry(name)->path;
+	const char *got = entry(name)->entry.path;
 	char *want = path_join(dir, relative);
 
 	CHECK(got && strcmp(got, want) == 0, "[%s] path %s; want %s", name,
@@ -177,13 +177,13 @@ static void test_entry_defaults(void)
 	CU_ASSERT_EQUAL_FATAL(cfg.n_entries, 1);
 	e = entry("a");
 	assert_path("a", "data");
-	CU_ASSERT_FALSE(e->anonymous);
-	CU_ASSERT_EQUAL(e->offset, 0);
-	CU_ASSERT_EQUAL(e->length, 0);
-	CU_ASSERT_FALSE(e->create);
-	CU_ASSERT_EQUAL(e->views, VIEW_ALL);
-	CU_ASSERT_TRUE(e->resizable);
-	CU_ASSERT_EQUAL(e->advice, MADV_NORMAL);
+	CU_ASSERT_FALSE(e->entry.anonymous);
+	CU_ASSERT_EQUAL(e->entry.offset, 0);
+	CU_ASSERT_EQUAL(e->entry.length, 0);
+	CU_ASSERT_FALSE(e->entry.create);
+	CU_ASSERT_EQUAL(e->entry.views, VIEW_ALL);
+	CU_ASSERT_TRUE(e->entry.resizable);
+	CU_ASSERT_EQUAL(e->entry.advice, MADV_NORMAL);
 	CU_ASSERT_EQUAL(cfg.log_level, LOG_INFO);
 	CU_ASSERT_EQUAL(cfg.flush_interval, 0);
 }
@@ -228,13 +228,13 @@ static void test_entry_keys_and_their_lines(void)
 		page, 2 * page);
 	e = entry("e");
 	assert_path("e", "data");
-	CU_ASSERT_FALSE(e->anonymous);
-	CU_ASSERT_EQUAL(e->offset, (uint64_t)page);
-	CU_ASSERT_EQUAL(e->length, 2 * (uint64_t)page);
-	CU_ASSERT_TRUE(e->create);
-	CU_ASSERT_EQUAL(e->views, VIEW_RO | VIEW_COW);
-	CU_ASSERT_FALSE(e->resizable);
-	CU_ASSERT_EQUAL(e->advice, MADV_RANDOM);
+	CU_ASSERT_FALSE(e->entry.anonymous);
+	CU_ASSERT_EQUAL(e->entry.offset, (uint64_t)page);
+	CU_ASSERT_EQUAL(e->entry.length, 2 * (uint64_t)page);
+	CU_ASSERT_TRUE(e->entry.create);
+	CU_ASSERT_EQUAL(e->entry.views, VIEW_RO | VIEW_COW);
+	CU_ASSERT_FALSE(e->entry.resizable);
+	CU_ASSERT_EQUAL(e->entry.advice, MADV_RANDOM);
 	CU_ASSERT_EQUAL(e->line.header, 1);
 	CU_ASSERT_EQUAL(e->line.path, 2);
 	CU_ASSERT_EQUAL(e->line.anonymous, 0);
@@ -252,9 +252,9 @@ static void test_anonymous_entry(void)
 
 	load_ok("[mem]\nanonymous = yes\nlength = 1M\n");
 	e = entry("mem");
-	CU_ASSERT_TRUE(e->anonymous);
-	CU_ASSERT_PTR_NULL(e->path);
-	CU_ASSERT_EQUAL(e->length, 1 << 20);
+	CU_ASSERT_TRUE(e->entry.anonymous);
+	CU_ASSERT_PTR_NULL(e->entry.path);
+	CU_ASSERT_EQUAL(e->entry.length, 1 << 20);
 	CU_ASSERT_EQUAL(e->line.anonymous, 2);
 	CU_ASSERT_EQUAL(e->line.length, 3);
 }
@@ -273,9 +273,9 @@ static void test_advice_words(void)
 	for (size_t i = 0; i < sizeof(advice) / sizeof(advice[0]); i++) {
 		load_ok("[m]\nanonymous = yes\nlength = 1\nadvice = %s\n",
 			advice[i].word);
-		CHECK(entry("m")->advice == advice[i].advice,
-		      "advice = %s gave %d", advice[i].word, entry("m")->advice);
-		CU_ASSERT_STRING_EQUAL(config_advice_name(advice[i].advice),
+		CHECK(entry("m")->entry.advice == advice[i].advice,
+		      "advice = %s gave %d", advice[i].word, entry("m")->entry.advice);
+		CU_ASSERT_STRING_EQUAL(entry_advice_name(advice[i].advice),
 				       advice[i].word);
 	}
 }
@@ -294,8 +294,8 @@ static void test_views_lists(void)
 	for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++) {
 		load_ok("[m]\nanonymous = yes\nlength = 1\nviews = %s\n",
 			lists[i].text);
-		CHECK(entry("m")->views == lists[i].views,
-		      "views = %s gave %#x", lists[i].text, entry("m")->views);
+		CHECK(entry("m")->entry.views == lists[i].views,
+		      "views = %s gave %#x", lists[i].text, entry("m")->entry.views);
 	}
 }
 
@@ -313,11 +313,11 @@ static void test_keywords_are_case_insensitive(void)
 		"advice = WillNeed\n");
 	e = entry("m");
 	CU_ASSERT_EQUAL(cfg.log_level, LOG_DEBUG);
-	CU_ASSERT_TRUE(e->anonymous);
-	CU_ASSERT_FALSE(e->create);
-	CU_ASSERT_FALSE(e->resizable);
-	CU_ASSERT_EQUAL(e->views, VIEW_ALL);
-	CU_ASSERT_EQUAL(e->advice, MADV_WILLNEED);
+	CU_ASSERT_TRUE(e->entry.anonymous);
+	CU_ASSERT_FALSE(e->entry.create);
+	CU_ASSERT_FALSE(e->entry.resizable);
+	CU_ASSERT_EQUAL(e->entry.views, VIEW_ALL);
+	CU_ASSERT_EQUAL(e->entry.advice, MADV_WILLNEED);
 }
 
 static void test_sizes_take_hex_and_suffixes(void)
@@ -330,12 +330,12 @@ static void test_sizes_take_hex_and_suffixes(void)
 		"[tera]\nanonymous = yes\nlength = 1T\n"
 		"[zeros]\nanonymous = yes\nlength = 010\n",
 		page, page / 1024);
-	CU_ASSERT_EQUAL(entry("hex")->offset, (uint64_t)page);
-	CU_ASSERT_EQUAL(entry("kilo")->offset, (uint64_t)page);
-	CU_ASSERT_EQUAL(entry("mega")->length, 2ULL << 20);
-	CU_ASSERT_EQUAL(entry("giga")->length, 3ULL << 30);
-	CU_ASSERT_EQUAL(entry("tera")->length, 1ULL << 40);
-	CU_ASSERT_EQUAL(entry("zeros")->length, 10);
+	CU_ASSERT_EQUAL(entry("hex")->entry.offset, (uint64_t)page);
+	CU_ASSERT_EQUAL(entry("kilo")->entry.offset, (uint64_t)page);
+	CU_ASSERT_EQUAL(entry("mega")->entry.length, 2ULL << 20);
+	CU_ASSERT_EQUAL(entry("giga")->entry.length, 3ULL << 30);
+	CU_ASSERT_EQUAL(entry("tera")->entry.length, 1ULL << 40);
+	CU_ASSERT_EQUAL(entry("zeros")->entry.length, 10);
 }
 
 static void test_relative_paths_are_taken_from_the_config_folder(void)
@@ -499,7 +499,7 @@ static void test_name_of_255_bytes_is_kept_whole(void)
 	make_file("data", page);
 	load_ok("[%s]\npath = data\n", name);
 	CU_ASSERT_EQUAL(cfg.n_entries, 1);
-	CU_ASSERT_STRING_EQUAL(cfg.entries[0].name, name);
+	CU_ASSERT_STRING_EQUAL(cfg.entries[0].entry.name, name);
 }
 
 static void test_header_without_closing_bracket(void)
@@ -634,7 +634,7 @@ static void test_window_reaching_the_end_is_fine(void)
 {
 	make_file("data", 2 * page);
 	load_ok("[a]\npath = data\noffset = %ld\nlength = %ld\n", page, page);
-	CU_ASSERT_EQUAL(entry("a")->length, (uint64_t)page);
+	CU_ASSERT_EQUAL(entry("a")->entry.length, (uint64_t)page);
 }
 
 static void test_window_past_the_end_points_at_the_later_key(void)
@@ -689,7 +689,7 @@ static void test_ro_and_cow_views_need_no_write_access(void)
 	exe = busy_executable();
 	CU_ASSERT_PTR_NOT_NULL_FATAL(exe);
 	load_ok("[a]\npath = %s\nviews = ro, cow\n", exe);
-	CU_ASSERT_EQUAL(entry("a")->views, VIEW_RO | VIEW_COW);
+	CU_ASSERT_EQUAL(entry("a")->entry.views, VIEW_RO | VIEW_COW);
 }
 
 static void test_all_errors_are_reported_at_once(void)

@@ -142,7 +142,7 @@ static void test_open_file_entry(void)
 
 static void test_region_keeps_its_own_copy_of_the_entry(void)
 {
-	const struct config_entry *copy;
+	const struct entry *copy;
 
 	make_data(page);
 	open_region();
@@ -426,7 +426,7 @@ static void test_empty_rw_write_past_the_end_changes_nothing(void)
 {
 	make_data(page);
 	open_region();
-	CU_ASSERT_EQUAL(region_write(fixture.region, VIEW_RW, "", 0, 2 * page), 0);
+	CU_ASSERT_EQUAL(write_view(VIEW_RW, 2 * page, ""), 0);
 	ASSERT_VIEW_SIZE(VIEW_RW, page);
 	ASSERT_FILE_SIZE(page);
 	close_region();
@@ -583,17 +583,24 @@ static void truncate_data(uint64_t size)
 	CU_ASSERT_EQUAL_FATAL(truncate(fixture.path, (off_t)size), 0);
 }
 
+/* Refreshes the region: no error, and a size changed or not. */
+#define ASSERT_REFRESH(want_changed) do { \
+	bool changed_ = !(want_changed); \
+	CU_ASSERT_EQUAL(region_refresh(fixture.region, &changed_), 0); \
+	CU_ASSERT_EQUAL(changed_, (want_changed)); \
+} while (0)
+
 static void test_refresh_after_the_file_grew(void)
 {
 	make_data(page);
 	open_region();
 	truncate_data(3 * page);
-	CU_ASSERT_EQUAL(region_refresh(fixture.region), 1);
+	ASSERT_REFRESH(true);
 	ASSERT_VIEW_SIZE(VIEW_RO, 3 * page);
 	ASSERT_VIEW_SIZE(VIEW_RW, 3 * page);
 	ASSERT_VIEW_SIZE(VIEW_COW, page);
 	ASSERT_VIEW_IS_FILE(VIEW_RO, 0, 3 * page, 0);
-	CU_ASSERT_EQUAL(region_refresh(fixture.region), 0);
+	ASSERT_REFRESH(false);
 	close_region();
 }
 
@@ -602,7 +609,7 @@ static void test_refresh_after_the_file_shrank(void)
 	make_data(3 * page);
 	open_region();
 	truncate_data(page);
-	CU_ASSERT_EQUAL(region_refresh(fixture.region), 1);
+	ASSERT_REFRESH(true);
 	ASSERT_VIEW_SIZE(VIEW_RO, page);
 	ASSERT_VIEW_SIZE(VIEW_COW, page);
 	ASSERT_VIEW_IS_FILE(VIEW_RO, 0, page, 0);
@@ -617,10 +624,10 @@ static void test_refresh_follows_from_the_offset(void)
 	open_region();
 	ASSERT_VIEW_SIZE(VIEW_RO, page);
 	truncate_data(4 * page);
-	CU_ASSERT_EQUAL(region_refresh(fixture.region), 1);
+	ASSERT_REFRESH(true);
 	ASSERT_VIEW_SIZE(VIEW_RO, 3 * page);
 	truncate_data(page / 2);
-	CU_ASSERT_EQUAL(region_refresh(fixture.region), 1);
+	ASSERT_REFRESH(true);
 	ASSERT_VIEW_SIZE(VIEW_RO, 0);
 	ASSERT_VIEW_SIZE(VIEW_COW, 0);
 	close_region();
@@ -632,7 +639,7 @@ static void test_refresh_of_a_fixed_window_changes_nothing(void)
 	fixture.entry.length = page;
 	open_region();
 	truncate_data(5 * page);
-	CU_ASSERT_EQUAL(region_refresh(fixture.region), 0);
+	ASSERT_REFRESH(false);
 	ASSERT_VIEW_SIZE(VIEW_RO, page);
 	close_region();
 }
@@ -643,7 +650,7 @@ static void test_refresh_of_anonymous_changes_nothing(void)
 	fixture.entry.anonymous = true;
 	fixture.entry.length = 100;
 	open_region();
-	CU_ASSERT_EQUAL(region_refresh(fixture.region), 0);
+	ASSERT_REFRESH(false);
 	ASSERT_VIEW_SIZE(VIEW_RO, 100);
 	close_region();
 }

@@ -13,8 +13,12 @@
 #include "config.h"
 #include "region.h"
 
-/* One per test_<module>.c: registers the module's suite with CUnit. */
+/* One per test_<module>.c: registers the module's suite with CUnit. Test
+ * functions are static: one that is not registered is unused, which
+ * -Wall -Werror refuses to build. */
 void add_size_suite(void);
+void add_node_suite(void);
+void add_coherence_suite(void);
 void add_config_suite(void);
 void add_region_suite(void);
 void add_ctl_suite(void);
@@ -76,7 +80,7 @@ const char *first_error(const struct errors *errs);
 struct region_fixture {
 	char *dir;			/* this test's folder */
 	char *path;			/* DIR/data */
-	struct config_entry entry;	/* every view, resizable, MADV_NORMAL */
+	struct entry entry;	/* every view, resizable, MADV_NORMAL */
 	struct region *region;		/* open region; teardown closes it */
 };
 extern struct region_fixture fixture;

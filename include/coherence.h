@@ -1,0 +1,70 @@
+/*
+ * coherence.h - part of the FUSE side: keeps what the kernel caches of the
+ * views (pages, attributes, names) true to the regions (SPEC "Coherence").
+ *
+ * Each view is its own inode with its own page cache in the kernel. When
+ * the daemon changes a region through one view or a control file, the
+ * other views' cached pages go stale: coherence_changed() asks the kernel
+ * to drop them and waits until they are gone, so the request that made
+ * the change replies only after. Views nobody has open are skipped; the
+ * change is noted instead, and their next open is without keep_cache, so
+ * the kernel drops their pages then.
+ *
+ * An open keeps the cache only when nothing changed the view since its
+ * previous open. For anonymous entries the daemon's notes tell, as nobody
+ * else can write them. A file can also be changed by other processes, and
+ * a write through their own mapping changes no file time after its first
+ * one to a page, so a file entry's cache is dropped at every open
+ * (close-to-open) unless the mount says no one else writes them
+ * (-o kernel_cache).
+ */
+#ifndef MMAPFS_COHERENCE_H
+#define MMAPFS_COHERENCE_H
+
+#define FUSE_USE_VERSION 314
+#include <fuse_lowlevel.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "region.h"
+#include "table.h"
+
+struct coherence;
+
+/* KERNEL_CACHE: file entries change only through the mount. NULL if out
+ * of memory. */
+struct coherence *coherence_new(bool kernel_cache);
+
+/* Starts sending to SE's kernel side; returns 0 or an errno. */
+int coherence_start(struct coherence *c, struct fuse_session *se);
+
+/* Sends what is pending, stops the threads, frees C. */
+void coherence_free(struct coherence *c);
+
+/* A handle of SLOT's VIEW (one VIEW_* bit) is opened or released. An open
+ * counts itself before anything it does can change the view. */
+void coherence_open(struct coherence *c, size_t slot, unsigned view);
+void coherence_release(struct coherence *c, size_t slot, unsigned view);
+
+/* How many handles of SLOT's VIEW are open. */
+int coherence_opens(struct coherence *c, size_t slot, unsigned view);
+
+/* At an open of SLOT's VIEW over R: whether the kernel may keep the pages
+ * it cached, i.e. nothing changed the view since its previous open. The
+ * open's state is remembered for the next one. */
+bool coherence_keep_cache(struct coherence *c, size_t slot, unsigned view,
+			  const struct region *r);
+
+/* The daemon changed SLOT's VIEWS (VIEW_* bits) over [OFF, OFF + LEN)
+ * (LEN 0: to the end): the kernel drops its cached pages and attributes of
+ * them, and this waits for it. Call it holding no region: the kernel may
+ * need a request served (one that writes back a dirty page) to finish. */
+void coherence_changed(struct coherence *c, size_t slot, unsigned views,
+		       uint64_t off, uint64_t len);
+
+/* After table_reload(): the kernel forgets the names that went away and
+ * the cached pages of entries that were remapped. */
+void coherence_reloaded(struct coherence *c, struct table *t,
+			const struct table_changes *changes);
+
+#endif

@@ -1,0 +1,202 @@
+/* coherence.c - the kernel's caches of the views (coherence.h). */
+#include "coherence.h"
+
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "node.h"
+#include "notify.h"
+#include "stable.h"
+
+/* What the kernel may hold of one entry's views, per view index. */
+struct view_state {
+	_Atomic int opens;		/* open handles */
+	_Atomic uint64_t generation;	/* changes the daemon made */
+	_Atomic uint64_t seen;		/* file stamp ^ generation at the last open */
+};
+
+struct slot_state {
+	struct view_state view[VIEW_COUNT];
+};
+
+struct coherence {
+	struct notifier *notifier;
+	struct stable_array slots;	/* struct slot_state, by table slot */
+	bool kernel_cache;
+};
+
+struct coherence *coherence_new(bool kernel_cache)
+{
+	struct coherence *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return NULL;
+	c->notifier = notifier_new();
+	if (!c->notifier) {
+		free(c);
+		return NULL;
+	}
+	stable_init(&c->slots, sizeof(struct slot_state));
+	c->kernel_cache = kernel_cache;
+	return c;
+}
+
+int coherence_start(struct coherence *c, struct fuse_session *se)
+{
+	return notifier_start(c->notifier, se);
+}
+
+void coherence_free(struct coherence *c)
+{
+	notifier_free(c->notifier);
+	stable_free(&c->slots);
+	free(c);
+}
+
+/* SLOT's VIEW state; NULL only when out of memory, where every use below
+ * degrades to "changed, and maybe open": correct, only slower. */
+static struct view_state *state_of(struct coherence *c, size_t slot, unsigned view)
+{
+	struct slot_state *s = stable_at(&c->slots, slot);
+
+	return s ? &s->view[view_index(view)] : NULL;
+}
+
+void coherence_open(struct coherence *c, size_t slot, unsigned view)
+{
+	struct view_state *v = state_of(c, slot, view);
+
+	if (v)
+		atomic_fetch_add(&v->opens, 1);
+}
+
+void coherence_release(struct coherence *c, size_t slot, unsigned view)
+{
+	struct view_state *v = state_of(c, slot, view);
+
+	if (v)
+		atomic_fetch_sub(&v->opens, 1);
+}
+
+int coherence_opens(struct coherence *c, size_t slot, unsigned view)
+{
+	struct view_state *v = state_of(c, slot, view);
+
+	return v ? atomic_load(&v->opens) : 0;
+}
+
+/* File times tick coarsely (the kernel's clock tick): a change less than
+ * this old may have a twin with the same times. */
+#define STAMP_TRUST_NS 100000000LL
+
+static long long ns_since(const struct timespec *then, const struct timespec *now)
+{
+	return (now->tv_sec - then->tv_sec) * 1000000000LL + (now->tv_nsec - then->tv_nsec);
+}
+
+/* What the backing file looks like now, folded into 64 bits; a value never
+ * seen before when its last change is too recent to be told apart. */
+static uint64_t file_stamp(const struct region *r)
+{
+	static _Atomic uint64_t unique = 1ULL << 63;
+	struct timespec now;
+	struct stat st;
+	uint64_t h = 0;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	if (region_fstat(r, &st) != 0 || ns_since(&st.st_mtim, &now) < STAMP_TRUST_NS ||
+	    ns_since(&st.st_ctim, &now) < STAMP_TRUST_NS)
+		return atomic_fetch_add(&unique, 1);
+	uint64_t parts[] = { st.st_ino, (uint64_t)st.st_size,
+			     (uint64_t)st.st_mtim.tv_sec, (uint64_t)st.st_mtim.tv_nsec,
+			     (uint64_t)st.st_ctim.tv_sec, (uint64_t)st.st_ctim.tv_nsec };
+	for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++)
+		h = (h ^ parts[i]) * 0x100000001B3ULL;	/* FNV-1a, by words */
+	return h;
+}
+
+bool coherence_keep_cache(struct coherence *c, size_t slot, unsigned view,
+			  const struct region *r)
+{
+	struct view_state *v = state_of(c, slot, view);
+	uint64_t now;
+
+	/* The stamp (an fstat) only where the cache may be kept at all; when
+	 * it is skipped, the next open cannot match the last one it saw. */
+	if (!v || !(region_entry(r)->anonymous || c->kernel_cache)) {
+		if (v)
+			atomic_store(&v->seen, 0);
+		return false;
+	}
+	/* Nobody but the daemon writes anonymous memory: its notes suffice. */
+	now = region_entry(r)->anonymous ? 0 : file_stamp(r);
+	now ^= atomic_load(&v->generation) * 0x9E3779B97F4A7C15ULL;
+	now = now ? now : 1;	/* seen starts at 0: a first open never matches */
+	return atomic_exchange(&v->seen, now) == now;
+}
+
+/* Notes a change of SLOT's VIEW; returns whether a handle of it is open.
+ * Noted before the open count is read, while an open counts itself before
+ * it reads the note: one of the two sees the other. */
+static bool note_change(struct coherence *c, size_t slot, unsigned view)
+{
+	struct view_state *v = state_of(c, slot, view);
+
+	if (!v)
+		return true;
+	atomic_fetch_add(&v->generation, 1);
+	return atomic_load(&v->opens) > 0;
+}
+
+void coherence_changed(struct coherence *c, size_t slot, unsigned views,
+		       uint64_t off, uint64_t len)
+{
+	struct inval_batch *batch = NULL;	/* made only if a view is open */
+
+	for (int i = 0; i < VIEW_COUNT; i++) {
+		unsigned view = view_at(i);
+
+		if (!(views & view) || !note_change(c, slot, view))
+			continue;
+		if (!batch)
+			batch = notifier_batch(c->notifier);
+		notifier_inval_inode(c->notifier, batch, node_ino(slot, node_of_view(view)),
+				     (off_t)off, (off_t)len);
+	}
+	notifier_wait(c->notifier, batch);
+}
+
+/* Whether VIEWS hold VIEW; 0 stands for ctl/, which every entry has. */
+static bool has_view(unsigned views, unsigned view)
+{
+	return view == 0 || (views & view);
+}
+
+void coherence_reloaded(struct coherence *c, struct table *t,
+			const struct table_changes *changes)
+{
+	struct inval_batch *batch = notifier_batch(c->notifier);
+
+	for (size_t i = 0; i < changes->count; i++) {
+		const struct table_change *ch = &changes->list[i];
+		const char *name = table_name(t, ch->slot);
+
+		for (size_t d = 0; d < NODE_TOPS; d++) {
+			unsigned view = node_tops[d].view;
+			bool was = ch->views_before && has_view(ch->views_before, view);
+			bool is = ch->views_after && has_view(ch->views_after, view);
+
+			if (view)
+				note_change(c, ch->slot, view);
+			/* A name that went: the kernel forgets it, and the
+			 * pages of the inode it named. */
+			if (was && !is)
+				notifier_inval_entry(c->notifier, batch, node_tops[d].ino, name);
+			if (was && view)
+				notifier_inval_inode(c->notifier, batch,
+						     node_ino(ch->slot, node_of_view(view)), 0, 0);
+		}
+	}
+	notifier_wait(c->notifier, batch);
+}
