@@ -26,6 +26,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "ctl.h"
 #include "region.h"
 #include "table.h"
 
@@ -61,6 +62,40 @@ bool coherence_keep_cache(struct coherence *c, size_t slot, unsigned view,
  * need a request served (one that writes back a dirty page) to finish. */
 void coherence_changed(struct coherence *c, size_t slot, unsigned views,
 		       uint64_t off, uint64_t len);
+
+/* As coherence_changed, without waiting: for the view a write request is
+ * writing, whose pages the kernel keeps locked until the reply. */
+void coherence_changed_later(struct coherence *c, size_t slot, unsigned views,
+			     uint64_t off, uint64_t len);
+
+/*
+ * A change of a region that clients' own mappings must not undo (SPEC:
+ * what a client wrote through its mapping lands before any control command
+ * that comes after it). The kernel holds a client's dirty pages of a view
+ * and writes them back whenever it likes; one written back after the
+ * change would put old bytes over it. So a change runs in three steps:
+ * the kernel writes back the dirty pages of the views in WRITE_BACK (an
+ * invalidation: it launders dirty pages through FUSE WRITE requests, and
+ * unmaps them, so that the client faults again), RUN changes the region,
+ * and the pages that RUN made stale are dropped. Then REQ is answered.
+ *
+ * Request threads must not wait for those writebacks (with -s, or with
+ * every worker busy, no thread would be left to serve them), so the steps
+ * run on a thread of their own and the request is answered from there.
+ */
+struct coherence_job {
+	struct coherence_job *next;	/* coherence's queue */
+	fuse_req_t req;
+	size_t slot;
+	unsigned write_back;		/* VIEW_* bits */
+	/* Changes the region: returns 0 or an errno, what it changed in
+	 * *CHANGED and the byte count a successful write replies in *REPLY. */
+	int (*run)(struct coherence_job *job, struct ctl_effect *changed, size_t *reply);
+};
+
+/* Queues JOB, which was malloc'd with the job as its first member, and
+ * returns at once; JOB is freed once REQ is answered. */
+void coherence_defer(struct coherence *c, struct coherence_job *job);
 
 /* After table_reload(): the kernel forgets the names that went away and
  * the cached pages of entries that were remapped. */

@@ -57,11 +57,16 @@ int ctl_parse(enum ctl_file file, const char *text, size_t len,
 /*
  * Runs a write of LEN bytes of TEXT at OFFSET to FILE of region R: checks
  * the view the command needs (EROFS) and resizable (EPERM) before parsing,
- * then parses and runs it. Returns 0 with *EFFECT filled, or an errno;
+ * then parses and runs it. Returns 0 with *EFFECT filled, or an errno
+ * with *EFFECT empty (a failed command changed nothing);
  * a failure is recorded in R (errors, last_error) and logged.
  */
 int ctl_write(struct region *r, enum ctl_file file, const char *text,
 	      size_t len, uint64_t offset, struct ctl_effect *effect);
+
+/* The views whose clients' dirty pages must reach the region before the
+ * command in TEXT runs: those it reads or changes. */
+unsigned ctl_write_back_views(enum ctl_file file, const char *text, size_t len);
 
 /* The text a read of FILE shows (status's key: value lines, resize's size
  * and a newline; empty for the write-only files). Returns its length; the

@@ -61,13 +61,24 @@ size_t region_read_begin(struct region *r, unsigned view, uint64_t off,
 void region_read_end(struct region *r);
 
 /*
- * Copies BUF into VIEW (VIEW_RW or VIEW_COW) at OFF, and says in *WRITTEN
+ * Copies BUF into VIEW (VIEW_RW or VIEW_COW) at *OFF, and says in *WRITTEN
  * how many bytes it copied. An rw write ending past the end grows the
  * region first, as region_resize does; with resizable = no, and always for
  * cow, only the part before the end is written (ENOSPC when none fits).
+ * FLAGS:
+ *   REGION_WRITE_APPEND    at the view's end as it is when the write runs,
+ *                          whatever *OFF says; *OFF is set to where it went
+ *   REGION_WRITE_IN_PLACE  never grows the view: a page written back from a
+ *                          client's mapping is cut at the end (SPEC: it never
+ *                          changes a view's size)
  */
+enum {
+	REGION_WRITE_APPEND = 1 << 0,
+	REGION_WRITE_IN_PLACE = 1 << 1,
+};
+
 int region_write(struct region *r, unsigned view, const void *buf, size_t len,
-		 uint64_t off, size_t *written);
+		 uint64_t *off, unsigned flags, size_t *written);
 
 /*
  * The operations below return 0 or an errno (errors.h), with the reason in

@@ -1,13 +1,18 @@
 /* coherence.c - the kernel's caches of the views (coherence.h). */
 #include "coherence.h"
 
+#include <errno.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
+#include "log.h"
 #include "node.h"
 #include "notify.h"
 #include "stable.h"
+#include "thread.h"
 
 /* What the kernel may hold of one entry's views, per view index. */
 struct view_state {
@@ -20,8 +25,19 @@ struct slot_state {
 	struct view_state view[VIEW_COUNT];
 };
 
+/* The thread that runs deferred changes, one at a time, in order. */
+struct changer {
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t work;
+	struct coherence_job *head, *tail;
+	bool started, stopping;
+};
+
 struct coherence {
+	struct fuse_session *se;
 	struct notifier *notifier;
+	struct changer changer;
 	struct stable_array slots;	/* struct slot_state, by table slot */
 	bool kernel_cache;
 };
@@ -38,17 +54,39 @@ struct coherence *coherence_new(bool kernel_cache)
 		return NULL;
 	}
 	stable_init(&c->slots, sizeof(struct slot_state));
+	pthread_mutex_init(&c->changer.mu, NULL);
+	pthread_cond_init(&c->changer.work, NULL);
 	c->kernel_cache = kernel_cache;
 	return c;
 }
 
+static void *changer_main(void *arg);
+
 int coherence_start(struct coherence *c, struct fuse_session *se)
 {
-	return notifier_start(c->notifier, se);
+	int err;
+
+	c->se = se;
+	err = notifier_start(c->notifier, se);
+	if (!err)
+		err = thread_start(&c->changer.thread, changer_main, c);
+	c->changer.started = !err;
+	return err;
 }
 
 void coherence_free(struct coherence *c)
 {
+	struct changer *ch = &c->changer;
+
+	if (ch->started) {
+		pthread_mutex_lock(&ch->mu);
+		ch->stopping = true;
+		pthread_cond_signal(&ch->work);
+		pthread_mutex_unlock(&ch->mu);
+		pthread_join(ch->thread, NULL);
+	}
+	pthread_mutex_destroy(&ch->mu);
+	pthread_cond_destroy(&ch->work);
 	notifier_free(c->notifier);
 	stable_free(&c->slots);
 	free(c);
@@ -149,8 +187,8 @@ static bool note_change(struct coherence *c, size_t slot, unsigned view)
 	return atomic_load(&v->opens) > 0;
 }
 
-void coherence_changed(struct coherence *c, size_t slot, unsigned views,
-		       uint64_t off, uint64_t len)
+static void post_changes(struct coherence *c, size_t slot, unsigned views,
+			 uint64_t off, uint64_t len, bool wait)
 {
 	struct inval_batch *batch = NULL;	/* made only if a view is open */
 
@@ -164,7 +202,100 @@ void coherence_changed(struct coherence *c, size_t slot, unsigned views,
 		notifier_inval_inode(c->notifier, batch, node_ino(slot, node_of_view(view)),
 				     (off_t)off, (off_t)len);
 	}
-	notifier_wait(c->notifier, batch);
+	if (wait)
+		notifier_wait(c->notifier, batch);
+	else
+		notifier_send(c->notifier, batch);
+}
+
+void coherence_changed(struct coherence *c, size_t slot, unsigned views,
+		       uint64_t off, uint64_t len)
+{
+	post_changes(c, slot, views, off, len, true);
+}
+
+void coherence_changed_later(struct coherence *c, size_t slot, unsigned views,
+			     uint64_t off, uint64_t len)
+{
+	post_changes(c, slot, views, off, len, false);
+}
+
+/* ---- deferred changes ---- */
+
+/* Drops, and first writes back, the kernel's pages of SLOT's open VIEWS
+ * over [OFF, OFF + LEN), from this thread and waiting for it: the changer
+ * serves no request, so the writebacks are served by the loop meanwhile. */
+static void invalidate_now(struct coherence *c, size_t slot, unsigned views,
+			   uint64_t off, uint64_t len)
+{
+	for (int i = 0; i < VIEW_COUNT; i++) {
+		unsigned view = view_at(i);
+		int err;
+
+		if (!(views & view) || !note_change(c, slot, view))
+			continue;
+		err = fuse_lowlevel_notify_inval_inode(c->se, node_ino(slot, node_of_view(view)),
+						       (off_t)off, (off_t)len);
+		if (err && err != -ENOENT)
+			log_msg(LOG_DEBUG, "invalidating pages of %s view of slot %zu: %s",
+				view_name(view), slot, strerror(-err));
+	}
+}
+
+static void run_job(struct coherence *c, struct coherence_job *job)
+{
+	struct ctl_effect changed = { 0 };
+	size_t reply = 0;
+	int err;
+
+	invalidate_now(c, job->slot, job->write_back, 0, 0);
+	err = job->run(job, &changed, &reply);
+	if (changed.views)
+		invalidate_now(c, job->slot, changed.views, changed.off, changed.len);
+	if (err)
+		fuse_reply_err(job->req, err);
+	else
+		fuse_reply_write(job->req, reply);
+	free(job);
+}
+
+static void *changer_main(void *arg)
+{
+	struct coherence *c = arg;
+	struct changer *ch = &c->changer;
+	struct coherence_job *job;
+
+	pthread_mutex_lock(&ch->mu);
+	for (;;) {
+		while (!ch->head && !ch->stopping)
+			pthread_cond_wait(&ch->work, &ch->mu);
+		job = ch->head;
+		if (!job)
+			break;	/* stopping, and nothing left */
+		ch->head = job->next;
+		if (!ch->head)
+			ch->tail = NULL;
+		pthread_mutex_unlock(&ch->mu);
+		run_job(c, job);
+		pthread_mutex_lock(&ch->mu);
+	}
+	pthread_mutex_unlock(&ch->mu);
+	return NULL;
+}
+
+void coherence_defer(struct coherence *c, struct coherence_job *job)
+{
+	struct changer *ch = &c->changer;
+
+	job->next = NULL;
+	pthread_mutex_lock(&ch->mu);
+	if (ch->tail)
+		ch->tail->next = job;
+	else
+		ch->head = job;
+	ch->tail = job;
+	pthread_cond_signal(&ch->work);
+	pthread_mutex_unlock(&ch->mu);
 }
 
 /* Whether VIEWS hold VIEW; 0 stands for ctl/, which every entry has. */

@@ -209,31 +209,56 @@ static int check_allowed(const struct region *r, enum ctl_file file,
 	return 0;
 }
 
-static int run(struct region *r, const struct ctl_command *cmd,
-	       struct ctl_effect *effect, char *why, size_t whylen)
+/* What a command changes, for the caller's invalidation: set by run()
+ * only once the command has succeeded. */
+static struct ctl_effect effect_of(const struct ctl_command *cmd)
 {
 	const uint64_t *a = cmd->arg;
 
-	memset(effect, 0, sizeof(*effect));
+	switch (cmd->file) {
+	case CTL_RESIZE:
+		return (struct ctl_effect){ VIEW_ALL, 0, 0 };
+	case CTL_MOVE:
+		if (a[2] == 0 || a[0] == a[1])
+			return (struct ctl_effect){ 0 };
+		return (struct ctl_effect){ cmd->view == VIEW_COW ? VIEW_COW : VIEW_ALL,
+					    a[0], a[2] };
+	case CTL_RESET:
+		return (struct ctl_effect){ VIEW_COW, 0, 0 };
+	default:
+		return (struct ctl_effect){ 0 };
+	}
+}
+
+static int run(struct region *r, const struct ctl_command *cmd, char *why, size_t whylen)
+{
+	const uint64_t *a = cmd->arg;
+
 	switch (cmd->file) {
 	case CTL_FLUSH:
 		return cmd->whole
 		       ? region_sync(r, 0, REGION_TO_END, why, whylen)
 		       : region_sync(r, a[0], a[1], why, whylen);
 	case CTL_RESIZE:
-		effect->views = VIEW_ALL;
 		return region_resize(r, a[0], why, whylen);
 	case CTL_MOVE:
-		effect->views = a[2] == 0 || a[0] == a[1] ? 0 :
-				cmd->view == VIEW_COW ? VIEW_COW : VIEW_ALL;
-		effect->off = a[0];
-		effect->len = a[2];
 		return region_move(r, cmd->view, a[0], a[1], a[2], why, whylen);
 	case CTL_RESET:
-		effect->views = VIEW_COW;
 		return region_reset(r, why, whylen);
 	default:
 		return EINVAL;
+	}
+}
+
+unsigned ctl_write_back_views(enum ctl_file file, const char *text, size_t len)
+{
+	switch (file) {
+	case CTL_RESIZE:
+		return VIEW_RW | VIEW_COW;
+	case CTL_STATUS:
+		return 0;
+	default:
+		return needed_view(file, text, len);
 	}
 }
 
@@ -247,8 +272,11 @@ int ctl_write(struct region *r, enum ctl_file file, const char *text,
 	err = check_allowed(r, file, text, len, offset, why, sizeof(why));
 	if (!err)
 		err = ctl_parse(file, text, len, &cmd, why, sizeof(why));
+	memset(effect, 0, sizeof(*effect));
 	if (!err)
-		err = run(r, &cmd, effect, why, sizeof(why));
+		err = run(r, &cmd, why, sizeof(why));
+	if (!err)
+		*effect = effect_of(&cmd);
 	if (err)
 		region_note_error(r, ctl_file_name(file), why[0] ? why : strerror(err));
 	return err;

@@ -9,6 +9,7 @@
 #include "fs.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/statvfs.h>
@@ -134,14 +135,23 @@ static void ctl_file_attr(const struct fs *fs, const struct node *n, struct stat
 
 /* Fills ST for node N; returns 0 or an errno. *TIMEOUT is how long the
  * kernel may keep it. */
+/* Fills ST for node N; returns 0 or an errno. *TIMEOUT is how long the
+ * kernel may keep it. A view's region first takes its file's size as it
+ * is now (SPEC "Coherence": at every stat), and *REFRESHED says whether
+ * that changed a size, so that the caller invalidates the views. */
 static int node_attr(const struct fs *fs, const struct node *n, struct stat *st,
-		     double *timeout)
+		     double *timeout, bool *refreshed)
 {
+	int err;
+
 	*timeout = node_is_view(n->kind) ? VIEW_TIMEOUT : DIR_TIMEOUT;
+	*refreshed = false;
 	if (node_is_dir(n->kind))
 		dir_attr(fs, n->ino, st);
 	else if (node_is_ctl_file(n->kind))
 		ctl_file_attr(fs, n, st);
+	else if ((err = region_refresh(n->region, refreshed)) != 0)
+		return err;
 	else
 		return view_attr(fs, n, st);
 	return 0;
@@ -153,12 +163,15 @@ static void fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	struct node n;
 	struct stat st;
 	double timeout;
+	bool refreshed = false;
 	int err = node_get(fs, ino, &n);
 
 	(void)fi;
 	if (!err)
-		err = node_attr(fs, &n, &st, &timeout);
+		err = node_attr(fs, &n, &st, &timeout, &refreshed);
 	node_put(fs, &n);
+	if (refreshed)
+		coherence_changed(fs->coherence, n.slot, VIEW_ALL, 0, 0);
 	if (err)
 		fuse_reply_err(req, err);
 	else
@@ -204,6 +217,7 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct fuse_entry_param e = { 0 };
 	struct node n;
 	double timeout = 0;
+	bool refreshed = false;
 	int err;
 
 	e.ino = child_ino(fs, parent, name);
@@ -213,8 +227,10 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	}
 	err = node_get(fs, e.ino, &n);
 	if (!err)
-		err = node_attr(fs, &n, &e.attr, &timeout);
+		err = node_attr(fs, &n, &e.attr, &timeout, &refreshed);
 	node_put(fs, &n);
+	if (refreshed)
+		coherence_changed(fs->coherence, n.slot, VIEW_ALL, 0, 0);
 	if (err) {
 		fuse_reply_err(req, err == ESTALE ? ENOENT : err);
 		return;
@@ -472,46 +488,136 @@ static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	node_put(fs, &n);
 }
 
-/* Writes to a view; returns 0 or an errno, the bytes written in *WRITTEN
- * and what to invalidate: an rw write shows through ro and unwritten cow
- * pages; a cow write changes only the cow view, whose pages the kernel
- * updated itself. The bytes are copied once, from libfuse's buffer into
- * the mapping. */
-static int write_view(const struct node *n, const char *buf, size_t size, off_t off,
-		      size_t *written, struct ctl_effect *effect)
+/* What a write to a view made stale in the kernel's caches. */
+struct write_effect {
+	struct ctl_effect others;	/* the other views: waited for */
+	struct ctl_effect self;		/* the written view: sent, not waited for */
+};
+
+/* An rw write shows through ro and unwritten cow pages; a cow write changes
+ * only the cow view, whose written pages the kernel updated itself. Where
+ * the region grew, the kernel's last page of each view was cut at the old
+ * size (zeros past it), though the region now shows bytes there, so every
+ * view drops its pages from there on; so too when the write went elsewhere
+ * than the kernel thought (an append to an end that moved). */
+static struct write_effect write_effect(unsigned view, uint64_t kernel_off, uint64_t at,
+					size_t written, uint64_t size_before, bool refreshed)
 {
+	uint64_t from = size_before & ~(uint64_t)4095;
+	struct write_effect e = { { 0 }, { 0 } };
+
+	if (refreshed || at != kernel_off) {
+		e.others = (struct ctl_effect){ VIEW_ALL & ~view, 0, 0 };
+		e.self = (struct ctl_effect){ view, 0, 0 };
+	} else if (at + written > size_before) {
+		e.others = (struct ctl_effect){ VIEW_ALL & ~view, at < from ? at : from, 0 };
+		e.self = (struct ctl_effect){ view, from, 0 };
+	} else if (view == VIEW_RW) {
+		e.others = (struct ctl_effect){ VIEW_RO | VIEW_COW, at, written };
+	}
+	return e;
+}
+
+/* Writes to a view; returns 0 or an errno, the bytes written in *WRITTEN
+ * and what the write made stale. The bytes are copied once, from libfuse's
+ * buffer into the mapping. */
+static int write_view(const struct node *n, const char *buf, size_t size, off_t off,
+		      const struct fuse_file_info *fi, size_t *written,
+		      struct write_effect *effect)
+{
+	/* A page written back from a mapping has no O_APPEND: it has a place. */
+	unsigned flags = fi->writepage ? REGION_WRITE_IN_PLACE :
+			 (fi->flags & O_APPEND) ? REGION_WRITE_APPEND : 0;
+	unsigned view = node_view(n->kind);
+	uint64_t at = (uint64_t)off, size_before;
+	bool refreshed = false;
 	int err;
 
 	if (n->kind == NODE_RO)
 		return EBADF;	/* never opened for writing */
-	err = region_write(n->region, node_view(n->kind), buf, size, (uint64_t)off, written);
-	if (!err && *written && n->kind == NODE_RW)
-		*effect = (struct ctl_effect){ VIEW_RO | VIEW_COW, (uint64_t)off, *written };
+	/* An append lands at the end as it is now, the file's for a
+	 * following entry (SPEC "rw/NAME"). */
+	if ((flags & REGION_WRITE_APPEND) &&
+	    (err = region_refresh(n->region, &refreshed)) != 0)
+		return err;
+	size_before = region_view_size(n->region, view);
+	err = region_write(n->region, view, buf, size, &at, flags, written);
+	if (!err && *written)
+		*effect = write_effect(view, (uint64_t)off, at, *written, size_before, refreshed);
+	else if (refreshed)
+		*effect = write_effect(view, (uint64_t)off, at, 0, size_before, true);
 	return err;
+}
+
+/* A control command, run by coherence's changer thread once the clients'
+ * dirty pages it must not undo have landed (coherence_defer). */
+struct ctl_job {
+	struct coherence_job job;
+	struct fs *fs;
+	enum ctl_file file;
+	uint64_t off;
+	size_t len;
+	char text[];
+};
+
+static int run_ctl_job(struct coherence_job *job, struct ctl_effect *changed, size_t *reply)
+{
+	struct ctl_job *cj = (struct ctl_job *)job;
+	struct region *r = table_get(cj->fs->table, job->slot);
+	int err;
+
+	if (!r)
+		return ESTALE;	/* a reload removed the entry meanwhile */
+	err = ctl_write(r, cj->file, cj->text, cj->len, cj->off, changed);
+	table_put(cj->fs->table, job->slot);
+	*reply = cj->len;	/* a command takes its whole write */
+	return err;
+}
+
+static void defer_ctl_write(struct fs *fs, fuse_req_t req, const struct node *n,
+			    const char *buf, size_t size, off_t off)
+{
+	struct ctl_job *cj = malloc(sizeof(*cj) + size);
+
+	if (!cj) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	cj->job = (struct coherence_job){ .req = req, .slot = n->slot, .run = run_ctl_job };
+	cj->fs = fs;
+	cj->file = node_ctl_file(n->kind);
+	cj->off = (uint64_t)off;
+	cj->len = size;
+	memcpy(cj->text, buf, size);
+	cj->job.write_back = ctl_write_back_views(cj->file, buf, size);
+	coherence_defer(fs->coherence, &cj->job);
 }
 
 static void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
 		     off_t off, struct fuse_file_info *fi)
 {
 	struct fs *fs = req_fs(req);
-	struct ctl_effect effect = { 0 };
+	struct write_effect effect = { { 0 }, { 0 } };
 	size_t written = 0;
 	struct node n;
 	int err = node_get(fs, ino, &n);
 
-	(void)fi;
 	if (!err && node_is_ctl_file(n.kind)) {
-		err = ctl_write(n.region, node_ctl_file(n.kind), buf, size, (uint64_t)off,
-				&effect);
-		written = size;	/* a command takes its whole write */
+		node_put(fs, &n);
+		defer_ctl_write(fs, req, &n, buf, size, off);
+		return;
 	} else if (!err && node_is_view(n.kind)) {
-		err = write_view(&n, buf, size, off, &written, &effect);
+		err = write_view(&n, buf, size, off, fi, &written, &effect);
 	} else if (!err) {
 		err = EISDIR;
 	}
 	node_put(fs, &n);
-	if (effect.views)
-		coherence_changed(fs->coherence, n.slot, effect.views, effect.off, effect.len);
+	if (effect.self.views)
+		coherence_changed_later(fs->coherence, n.slot, effect.self.views,
+					effect.self.off, effect.self.len);
+	if (effect.others.views)
+		coherence_changed(fs->coherence, n.slot, effect.others.views,
+				  effect.others.off, effect.others.len);
 	if (err)
 		fuse_reply_err(req, err);
 	else

@@ -204,6 +204,15 @@ void notifier_inval_entry(struct notifier *n, struct inval_batch *b, fuse_ino_t 
 		post(n, v);	/* post() owns the copy */
 }
 
+void notifier_send(struct notifier *n, struct inval_batch *b)
+{
+	if (!b)
+		return;
+	pthread_mutex_lock(&n->mu);
+	release_batch(b);
+	pthread_mutex_unlock(&n->mu);
+}
+
 void notifier_wait(struct notifier *n, struct inval_batch *b)
 {
 	struct timespec deadline;

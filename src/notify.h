@@ -40,4 +40,7 @@ void notifier_inval_entry(struct notifier *n, struct inval_batch *b, fuse_ino_t 
  * warning), and releases B. */
 void notifier_wait(struct notifier *n, struct inval_batch *b);
 
+/* Releases B without waiting: its items are sent when a thread can. */
+void notifier_send(struct notifier *n, struct inval_batch *b);
+
 #endif

@@ -516,9 +516,9 @@ static int fitting(const struct region *r, unsigned view, size_t len, uint64_t o
 }
 
 int region_write(struct region *r, unsigned view, const void *buf, size_t len,
-		 uint64_t off, size_t *written)
+		 uint64_t *off, unsigned flags, size_t *written)
 {
-	bool grow = view == VIEW_RW && r->entry.resizable;
+	bool grow = view == VIEW_RW && r->entry.resizable && !(flags & REGION_WRITE_IN_PLACE);
 	size_t n = 0;
 	int err = 0;
 
@@ -526,23 +526,27 @@ int region_write(struct region *r, unsigned view, const void *buf, size_t len,
 	*written = 0;
 	if (len == 0)
 		return 0;	/* as write(2) of nothing: no growth either */
-	if (len > (uint64_t)SSIZE_MAX || off > INT64_MAX - len)
-		return EFBIG;
 	pthread_rwlock_rdlock(&r->lock);
-	if (grow && off + len > r->size) {
+	if (flags & REGION_WRITE_APPEND)
+		*off = region_view_size(r, view);
+	if (len > (uint64_t)SSIZE_MAX || *off > INT64_MAX - len)
+		err = EFBIG;
+	else if (grow && *off + len > r->size) {
 		/* Growing moves mappings: the lock is taken again, exclusive,
 		 * and kept so for the copy. */
 		pthread_rwlock_unlock(&r->lock);
 		pthread_rwlock_wrlock(&r->lock);
-		if (off + len > r->size)
-			err = resize_locked(r, off + len, NULL, 0);
+		if (flags & REGION_WRITE_APPEND)
+			*off = region_view_size(r, view);
+		if (*off + len > r->size)
+			err = resize_locked(r, *off + len, NULL, 0);
 	}
 	if (!err)
-		err = fitting(r, view, len, off, &n);
+		err = fitting(r, view, len, *off, &n);
 	if (!err)
-		err = fault_copy(view_map(r, view) + off, buf, n);
+		err = fault_copy(view_map(r, view) + *off, buf, n);
 	if (!err && view == VIEW_COW)
-		mark_cow_written(r, off, n);
+		mark_cow_written(r, *off, n);
 	pthread_rwlock_unlock(&r->lock);
 	if (err == EIO)
 		region_fault(r, "a write");

@@ -242,7 +242,7 @@ size_t read_view(unsigned view, uint64_t off, void *buf, size_t len)
 ssize_t write_view(unsigned view, uint64_t off, const char *text)
 {
 	size_t written;
-	int err = region_write(fixture.region, view, text, strlen(text), off, &written);
+	int err = region_write(fixture.region, view, text, strlen(text), &off, 0, &written);
 
 	return err ? -err : (ssize_t)written;
 }

@@ -227,7 +227,7 @@ static void write_slot(unsigned at, size_t slot, unsigned view, uint64_t off,
 	int err;
 
 	check_at(r != NULL, true, __FILE__, at, "table_get(%zu) = NULL", slot);
-	err = region_write(r, view, text, strlen(text), off, &n);
+	err = region_write(r, view, text, strlen(text), &off, 0, &n);
 	table_put(t, slot);
 	check_at(err == 0 && n == strlen(text), false, __FILE__, at,
 		 "region_write of '%s' = %d, %zu bytes", text, err, n);
