@@ -266,5 +266,171 @@ class WrittenViewCoherence(HardCase):
         self.assertEqual(m.stop(), 0, m.stderr)
 
 
+# ====================================================================== 3. a full file system
+
+class FullFileSystem(HardCase):
+    """SPEC rw/NAME: "When the backing file system is full, the write that
+    does not fit fails with ENOSPC (short where some of it fit: the sizes
+    then grow by exactly the bytes written) and otherwise leaves the file's
+    and the region's size as they were." On a 1 MiB tmpfs of the test's
+    own."""
+
+    def test_a_write_past_the_space_fails_with_enospc_and_changes_no_size(self):
+        t = self.tmpfs('1m')
+        data = pattern(1 << 20, 31)
+        with open(t.path('full.bin'), 'wb') as f:
+            f.write(data)
+        self.assertEqual(errno_of(fill, t.path('control.bin')), 0)
+        self.assertEqual(os.path.getsize(t.path('control.bin')), 0, 'the tmpfs is full')
+        m = self.start('[full]\npath = %s\n' % t.path('full.bin'))
+        before = self.sizes(m, 'full', t.path('full.bin'))
+        self.assertEqual(before, (1 << 20,) * 5)
+        fd = os.open(m.path('rw', 'full'), os.O_WRONLY)
+        try:
+            for off, n in ((1 << 20, PAGE), ((1 << 20) + 100, 10), ((1 << 20) - 10, 20 + PAGE)):
+                if off + n > (1 << 20) and off < (1 << 20):
+                    # crossing the end: the part inside fits (no new space)
+                    got = os.pwrite(fd, b'y' * n, off)
+                    self.assertEqual(got, (1 << 20) - off, 'short where some of it fit')
+                    data = data[:off] + b'y' * got
+                else:
+                    got = errno_of(os.pwrite, fd, b'y' * n, off)
+                    self.assertEqual(got, errno.ENOSPC, '%d bytes at %d: %s'
+                                     % (n, off, harness.errname(got)))
+                self.assertEqual(self.sizes(m, 'full', t.path('full.bin')), before,
+                                 (off, n))
+        finally:
+            os.close(fd)
+        self.assertEqual(read_file(t.path('full.bin')), data)
+        self.assertEqual(read_file(m.path('ro', 'full')), data)
+        self.assertAlive(m)
+        self.assertEqual(m.stop(), 0, m.stderr)
+
+    def test_a_write_where_some_fits_is_short_and_sizes_grow_by_exactly_the_bytes_written(self):
+        t = self.tmpfs('1m')
+        open(t.path('small.bin'), 'wb').close()
+        m = self.start('[small]\npath = %s\n' % t.path('small.bin'))
+        data = pattern(2 << 20, 32)
+        written, end, enospc = b'', 0, False
+        fd = os.open(m.path('rw', 'small'), os.O_WRONLY)
+        try:
+            for _ in range(64):
+                try:
+                    n = os.pwrite(fd, data, end)
+                except OSError as e:
+                    self.assertEqual(e.errno, errno.ENOSPC, harness.errname(e.errno))
+                    enospc = True
+                    self.assertEqual(self.sizes(m, 'small', t.path('small.bin')), (end,) * 5,
+                                     'the write that does not fit changes no size')
+                    break
+                self.assertGreater(n, 0)
+                self.assertLess(n, len(data), 'a 2 MiB write on a 1 MiB tmpfs is short')
+                written += data[:n]
+                end += n
+                self.assertEqual(self.sizes(m, 'small', t.path('small.bin')), (end,) * 5,
+                                 'the sizes grow by exactly the %d bytes written' % n)
+        finally:
+            os.close(fd)
+        self.assertTrue(enospc, 'the tmpfs filled without an ENOSPC')
+        self.assertGreater(end, 0)
+        self.assertLessEqual(end, 1 << 20)
+        self.assertEqual(read_file(t.path('small.bin')), written)
+        self.assertEqual(read_file(m.path('ro', 'small')), written)
+        self.assertAlive(m)
+        self.assertEqual(m.stop(), 0, m.stderr)
+
+    def test_a_write_into_a_hole_of_a_full_file_system_fails_with_enospc(self):
+        """Inside the region (no growth), into a page the file has no block
+        for: the file system cannot give one. ENOSPC, not EIO (which says
+        the file was cut outside the mount), and the daemon lives on."""
+        t = self.tmpfs('1m')
+        with open(t.path('holes.bin'), 'wb') as f:
+            f.write(b'head')
+            f.truncate(256 * 1024)
+        fill(t.path('filler.bin'))
+        self.assertEqual(errno_of(fill, t.path('control.bin')), 0)
+        self.assertEqual(os.path.getsize(t.path('control.bin')), 0, 'the tmpfs is full')
+        m = self.start('[holes]\npath = %s\n' % t.path('holes.bin'))
+        before = self.sizes(m, 'holes', t.path('holes.bin'))
+        self.assertEqual(before, (256 * 1024,) * 5)
+        log0 = len(m.stderr)
+        fd = os.open(m.path('rw', 'holes'), os.O_WRONLY)
+        try:
+            for off in (8192, 128 * 1024, 256 * 1024 - PAGE):
+                got = errno_of(os.pwrite, fd, b'z' * PAGE, off)
+                self.assertEqual(got, errno.ENOSPC, 'a write into the hole at %d: %s'
+                                 % (off, harness.errname(got)))
+                self.assertEqual(self.sizes(m, 'holes', t.path('holes.bin')), before)
+        finally:
+            os.close(fd)
+        self.assertAlive(m)
+        self.assertNotIn('cut outside the mount', m.stderr[log0:],
+                         'a full file system is not a truncation')
+        want = b'head' + bytes(256 * 1024 - 4)
+        self.assertEqual(read_file(m.path('ro', 'holes')), want)
+        self.assertEqual(read_file(t.path('holes.bin')), want)
+        self.assertEqual(m.stop(), 0, m.stderr)
+
+
+# ====================================================================== 4. past the limits
+
+class SizesPastTheLimits(HardCase):
+    """SPEC rw/NAME: "a size past what the file system or the mapping
+    allows fails with EFBIG". On a tmpfs, which takes sparse files of any
+    size: the mapping is the limit."""
+
+    SIZES = (1 << 46, 1 << 50)
+
+    def setUp(self):
+        self.t = self.tmpfs('1m')
+        self.data = pattern(2 * PAGE, 41)
+        with open(self.t.path('f.bin'), 'wb') as f:
+            f.write(self.data)
+        self.m = self.start('[f]\npath = %s\n' % self.t.path('f.bin'))
+        self.before = self.sizes(self.m, 'f', self.t.path('f.bin'))
+
+    def assertUnchanged(self, what):
+        self.assertEqual(self.sizes(self.m, 'f', self.t.path('f.bin')), self.before, what)
+        self.assertEqual(read_file(self.t.path('f.bin')), self.data, what)
+        self.assertAlive(self.m)
+
+    def test_a_write_at_2_46_and_2_50_fails_with_efbig(self):
+        fd = os.open(self.m.path('rw', 'f'), os.O_WRONLY)
+        try:
+            for off in self.SIZES:
+                with self.subTest(write_at='2^%d' % (off.bit_length() - 1)):
+                    got = errno_of(os.pwrite, fd, b'far away', off)
+                    self.assertEqual(got, errno.EFBIG, harness.errname(got))
+                    self.assertUnchanged(off)
+        finally:
+            os.close(fd)
+        self.assertEqual(self.m.stop(), 0, self.m.stderr)
+
+    def test_a_resize_to_2_46_and_2_50_fails_with_efbig(self):
+        def ctl(size):
+            got = self.m.ctl_write('f', 'resize', '%d\n' % size)
+            if got:
+                raise OSError(got, os.strerror(got))
+
+        def truncate(size):
+            os.truncate(self.m.path('rw', 'f'), size)
+
+        def ftruncate(size):
+            with open(self.m.path('rw', 'f'), 'r+b') as f:
+                os.ftruncate(f.fileno(), size)
+
+        def fallocate(size):
+            with open(self.m.path('rw', 'f'), 'r+b') as f:
+                os.posix_fallocate(f.fileno(), size - PAGE, PAGE)
+
+        for how in (ctl, truncate, ftruncate, fallocate):
+            for size in self.SIZES:
+                with self.subTest(how=how.__name__, size='2^%d' % (size.bit_length() - 1)):
+                    got = errno_of(how, size)
+                    self.assertEqual(got, errno.EFBIG, harness.errname(got))
+                    self.assertUnchanged((how.__name__, size))
+        self.assertEqual(self.m.stop(), 0, self.m.stderr)
+
+
 if __name__ == '__main__':
     unittest.main()
