@@ -432,5 +432,158 @@ class SizesPastTheLimits(HardCase):
         self.assertEqual(self.m.stop(), 0, self.m.stderr)
 
 
+# ====================================================================== 5. serving itself
+
+class ServingItself(HardCase):
+    """SPEC Config: an error is "a file on the mount's own file system (it
+    would serve itself)", at start and at reload ("a config with errors
+    changes nothing and is logged")."""
+
+    def test_a_backing_file_inside_the_mount_point_is_a_config_error_at_start(self):
+        d = self.tmpdir()
+        self.write(d, 'a.bin', b'fine\n')
+        self.write(d, 'mnt/data.bin', pattern(PAGE, 51))   # in the mount point's folder
+        os.symlink('mnt', os.path.join(d, 'link'))
+        for path in ('mnt/data.bin', os.path.join(d, 'mnt', 'data.bin'), 'link/data.bin'):
+            with self.subTest(path=path):
+                config = '[a]\npath = a.bin\n\n[b]\npath = %s\n' % path
+                self.write(d, 'c.ini', config)
+                r = run_binary(['c.ini', 'mnt'], mountpoint=os.path.join(d, 'mnt'), cwd=d)
+                self.assertEqual(r.status, 1, r)
+                self.assertFalse(r.mounted, r)
+                self.assertRegex(r.stderr, r'(?m)^c\.ini:%d: .*data\.bin'
+                                 % line_of(config, 'path = ' + path))
+                self.assertFalse(harness.is_mounted(os.path.join(d, 'mnt')))
+
+    def bounded(self, m, argv, timeout=5.0):
+        """Runs ARGV (a tool on the mount) in a child; a hang aborts the FUSE
+        connection (which ends it) and fails the test."""
+        p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             stdin=subprocess.DEVNULL, cwd='/')
+        try:
+            out, err = p.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            log = m.stderr
+            m.emergency()
+            p.kill()
+            p.communicate(timeout=10)
+            self.fail('%s hung on the mount for %.0f s: the connection was aborted\n%s'
+                      % (' '.join(argv), timeout, log[-2000:]))
+        return p.returncode, out, err
+
+    def check_refused_at_reload(self, args):
+        a = pattern(3 * PAGE, 52)
+        m = self.start('[a]\npath = a.bin\n', {'a.bin': a}, args=args)
+        config = '[a]\npath = a.bin\n\n[b]\npath = %s\n' % m.path('rw', 'a')
+        write_text(m.config_path, config)
+        os.kill(m.pid, signal.SIGHUP)
+        outcome = wait_until(lambda: re.search(r'reload failed|reloaded:', m.stderr))
+        rc, out, err = self.bounded(m, ['ls', m.path('ro')])
+        if rc == 0 and b'b' in out.split():
+            log = m.stderr
+            m.emergency()
+            self.fail('the reload added an entry that the mount serves itself (connection '
+                      'aborted):\n' + log[-2000:])
+        self.assertTrue(outcome, 'no reload outcome in the log within %.0f s:\n%s'
+                        % (WAIT, m.stderr[-2000:]))
+        self.assertEqual((rc, out), (0, b'a\n'), err)
+        self.assertRegex(m.stderr, r'(?m)^mmapfs: %s:%d: .*%s'
+                         % (re.escape(m.config_path), line_of(config, 'path = ' + m.mnt),
+                            re.escape(m.path('rw', 'a'))))
+        self.assertIn('reload failed', m.stderr)
+        rc, out, err = self.bounded(m, ['cat', m.path('ro', 'a')])
+        self.assertEqual((rc, out), (0, a), err)
+        for view in ('ro', 'rw', 'cow', 'ctl'):
+            rc, out, err = self.bounded(m, ['ls', m.path(view)])
+            self.assertEqual((rc, out), (0, b'a\n'), (view, err))
+        self.assertAlive(m)
+        self.assertEqual(m.stop(), 0, m.stderr)
+
+    def test_a_backing_file_on_the_mount_itself_is_refused_at_reload_single_threaded(self):
+        self.check_refused_at_reload(['-s'])
+
+    def test_a_backing_file_on_the_mount_itself_is_refused_at_reload_multi_threaded(self):
+        self.check_refused_at_reload([])
+
+
+# ====================================================================== 6. flush range
+
+class FlushRange(HardCase):
+    """SPEC ctl flush: `OFFSET SIZE` msyncs "that part of the rw region
+    (... the range must lie inside the region)"; a number out of range is
+    EINVAL. 2^64 - 1 is a size like any other, never "to the end"."""
+
+    def test_flush_with_size_2_64_minus_1_is_einval(self):
+        m = self.start('[f]\npath = f.bin\n', {'f.bin': pattern(4 * PAGE, 61)})
+        for text in ('1 18446744073709551615', '0 0xffffffffffffffff',
+                     '0 0XFFFFFFFFFFFFFFFF', 'async 0 0xffffffffffffffff',
+                     'async 1 18446744073709551615'):
+            with self.subTest(text=text):
+                errors0 = int(m.ctl_status('f')['errors'])
+                r = sh('echo "$1" > ctl/f/flush', text, cwd=m.mnt)
+                self.assertNotEqual(r.returncode, 0, 'echo %s > ctl/f/flush succeeded' % text)
+                self.assertIn(b'Invalid argument', r.stderr)
+                self.assertEqual(m.ctl_write('f', 'flush', text), errno.EINVAL, text)
+                st = m.ctl_status('f')
+                self.assertEqual(int(st['errors']), errors0 + 2)
+                self.assertTrue(st['last_error'].startswith('flush: '), st['last_error'])
+        self.assertEqual(m.ctl_write('f', 'flush', '0 %d' % (4 * PAGE)), 0)
+        self.assertEqual(m.stop(), 0, m.stderr)
+
+
+# ====================================================================== 7. failed commands
+
+class FailedCommands(HardCase):
+    """SPEC Control files: "On failure nothing changes but `last_error`
+    and the `errors` counter": nor are the kernel's cached pages of any
+    view invalidated. Seen in libfuse's -d trace: a FUSE_NOTIFY_INVAL_INODE
+    is logged as `NOTIFY: code=2`."""
+
+    def test_a_failed_command_invalidates_no_view(self):
+        m = self.start('[e]\npath = e.bin\nlength = 4K\n', {'e.bin': pattern(PAGE, 71)},
+                       args=['-d'])
+        fds = []
+        try:
+            for view in ('ro', 'rw', 'cow'):     # open, with cached pages
+                fd = os.open(m.path(view, 'e'), os.O_RDONLY)
+                fds.append(fd)
+                os.pread(fd, PAGE, 0)
+
+            def notifies(text, want_err):
+                n = len(m.stderr)
+                self.assertEqual(m.ctl_write('e', text.split()[0], ' '.join(text.split()[1:])),
+                                 want_err, text)
+                time.sleep(0.2)
+                return m.stderr[n:].count('NOTIFY: code=2 ')
+
+            # control: a move that succeeds invalidates (the trace shows it)
+            self.assertGreater(notifies('move 0 100 10', 0), 0,
+                               'control: a move that succeeds shows NOTIFY: code=2 in the '
+                               '-d trace:\n' + m.stderr[-2000:])
+            for text, err in (('move 0 8000 10', errno.EINVAL),
+                              ('move 8000 0 10', errno.EINVAL),
+                              ('move cow 0 8000 10', errno.EINVAL),
+                              ('resize %d' % (1 << 62), None)):
+                with self.subTest(text=text):
+                    n = len(m.stderr)
+                    errors0 = int(m.ctl_status('e')['errors'])
+                    got = m.ctl_write('e', text.split()[0], ' '.join(text.split()[1:]))
+                    if err is None:
+                        self.assertNotEqual(got, 0, text)
+                    else:
+                        self.assertEqual(got, err, text)
+                    time.sleep(0.2)
+                    self.assertEqual(int(m.ctl_status('e')['errors']), errors0 + 1)
+                    trace = [l for l in m.stderr[n:].splitlines()
+                             if 'NOTIFY' in l or 'WRITE' in l or '[e]' in l or 'error:' in l]
+                    self.assertEqual(m.stderr[n:].count('NOTIFY: code=2 '), 0,
+                                     'a failed %r invalidated views:\n%s'
+                                     % (text, '\n'.join(trace)))
+        finally:
+            for fd in fds:
+                os.close(fd)
+        self.assertEqual(m.stop(), 0, m.stderr[-2000:])
+
+
 if __name__ == '__main__':
     unittest.main()
