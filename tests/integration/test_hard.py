@@ -585,5 +585,148 @@ class FailedCommands(HardCase):
         self.assertEqual(m.stop(), 0, m.stderr[-2000:])
 
 
+# ====================================================================== 8. reload refusals
+
+INJECT_C = r'''
+/* strdup() that fails (ENOMEM) the FAIL_AT-th time it copies the string
+ * MMAPFS_TEST_NAME, and appends "call N" / "fail N" to MMAPFS_TEST_LOG. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static int calls;
+
+static void note(const char *what, int n)
+{
+	const char *log = getenv("MMAPFS_TEST_LOG");
+	char line[64];
+	int fd, len;
+
+	if (!log)
+		return;
+	len = snprintf(line, sizeof(line), "%s %d\n", what, n);
+	fd = open(log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+	if (fd >= 0) {
+		if (write(fd, line, (size_t)len) < 0) {}
+		close(fd);
+	}
+}
+
+char *strdup(const char *s)
+{
+	const char *name = getenv("MMAPFS_TEST_NAME");
+	size_t n = strlen(s) + 1;
+	char *copy;
+
+	if (name && strcmp(s, name) == 0) {
+		int k = __atomic_add_fetch(&calls, 1, __ATOMIC_SEQ_CST);
+		const char *at = getenv("MMAPFS_TEST_FAIL_AT");
+
+		note("call", k);
+		if (at && atoi(at) == k) {
+			note("fail", k);
+			errno = ENOMEM;
+			return NULL;
+		}
+	}
+	copy = malloc(n);
+	if (copy)
+		memcpy(copy, s, n);
+	return copy;
+}
+'''
+
+
+class ReloadRefusals(HardCase):
+    """SPEC Command line, SIGHUP, and docs (mmapfs.1 SIGNALS, design.md
+    "Reloading"): a reload that fails on the way changes nothing, and its
+    reason is logged. Here one new entry cannot be added because memory
+    runs out (an LD_PRELOAD strdup that fails for that entry's name, at
+    each place the daemon copies it during the reload)."""
+
+    VICTIM = 'victim-entry'
+    BASE = '[a]\npath = a.bin\n\n[gone]\nanonymous = yes\nlength = 4K\n'
+    NEW = ('[a]\npath = a.bin\n\n[victim-entry]\npath = v.bin\n\n'
+           '[other]\nanonymous = yes\nlength = 4K\n')
+    FILES = {'a.bin': pattern(2 * PAGE, 81), 'v.bin': pattern(PAGE, 82)}
+
+    def build_injector(self):
+        if is_sanitized(harness.BINARY):
+            self.skipTest('a sanitizer build does not take an LD_PRELOAD library')
+        cc = shutil.which('cc') or shutil.which('gcc')
+        if not cc:
+            self.skipTest('no C compiler for the fault injector')
+        d = self.tmpdir()
+        src = self.write(d, 'inject.c', INJECT_C)
+        lib = os.path.join(d, 'inject.so')
+        r = subprocess.run([cc, '-shared', '-fPIC', '-O1', '-o', lib, src],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        return d, lib
+
+    def reload(self, lib, logdir, fail_at, run):
+        """Mounts BASE with the injector failing the FAIL_AT-th copy of the
+        victim's name (0: none), reloads NEW, waits for the outcome; returns
+        (mount, injector log, daemon log since the reload, snapshot before)."""
+        inject_log = os.path.join(logdir, 'inject-%d-%d.log' % (fail_at, run))
+        env = dict(os.environ, LD_PRELOAD=lib, MMAPFS_TEST_NAME=self.VICTIM,
+                   MMAPFS_TEST_FAIL_AT=str(fail_at), MMAPFS_TEST_LOG=inject_log)
+        m = self.start(self.BASE, self.FILES, env=env)
+        before = self.snapshot(m)
+        n = len(m.stderr)
+        write_text(m.config_path, self.NEW)
+        os.kill(m.pid, signal.SIGHUP)
+        done = wait_until(lambda: re.search(r'reload failed|reloaded:', m.stderr[n:]))
+        time.sleep(0.2)
+        self.assertTrue(done, 'no reload outcome in the log:\n' + m.stderr[-2000:])
+        try:
+            log = read_file(inject_log).decode()
+        except FileNotFoundError:
+            log = ''
+        return m, log, m.stderr[n:], before
+
+    def snapshot(self, m):
+        out = {'listing': listing(m)}
+        for v in ('ro', 'rw', 'cow', 'ctl'):
+            for name in os.listdir(m.path(v)):
+                out[v, name] = os.stat(m.path(v, name)).st_ino
+        return out
+
+    def test_an_entry_that_cannot_be_added_is_logged_and_the_whole_reload_refused(self):
+        logdir, lib = self.build_injector()
+        # How many times does a reload copy the new entry's name?
+        m, log, _, _ = self.reload(lib, logdir, 0, 0)
+        self.assertEqual(listing(m)['ro'], ['a', 'other', self.VICTIM], m.stderr)
+        calls = log.count('call ')
+        self.assertEqual(m.stop(), 0, m.stderr)
+        if calls == 0:
+            self.skipTest('the daemon never strdup()s an entry name: nothing to inject')
+        for k in range(1, calls + 1):
+            with self.subTest(failing_copy=k, of=calls):
+                m, log, new_log, before = self.reload(lib, logdir, k, 1)
+                self.assertIn('fail %d' % k, log)
+                self.assertAlive(m)
+                self.assertEqual(self.snapshot(m), before,
+                                 'the reload partly applied (%s): the docs say a reload '
+                                 'that fails changes nothing; log:\n%s'
+                                 % (listing(m)['ro'], new_log))
+                self.assertRegex(new_log, r'(?im)^mmapfs: .*%s.*(memory|cannot allocate)'
+                                 % re.escape(self.VICTIM),
+                                 'the refused entry and its reason must be logged:\n'
+                                 + new_log)
+                self.assertIn('reload failed', new_log)
+                # The same reload, with memory enough this time, applies.
+                n = len(m.stderr)
+                os.kill(m.pid, signal.SIGHUP)
+                self.assertTrue(wait_until(lambda: 'reloaded:' in m.stderr[n:]), m.stderr[n:])
+                self.assertEqual(listing(m)['ro'], ['a', 'other', self.VICTIM])
+                self.assertEqual(read_file(m.path('ro', self.VICTIM)), self.FILES['v.bin'])
+                self.assertEqual(m.stop(), 0, m.stderr)
+
+
 if __name__ == '__main__':
     unittest.main()
