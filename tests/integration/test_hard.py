@@ -728,5 +728,187 @@ class ReloadRefusals(HardCase):
                 self.assertEqual(m.stop(), 0, m.stderr)
 
 
+# ====================================================================== 11. documented --map lines
+
+def documented_map_lines():
+    """(source, command line) of every `mmapfs ... --map ...` command that
+    README.md and docs/mmapfs.1 show."""
+    out = []
+    with open(os.path.join(REPO, 'README.md')) as f:
+        readme = f.read()
+    for cmd in re.findall(r'`(mmapfs [^`\n]*--map [^`\n]*)`', readme):
+        out.append(('README.md', cmd))
+    for line in readme.splitlines():       # in code blocks
+        s = line.split('#')[0].strip()
+        if s.startswith('mmapfs ') and '--map ' in s and '`' not in s:
+            out.append(('README.md', s))
+    with open(os.path.join(REPO, 'docs', 'mmapfs.1')) as f:
+        for line in f:
+            s = line.strip().replace('\\-', '-').replace('\\(aq', "'").replace('\\e', '\\')
+            if s.startswith('mmapfs ') and '--map ' in s and '\\f' not in s:
+                out.append(('docs/mmapfs.1', s))
+    return out
+
+
+def parse_map(arg):
+    """NAME, PATH and {key: value} of a --map argument; an item without `=`
+    continues the value before it (`views=ro,cow`)."""
+    items = arg.split(',')
+    name, _, path = items[0].partition('=')
+    keys, last = {}, None
+    for item in items[1:]:
+        if '=' in item:
+            last, _, value = item.partition('=')
+            keys[last] = value
+        else:
+            keys[last] += ',' + item
+    return name, path, keys
+
+
+class DocMount(Mount):
+    """A Mount started by a documented command line (no -f: it returns
+    once mounted)."""
+
+    def _all_pids(self):
+        return sorted(set(super()._all_pids()) | set(harness.daemon_pids(self.mnt)))
+
+
+class DocumentedMapLines(HardCase):
+    """README and mmapfs.1 show `--map` lines; they work as written (SPEC
+    Command line: "`views=ro,cow` lists several views, commas and all")."""
+
+    def test_the_map_lines_of_the_readme_and_the_man_page_work_as_written(self):
+        lines = documented_map_lines()
+        self.assertIn('README.md', [s for s, _ in lines], lines)
+        self.assertIn('docs/mmapfs.1', [s for s, _ in lines], lines)
+        fixture = pattern(3 * PAGE, 111)
+        for source, line in lines:
+            with self.subTest(source=source, line=line):
+                argv = shlex.split(line)
+                first_opt = next(i for i, a in enumerate(argv) if a.startswith('-'))
+                positional = argv[1:first_opt]
+                self.assertEqual(len(positional), 1, 'a mount point, then --map: %r' % line)
+                maps = [argv[i + 1] for i, a in enumerate(argv) if a == '--map']
+                m = DocMount('')
+                self.addCleanup(m.cleanup)
+                work = os.path.join(m.dir, 'work')
+                os.mkdir(work)
+                want = {}
+                for arg in maps:
+                    name, path, keys = parse_map(arg)
+                    views = [v.strip() for v in re.split(r'[ ,]+', keys.get('views', 'ro,rw,cow'))
+                             if v.strip()]
+                    if path != 'anonymous':
+                        with open(os.path.join(work, path), 'wb') as f:
+                            f.write(fixture)
+                        size = len(fixture)
+                    else:
+                        size = harness_size(keys['length'])
+                    want[name] = (sorted(views), size)
+                run = [harness.BINARY] + [m.mnt if a == positional[0] else a for a in argv[1:]]
+                try:
+                    m.start(launcher=run, cwd=work)
+                except harness.MountError as e:
+                    self.fail('%s as written: %s' % (line, e))
+                self.assertEqual(m.status, 0, m.stderr)
+                for name, (views, size) in want.items():
+                    got = sorted(v for v in ('ro', 'rw', 'cow')
+                                 if os.path.exists(m.path(v, name)))
+                    self.assertEqual(got, views, name)
+                    for v in views:
+                        self.assertEqual(os.stat(m.path(v, name)).st_size, size, (name, v))
+                    if name in [parse_map(a)[0] for a in maps if parse_map(a)[1] != 'anonymous']:
+                        self.assertEqual(read_file(m.path(views[0], name)), fixture)
+                m.stop()
+                self.assertFalse(harness.is_mounted(m.mnt))
+
+
+def harness_size(text):
+    suffix = {'K': 10, 'M': 20, 'G': 30, 'T': 40}
+    if text[-1].upper() in suffix:
+        return int(text[:-1], 0) << suffix[text[-1].upper()]
+    return int(text, 0)
+
+
+# ====================================================================== 12. the command line first
+
+class CommandLineFirst(HardCase):
+    """SPEC Command line: exit status 1 "for a bad config or command line",
+    and (issue 11) the whole command line is checked before any file is
+    touched: a bad `-o` option creates no `create = yes` file."""
+
+    def test_a_bad_o_option_exits_1_without_creating_a_create_yes_file(self):
+        d = self.tmpdir()
+        self.write(d, 'c.ini', '[n]\npath = new.bin\ncreate = yes\nlength = 4K\n')
+        os.mkdir(os.path.join(d, 'mnt'))
+        mnt = os.path.join(d, 'mnt')
+        for argv in (['c.ini', 'mnt', '-o', 'nosuchoption'],
+                     ['c.ini', 'mnt', '-f', '-o', 'nosuchoption'],
+                     ['c.ini', 'mnt', '-o', 'ro,nosuchoption'],
+                     ['mnt', '--map', 'n=new.bin,create=yes,length=4K', '-o', 'nosuchoption']):
+            with self.subTest(argv=argv):
+                r = run_binary(argv, mountpoint=mnt, cwd=d)
+                self.assertEqual(r.status, 1, r)
+                self.assertNothingMounted(r, mnt)
+                self.assertIn('nosuchoption', r.stderr)
+                self.assertFalse(os.path.exists(os.path.join(d, 'new.bin')),
+                                 'a bad command line created the create = yes file')
+
+
+# ====================================================================== 13. one line per event
+
+class OneLogLinePerEvent(HardCase):
+    """Issue 11, 13 (SPEC Lifecycle: the reason of each fault is logged at
+    level info or above): one message per event, at the right level."""
+
+    def test_a_faulted_read_logs_its_fault_and_no_bad_address_error(self):
+        data = pattern(64 * 1024, 131)
+        m = self.start('[w]\npath = w.bin\nlength = 64K\n', {'w.bin': data})
+        fd = os.open(m.path('ro', 'w'), os.O_RDONLY)
+        try:
+            self.assertEqual(os.pread(fd, 100, 0), data[:100])
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+            os.truncate(m.backing('w.bin'), PAGE)
+            n = len(m.stderr)
+            got = errno_of(os.pread, fd, PAGE, 32768)
+            self.assertIn(got, (0, errno.EIO), harness.errname(got))
+            if got == 0:
+                self.assertIn(os.pread(fd, PAGE, 32768), (b'', bytes(PAGE)), 'no foreign bytes')
+            time.sleep(0.2)
+        finally:
+            os.close(fd)
+        new = m.stderr[n:]
+        self.assertNotIn('writing device', new,
+                         'a faulted read is no error of the FUSE device:\n' + new)
+        self.assertNotIn('Bad address', new)
+        fault_lines = [l for l in new.splitlines() if '[w]' in l]
+        if got == errno.EIO:
+            self.assertEqual(len(fault_lines), 1, 'one line for the fault:\n' + new)
+        else:
+            self.assertLessEqual(len(fault_lines), 1, 'one line for the fault:\n' + new)
+        self.assertAlive(m)
+        self.assertEqual(m.stop(), 0, m.stderr)
+
+    def test_libfuse_messages_are_one_line_each(self):
+        """libfuse writes its "unknown option(s)" message in pieces; each
+        message is one `mmapfs:` line."""
+        d = self.tmpdir()
+        self.write(d, 'a.bin', b'data\n')
+        self.write(d, 'c.ini', '[a]\npath = a.bin\n')
+        mnt = os.path.join(d, 'mnt')
+        os.mkdir(mnt)
+        r = run_binary(['c.ini', 'mnt', '-o', 'nosuchoption'], mountpoint=mnt, cwd=d)
+        self.assertEqual(r.status, 1, r)
+        lines = r.stderr.splitlines()
+        naming = [l for l in lines if 'nosuchoption' in l]
+        self.assertEqual(len(naming), 1, r.stderr)
+        for line in filter(str.strip, lines):
+            msg = line[len('mmapfs:'):].strip() if line.startswith('mmapfs:') else line
+            self.assertGreater(len(msg.split()), 1, 'a piece of a message: %r in\n%s'
+                               % (line, r.stderr))
+            self.assertFalse(msg.endswith('`'), 'a piece of a message: %r' % line)
+        self.assertRegex(naming[0], r'option.*nosuchoption')
+
+
 if __name__ == '__main__':
     unittest.main()
