@@ -696,6 +696,19 @@ class ConfigErrors(TmpDirCase):
         self.assertNotIn(cfg + ':', r.stderr)
 
 
+def binary_for_nobody(d):
+    """A copy of the binary in D (a folder nobody can enter), for runs as
+    nobody: the checkout may live under a folder that nobody cannot enter
+    (a clone under `mktemp -d`, mode 0700)."""
+    bindir = os.path.join(d, 'bin')
+    os.makedirs(bindir, exist_ok=True)
+    os.chmod(bindir, 0o755)
+    copy = os.path.join(bindir, os.path.basename(harness.BINARY))
+    shutil.copy(harness.BINARY, copy)
+    os.chmod(copy, 0o755)
+    return copy
+
+
 class UnwritableFiles(TmpDirCase):
     """An rw view on a file the daemon cannot open for writing is an error at
     the section's header; ro and cow need only read access. Run as nobody
@@ -710,7 +723,8 @@ class UnwritableFiles(TmpDirCase):
         not_a_dir = self.write(d, 'plain', b'', 0o644)
         given = os.path.join(d, 'cfg', 'c.ini')
         r = run_binary([given, not_a_dir], mountpoint=not_a_dir, cwd='/',
-                       preexec_fn=harness.as_user(NOBODY, NOBODY))
+                       preexec_fn=harness.as_user(NOBODY, NOBODY),
+                       binary=binary_for_nobody(d))
         return given, not_a_dir, r
 
     def test_rw_view_on_an_unwritable_file_is_an_error_at_the_header(self):
@@ -727,6 +741,40 @@ class UnwritableFiles(TmpDirCase):
         self.assertEqual(r.status, 2, r)
         self.assertNotIn(given + ':', r.stderr)
         self.assertIn('not a folder', r.stderr)
+
+
+class UnwritableFilesWhereverTheCheckoutLives(TmpDirCase):
+    """Issue 11, 14: UnwritableFiles passes when the binary lives under a
+    folder that nobody cannot enter, as in a clone under `mktemp -d`."""
+
+    def test_unwritable_files_tests_pass_with_the_binary_under_a_0700_folder(self):
+        d = self.tmpdir()
+        private = os.path.join(d, 'private')        # the 0700 folder of the clone
+        os.makedirs(os.path.join(private, 'checkout', 'build'))
+        os.chmod(private, 0o700)
+        hidden = os.path.join(private, 'checkout', 'build', 'mmapfs')
+        shutil.copy(harness.BINARY, hidden)
+        os.chmod(hidden, 0o755)
+        # control: nobody cannot run the binary where it lives
+        with self.assertRaises(PermissionError):
+            run_binary(['--version'], cwd='/', binary=hidden,
+                       preexec_fn=harness.as_user(NOBODY, NOBODY))
+        saved = harness.BINARY, os.environ.get('MMAPFS_BINARY')
+        harness.set_binary(hidden)
+        try:
+            result = unittest.TestResult()
+            unittest.defaultTestLoader.loadTestsFromTestCase(UnwritableFiles).run(result)
+        finally:
+            harness.BINARY = saved[0]
+            if saved[1] is None:
+                os.environ.pop('MMAPFS_BINARY', None)
+            else:
+                os.environ['MMAPFS_BINARY'] = saved[1]
+        self.assertEqual(result.testsRun, 2)
+        problems = result.failures + result.errors
+        if problems:
+            self.fail('UnwritableFiles with the binary under a 0700 folder:\n'
+                      + '\n'.join(text for _, text in problems))
 
 
 for _name, _c in CONFIG_ERRORS.items():
