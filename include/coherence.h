@@ -42,10 +42,11 @@ int coherence_start(struct coherence *c, struct fuse_session *se);
 /* Sends what is pending, stops the threads, frees C. */
 void coherence_free(struct coherence *c);
 
-/* A handle of SLOT's VIEW (one VIEW_* bit) is opened or released. An open
- * counts itself before anything it does can change the view. */
-void coherence_open(struct coherence *c, size_t slot, unsigned view);
-void coherence_release(struct coherence *c, size_t slot, unsigned view);
+/* A handle of SLOT's VIEW (one VIEW_* bit) is opened or released, WRITING
+ * if it was opened for writing. An open counts itself before anything it
+ * does can change the view. */
+void coherence_open(struct coherence *c, size_t slot, unsigned view, bool writing);
+void coherence_release(struct coherence *c, size_t slot, unsigned view, bool writing);
 
 /* How many handles of SLOT's VIEW are open. */
 int coherence_opens(struct coherence *c, size_t slot, unsigned view);

@@ -17,6 +17,8 @@
 /* What the kernel may hold of one entry's views, per view index. */
 struct view_state {
 	_Atomic int opens;		/* open handles */
+	_Atomic int writers;		/* of them, open for writing: only those
+					 * can have a client's dirty pages */
 	_Atomic uint64_t generation;	/* changes the daemon made */
 	_Atomic uint64_t seen;		/* file stamp ^ generation at the last open */
 };
@@ -101,20 +103,24 @@ static struct view_state *state_of(struct coherence *c, size_t slot, unsigned vi
 	return s ? &s->view[view_index(view)] : NULL;
 }
 
-void coherence_open(struct coherence *c, size_t slot, unsigned view)
+void coherence_open(struct coherence *c, size_t slot, unsigned view, bool writing)
 {
 	struct view_state *v = state_of(c, slot, view);
 
-	if (v)
+	if (v) {
 		atomic_fetch_add(&v->opens, 1);
+		atomic_fetch_add(&v->writers, writing);
+	}
 }
 
-void coherence_release(struct coherence *c, size_t slot, unsigned view)
+void coherence_release(struct coherence *c, size_t slot, unsigned view, bool writing)
 {
 	struct view_state *v = state_of(c, slot, view);
 
-	if (v)
+	if (v) {
 		atomic_fetch_sub(&v->opens, 1);
+		atomic_fetch_sub(&v->writers, writing);
+	}
 }
 
 int coherence_opens(struct coherence *c, size_t slot, unsigned view)
@@ -222,17 +228,28 @@ void coherence_changed_later(struct coherence *c, size_t slot, unsigned views,
 
 /* ---- deferred changes ---- */
 
+/* Whether SLOT's VIEW is open for writing: a shared writable mapping
+ * needs such a handle, so only then can a client hold dirty pages. */
+static bool has_writers(struct coherence *c, size_t slot, unsigned view)
+{
+	struct view_state *v = state_of(c, slot, view);
+
+	return !v || atomic_load(&v->writers) > 0;
+}
+
 /* Drops, and first writes back, the kernel's pages of SLOT's open VIEWS
  * over [OFF, OFF + LEN), from this thread and waiting for it: the changer
- * serves no request, so the writebacks are served by the loop meanwhile. */
+ * serves no request, so the writebacks are served by the loop meanwhile.
+ * DIRTY_ONLY: only where clients may hold dirty pages, changing nothing. */
 static void invalidate_now(struct coherence *c, size_t slot, unsigned views,
-			   uint64_t off, uint64_t len)
+			   uint64_t off, uint64_t len, bool dirty_only)
 {
 	for (int i = 0; i < VIEW_COUNT; i++) {
 		unsigned view = view_at(i);
 		int err;
 
-		if (!(views & view) || !note_change(c, slot, view))
+		if (!(views & view) || (dirty_only && !has_writers(c, slot, view)) ||
+		    (!dirty_only && !note_change(c, slot, view)))
 			continue;
 		err = fuse_lowlevel_notify_inval_inode(c->se, node_ino(slot, node_of_view(view)),
 						       (off_t)off, (off_t)len);
@@ -248,10 +265,10 @@ static void run_job(struct coherence *c, struct coherence_job *job)
 	size_t reply = 0;
 	int err;
 
-	invalidate_now(c, job->slot, job->write_back, 0, 0);
+	invalidate_now(c, job->slot, job->write_back, 0, 0, true);
 	err = job->run(job, &changed, &reply);
 	if (changed.views)
-		invalidate_now(c, job->slot, changed.views, changed.off, changed.len);
+		invalidate_now(c, job->slot, changed.views, changed.off, changed.len, false);
 	if (err)
 		fuse_reply_err(job->req, err);
 	else

@@ -383,6 +383,11 @@ static int open_ctl_file(enum ctl_file file, struct fuse_file_info *fi)
 	return 0;
 }
 
+static bool is_writing(int open_flags)
+{
+	return (open_flags & O_ACCMODE) != O_RDONLY;
+}
+
 /* Opens view N: counts the handle and decides whether the kernel's
  * cached pages are still right. */
 static int open_counted_view(struct fs *fs, const struct node *n,
@@ -391,10 +396,10 @@ static int open_counted_view(struct fs *fs, const struct node *n,
 	unsigned view = node_view(n->kind);
 	int err;
 
-	coherence_open(fs->coherence, n->slot, view);
+	coherence_open(fs->coherence, n->slot, view, is_writing(fi->flags));
 	err = open_view(n, fi->flags, changed);
 	if (err) {
-		coherence_release(fs->coherence, n->slot, view);
+		coherence_release(fs->coherence, n->slot, view, is_writing(fi->flags));
 		return err;
 	}
 	fi->keep_cache = !*changed &&
@@ -423,7 +428,8 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return;
 	}
 	if (fuse_reply_open(req, fi) == -ENOENT && node_is_view(n.kind))
-		coherence_release(fs->coherence, n.slot, node_view(n.kind));	/* opener gone */
+		coherence_release(fs->coherence, n.slot, node_view(n.kind),
+				  is_writing(fi->flags));	/* opener gone */
 }
 
 static void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -432,10 +438,9 @@ static void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	enum node_kind kind;
 	size_t slot;
 
-	(void)fi;
 	/* Counted by slot, whether or not the entry is still there. */
 	if (node_decode(ino, &slot, &kind) && node_is_view(kind))
-		coherence_release(fs->coherence, slot, node_view(kind));
+		coherence_release(fs->coherence, slot, node_view(kind), is_writing(fi->flags));
 	fuse_reply_err(req, 0);
 }
 

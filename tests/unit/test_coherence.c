@@ -28,7 +28,7 @@ static void teardown(void)
 
 static bool open_keeps(size_t slot, unsigned view)
 {
-	coherence_open(c, slot, view);
+	coherence_open(c, slot, view, false);
 	return coherence_keep_cache(c, slot, view, fixture.region);
 }
 
@@ -49,17 +49,17 @@ static void test_opens_count_each_view_and_slot_apart(void)
 	c = coherence_new(false);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
 	CU_ASSERT_EQUAL(coherence_opens(c, 0, VIEW_RO), 0);
-	coherence_open(c, 0, VIEW_RO);
-	coherence_open(c, 0, VIEW_RO);
-	coherence_open(c, 0, VIEW_COW);
-	coherence_open(c, 300, VIEW_RW);	/* a slot in another chunk */
+	coherence_open(c, 0, VIEW_RO, false);
+	coherence_open(c, 0, VIEW_RO, false);
+	coherence_open(c, 0, VIEW_COW, false);
+	coherence_open(c, 300, VIEW_RW, false);	/* a slot in another chunk */
 	CU_ASSERT_EQUAL(coherence_opens(c, 0, VIEW_RO), 2);
 	CU_ASSERT_EQUAL(coherence_opens(c, 0, VIEW_RW), 0);
 	CU_ASSERT_EQUAL(coherence_opens(c, 0, VIEW_COW), 1);
 	CU_ASSERT_EQUAL(coherence_opens(c, 1, VIEW_RO), 0);
 	CU_ASSERT_EQUAL(coherence_opens(c, 300, VIEW_RW), 1);
-	coherence_release(c, 0, VIEW_RO);
-	coherence_release(c, 300, VIEW_RW);
+	coherence_release(c, 0, VIEW_RO, false);
+	coherence_release(c, 300, VIEW_RW, false);
 	CU_ASSERT_EQUAL(coherence_opens(c, 0, VIEW_RO), 1);
 	CU_ASSERT_EQUAL(coherence_opens(c, 300, VIEW_RW), 0);
 }
