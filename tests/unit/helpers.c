@@ -298,3 +298,39 @@ void assert_file_untouched(const char *file, unsigned line, uint64_t off,
 	assert_file_holds(file, line, off, want, len);
 	free(want);
 }
+
+/* LEN bytes of S with the unprintable ones as \xNN, for messages. */
+const char *shown(const char *s, size_t len)
+{
+	static char bufs[4][200];
+	static unsigned next;
+	char *out = bufs[next++ % 4];
+	size_t o = 0;
+
+	for (size_t i = 0; i < len && o + 8 < sizeof(bufs[0]); i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c >= 0x20 && c < 0x7f && c != '\\')
+			out[o++] = (char)c;
+		else
+			o += (size_t)snprintf(out + o, sizeof(bufs[0]) - o, "\\x%02x", c);
+	}
+	if (len > 0 && o + 8 >= sizeof(bufs[0]))
+		strcpy(out + o, "...");
+	else
+		out[o] = '\0';
+	return out;
+}
+
+/* LEN, or the length of the string TEXT if LEN is SIZE_MAX. */
+size_t text_len(const char *text, size_t len)
+{
+	return len == SIZE_MAX ? strlen(text) : len;
+}
+
+/* Fills BUF with LEN bytes: TEXT, then spaces. */
+void padded(char *buf, size_t len, const char *text)
+{
+	memset(buf, ' ', len);
+	memcpy(buf, text, strlen(text));
+}

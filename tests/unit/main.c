@@ -19,6 +19,7 @@ int main(int argc, char **argv)
 	add_node_suite();
 	add_config_suite();
 	add_region_suite();
+	add_ctl_parse_suite();
 	add_ctl_suite();
 	add_fault_suite();
 	add_table_suite();

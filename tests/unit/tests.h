@@ -22,6 +22,7 @@ void add_coherence_suite(void);
 void add_config_suite(void);
 void add_region_suite(void);
 void add_ctl_suite(void);
+void add_ctl_parse_suite(void);
 void add_fault_suite(void);
 void add_table_suite(void);
 void add_flusher_suite(void);
@@ -133,5 +134,21 @@ void assert_file_holds(const char *file, unsigned line, uint64_t off,
 	assert_file_untouched(__FILE__, __LINE__, off, len)
 void assert_file_untouched(const char *file, unsigned line, uint64_t off,
 			   size_t len);
+
+/* LEN bytes of S with the unprintable ones as \xNN, for messages (one of
+ * 4 static buffers, so that one message can show a few). */
+const char *shown(const char *s, size_t len);
+
+/* Fills BUF with LEN bytes: TEXT, then spaces. */
+void padded(char *buf, size_t len, const char *text);
+
+/* LEN, or the length of the string TEXT if LEN is SIZE_MAX. */
+size_t text_len(const char *text, size_t len);
+
+/* The reasons ctl.c gives for malformed commands, as tests expect them. */
+#define USAGE_FLUSH "expected nothing or OFFSET SIZE"
+#define USAGE_RESIZE "expected SIZE"
+#define USAGE_MOVE "expected DEST SRC COUNT or cow DEST SRC COUNT"
+#define NOT_A_NUMBER "' is not a number (decimal or 0x hex, optional K/M/G/T suffix)"
 
 #endif
