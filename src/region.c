@@ -28,6 +28,8 @@ struct region {
 	struct entry entry;		/* deep copy: name and path are ours */
 	int fd;
 	uint64_t page;
+	/* Taken after the slot's lifetime lock (table.h) and before error_mu;
+	 * never held while waiting for the kernel. */
 	pthread_rwlock_t lock;
 
 	/* Mappings and their sizes change only under the exclusive lock; the
@@ -171,8 +173,7 @@ static int open_backing(struct region *r, char *why, size_t whylen)
 	return 0;
 }
 
-/* The region's size as the file now has it: the configured window, or for a
- * following entry (length 0) everything from offset to the end. */
+/* The backing file's size now (fstat), whole, not the region's. */
 static int current_file_size(const struct region *r, uint64_t *out)
 {
 	struct stat st;

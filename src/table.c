@@ -20,7 +20,9 @@
 struct slot {
 	char *name;
 	struct region *region;	/* NULL once the entry is removed */
-	pthread_rwlock_t life;	/* shared: in use; exclusive: being swapped */
+	/* Shared: in use; exclusive: being swapped. The first lock a request
+	 * takes (then the region's, then its error mutex). */
+	pthread_rwlock_t life;
 };
 
 struct table {
