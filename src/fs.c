@@ -133,8 +133,15 @@ static void ctl_file_attr(const struct fs *fs, const struct node *n, struct stat
 	st->st_atim = st->st_mtim = st->st_ctim = fs->started;
 }
 
-/* Fills ST for node N; returns 0 or an errno. *TIMEOUT is how long the
- * kernel may keep it. */
+/*
+ * A region refreshed to its file's new size, which another process changed:
+ * the kernel drops the views' pages, but nothing waits for it. That change
+ * was made outside, so a view need only see it at its next open (SPEC
+ * "Coherence": close-to-open), which drops its pages anyway; and dropping a
+ * view's pages may write back a client's dirty page, which with -s only
+ * the thread that would be waiting could serve.
+ */
+
 /* Fills ST for node N; returns 0 or an errno. *TIMEOUT is how long the
  * kernel may keep it. A view's region first takes its file's size as it
  * is now (SPEC "Coherence": at every stat), and *REFRESHED says whether
@@ -170,8 +177,8 @@ static void fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	if (!err)
 		err = node_attr(fs, &n, &st, &timeout, &refreshed);
 	node_put(fs, &n);
-	if (refreshed)
-		coherence_changed(fs->coherence, n.slot, VIEW_ALL, 0, 0);
+	if (refreshed)	/* a change made outside: not waited for */
+		coherence_changed_later(fs->coherence, n.slot, VIEW_ALL, 0, 0);
 	if (err)
 		fuse_reply_err(req, err);
 	else
@@ -229,8 +236,8 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	if (!err)
 		err = node_attr(fs, &n, &e.attr, &timeout, &refreshed);
 	node_put(fs, &n);
-	if (refreshed)
-		coherence_changed(fs->coherence, n.slot, VIEW_ALL, 0, 0);
+	if (refreshed)	/* a change made outside: not waited for */
+		coherence_changed_later(fs->coherence, n.slot, VIEW_ALL, 0, 0);
 	if (err) {
 		fuse_reply_err(req, err == ESTALE ? ENOENT : err);
 		return;
@@ -345,10 +352,11 @@ static void fs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 
 /* Opens view node N; may resize the region (O_TRUNC) or refresh its size.
  * Returns 0 or an errno, and in *CHANGED the views to invalidate. */
-static int open_view(const struct node *n, int flags, unsigned *changed)
+/* Opens view N; may resize the region (O_TRUNC, the views to invalidate
+ * in *CHANGED) or refresh its size (*REFRESHED). Returns 0 or an errno. */
+static int open_view(const struct node *n, int flags, unsigned *changed, bool *refreshed)
 {
 	bool writing = (flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC);
-	bool refreshed;
 	int err;
 
 	*changed = 0;
@@ -356,11 +364,9 @@ static int open_view(const struct node *n, int flags, unsigned *changed)
 		return EACCES;	/* root too: the view is read-only by nature */
 	if (n->kind == NODE_COW && (flags & O_TRUNC))
 		return EPERM;	/* the cow view's size is fixed */
-	err = region_refresh(n->region, &refreshed);
+	err = region_refresh(n->region, refreshed);
 	if (err)
 		return err;
-	if (refreshed)
-		*changed = VIEW_ALL;
 	if (n->kind == NODE_RW && (flags & O_TRUNC)) {
 		err = region_resize(n->region, 0, NULL, 0);
 		if (err)
@@ -391,18 +397,18 @@ static bool is_writing(int open_flags)
 /* Opens view N: counts the handle and decides whether the kernel's
  * cached pages are still right. */
 static int open_counted_view(struct fs *fs, const struct node *n,
-			     struct fuse_file_info *fi, unsigned *changed)
+			     struct fuse_file_info *fi, unsigned *changed, bool *refreshed)
 {
 	unsigned view = node_view(n->kind);
 	int err;
 
 	coherence_open(fs->coherence, n->slot, view, is_writing(fi->flags));
-	err = open_view(n, fi->flags, changed);
+	err = open_view(n, fi->flags, changed, refreshed);
 	if (err) {
 		coherence_release(fs->coherence, n->slot, view, is_writing(fi->flags));
 		return err;
 	}
-	fi->keep_cache = !*changed &&
+	fi->keep_cache = !*changed && !*refreshed &&
 			 coherence_keep_cache(fs->coherence, n->slot, view, n->region);
 	return 0;
 }
@@ -411,6 +417,7 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct fs *fs = req_fs(req);
 	unsigned changed = 0;
+	bool refreshed = false;
 	struct node n;
 	int err = node_get(fs, ino, &n);
 
@@ -419,8 +426,10 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	else if (!err && node_is_ctl_file(n.kind))
 		err = open_ctl_file(node_ctl_file(n.kind), fi);
 	else if (!err)
-		err = open_counted_view(fs, &n, fi, &changed);
+		err = open_counted_view(fs, &n, fi, &changed, &refreshed);
 	node_put(fs, &n);
+	if (refreshed)	/* a change made outside: not waited for */
+		coherence_changed_later(fs->coherence, n.slot, VIEW_ALL, 0, 0);
 	if (changed)
 		coherence_changed(fs->coherence, n.slot, changed, 0, 0);
 	if (err) {
