@@ -287,7 +287,7 @@ def run(mnt, name, backing, seed, steps):
 #    once the write has landed (SPEC): the model asks that of the pages
 #    whose order the bytes show, those the command reads or changes (a
 #    move's source and destination, the part a resize cuts or grows, a
-#    flush's range, every page of the cow view for a reset, everything for
+#    flush's range (all of the region without one), every page of the cow view for a reset, everything for
 #    a reload that changes the path), and keeps the other pages as maybe
 #    dirty still; a command that fails, or does nothing (a move of 0 bytes
 #    or onto itself), and a reload that leaves x as it is, ask nothing;
@@ -513,7 +513,7 @@ class MappedRun:
         return all(self.model.cow_known(p) for p in self.model.pages(off, n))
 
     def _poke_step(self):
-        name = self.rng.choice(self.MAPPERS + (self.COW_MAPPER,) * 1)
+        name = self.rng.choice(self.MAPPERS + (self.COW_MAPPER,))
         view = self.view_of(name)
         size = len(self.model.rw) if view == "rw" else self.model.cow_size
         limit = min(self.maplen[name], size)
