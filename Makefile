@@ -134,6 +134,7 @@ bench: $(BUILD)/mmapfs
 # The differential test, long: thousands of random steps per seed.
 model-test: $(BUILD)/mmapfs
 	MMAPFS_MODEL_STEPS=4000 MMAPFS_MODEL_SEEDS=1,2,3,4,5,6,7,8 \
+	MMAPFS_MODEL_MAP_STEPS=1500 MMAPFS_MODEL_MAP_SEEDS=1,2,3,4,5,6,7,8 \
 		python3 tests/integration/run.py --binary $(BUILD)/mmapfs -k test_model --timeout 1200
 
 asan-test: $(BUILD)/asan/unit-tests $(BUILD)/asan/mmapfs

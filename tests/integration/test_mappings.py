@@ -143,7 +143,7 @@ class Mappings(Helpers, TmpDirCase):
         got = m.read_backing('x.bin')
         lost = [p for p in range(len(data) // PAGE)
                 if got[p * PAGE:(p + 1) * PAGE] != new[p * PAGE:(p + 1) * PAGE]]
-        self.assertFalse(lost, '%s: %d of the 64 pages the client dirtied before the unmount '
+        self.assertEqual(len(lost), 0, '%s: %d of the 64 pages the client dirtied before the unmount '
                          'are not in x.bin (pages %s)' % (signal.Signals(sig).name, len(lost),
                                                            lost[:8]))
         self.assertBytes(got, new, 'x.bin after %s' % signal.Signals(sig).name)

@@ -14,17 +14,27 @@ in its own process so that both cores are busy:
                over and over with records (owner id, pass number)
   cow writers  the same on ranges of the cow views (not of f3, which the
                admin resets)
+  map writers  writer K owns mapping range K of every entry and stores the
+               records through its own MAP_SHARED writable mapping of rw/
+               (SPEC "Views": "Client programs may mmap(2) any view"); the
+               first msyncs after each pass over a range, the second only
+               after some, so that its dirty pages wait in the kernel across
+               the admin's commands, resizes and flushes (issue 10), and it
+               leaves its last passes unsynced when it exits
   admin        resize (never below the ranges above), move in scratch
                ranges nobody else touches (rw and cow), flush, status, and
-               reset of f3 only; it keeps a model of both scratch ranges
+               reset of f3 only; it keeps a model of both scratch ranges;
+               after a whole flush, each mapping range of the file holds no
+               pass older than the last one stored before the flush began
 
 Every region is laid out alike (offsets within the region):
 
   [0, 384K)         rw ranges, 128 KiB per rw writer
   [384K, 640K)      cow ranges, 128 KiB per cow writer
-  [640K, 768K)      cow scratch: `move cow` of the admin only
-  [768K, 1M)        rw scratch: `move` of the admin only
-  [1M, ...)         what resize cuts and grows; the floor of every resize
+  [640K, 896K)      mapping ranges, 128 KiB per map writer
+  [896K, 1M)        cow scratch: `move cow` of the admin only
+  [1M, 1.25M)       rw scratch: `move` of the admin only
+  [1.25M, ...)      what resize cuts and grows; the floor of every resize
 
 Each record of the ranges carries the id of the range's owner from the
 start (the file's initial bytes) to the end, so every read checks that no
@@ -32,7 +42,9 @@ foreign bytes show anywhere, and that no cow write shows through ro/ or rw/.
 After each pass over a range, its writer reads it back through descriptors
 opened before the load (ro/ and cow/ for an rw writer, cow/ for a cow
 writer): SPEC "Coherence" wants the pass there as soon as its writes
-returned. The daemon's log must not say that it ever replied before the
+returned; a map writer reads each pass it msynced back through ro/ (the
+msync wrote its pages back through the daemon, SPEC "Coherence" again).
+The daemon's log must not say that it ever replied before the
 kernel dropped the stale pages (its bounded wait for the invalidations
 timed out).
 
@@ -40,7 +52,10 @@ A watchdog fails the run when any worker makes no progress for 20 s (or
 dies): it aborts the FUSE connection, so nothing blocks forever; the main
 process's own checks have a deadline too. At the end the daemon must be
 alive, every range must hold its owner's last pattern through the views that
-should show it and in the backing file, no cow write may have reached a
+should show it and in the backing file (a mapping range: through rw/ its
+last pass, through ro/ and the file any pass from the last one it msynced
+on, and in the file after unmount its last pass, which the unmount wrote
+back: SPEC "Lifecycle and faults"), no cow write may have reached a
 backing file, the scratch ranges must match the admin's model, sizes its
 last resizes; then the daemon must exit 0 at unmount. It prints the
 operations done per kind (with their mean and worst latency) and the
@@ -77,6 +92,8 @@ M = K * K
 RANGE = 128 * K            # bytes per writer range
 NRW = 3                    # rw writers
 NCOW = 2                   # cow writers
+NMAP = 2                   # map writers (through their own mappings of rw/)
+MAP_SYNC = (1.0, 0.3)      # how often each msyncs after a pass over a range
 N_READERS = 3
 REC = 8                    # a record: (owner id, pass), little endian
 INIT_SEQ = 0xFFFFFFFF      # the pass number of the initial records
@@ -84,8 +101,9 @@ HANG = 20.0                # seconds without progress that make a hang
 MAX_ERRORS = 200           # a worker stops after that many errors
 
 KINDS = ['reads', 'mmap reads', 'rw writes', 'cow writes', 'resizes', 'moves',
-         'flushes', 'resets', 'status reads']
-READS, MMAP_READS, RW_WRITES, COW_WRITES, RESIZES, MOVES, FLUSHES, RESETS, STATUS = range(9)
+         'flushes', 'resets', 'status reads', 'map stores', 'msyncs']
+(READS, MMAP_READS, RW_WRITES, COW_WRITES, RESIZES, MOVES, FLUSHES, RESETS, STATUS,
+ MAP_STORES, MSYNCS) = range(11)
 VIEWS = ('ro', 'rw', 'cow')
 STATUS_KEYS = ('name', 'path', 'views', 'offset', 'size', 'cow_size', 'file_size',
                'resizable', 'resident_bytes', 'cow_private_bytes', 'reads', 'writes',
@@ -111,14 +129,14 @@ class Entry:
         self.file_off = file_off
         self.anonymous = anonymous
         self.cow_writers = cow_writers
-        self.Z = (NRW + NCOW) * RANGE     # end of the writers' ranges
+        self.Z = (NRW + NCOW + NMAP) * RANGE     # end of the writers' ranges
         self.cs0, self.cs1 = self.Z, self.Z + 128 * K           # cow scratch
         self.ms0, self.ms1 = self.cs1, self.cs1 + 256 * K       # rw scratch
         self.floor = self.ms1
         assert self.floor <= size <= max_size
         # The region's bytes at mount, over [0, max_size) for a window (what
         # its file holds after the window's first length).
-        ranges = b''.join(records(self.wid(r), INIT_SEQ) for r in range(NRW + NCOW))
+        ranges = b''.join(records(self.wid(r), INIT_SEQ) for r in range(NRW + NCOW + NMAP))
         if anonymous:
             self.file = None
             self.init = ranges + rnd.randbytes(size - len(ranges))
@@ -143,6 +161,9 @@ class Entry:
 
     def cow_range(self, k):
         return (NRW + k) * RANGE
+
+    def map_range(self, k):
+        return (NRW + NCOW + k) * RANGE
 
     def config(self):
         if self.anonymous:
@@ -176,7 +197,7 @@ def verify(e, view, off, data):
         if wids != {e.wid(r)}:
             return ('%s/%s: foreign records in %d..%d: ids %s, owner %d'
                     % (view, e.name, pos, stop, sorted(wids)[:5], e.wid(r)), 'general')
-        if view != 'cow' and r >= NRW:
+        if view != 'cow' and NRW <= r < NRW + NCOW:
             seqs = set(ints[1::2])
             if seqs != {INIT_SEQ}:
                 return ('%s/%s: cow writes show in %d..%d (passes %s)'
@@ -264,6 +285,8 @@ def setup_shared(n_workers, entries, mnt, errdir):
     S.worst = multiprocessing.RawArray('d', n_workers * len(KINDS))   # the longest one
     S.last_rw = multiprocessing.RawArray('q', [-1] * (NRW * len(entries)))
     S.last_cow = multiprocessing.RawArray('q', [-1] * (NCOW * len(entries)))
+    S.synced_map = multiprocessing.RawArray('q', [-1] * (NMAP * len(entries)))   # msynced
+    S.last_map = multiprocessing.RawArray('q', [-1] * (NMAP * len(entries)))     # stored
 
 
 def path(*parts):
@@ -298,6 +321,13 @@ class Worker:
         if category == 'window-zeros':      # the known race: counted, not failed
             with open(self.errfile % category, 'a') as f:
                 f.write('%s: %s\n' % (self.name, msg))
+            return
+        if category == 'flush':     # its own check; the admin goes on with its model
+            self.flush_errors = getattr(self, 'flush_errors', 0) + 1
+            with open(self.errfile % category, 'a') as f:
+                f.write('%s: %s\n' % (self.name, msg) if self.flush_errors <= 10 else
+                        '%s: %d such flushes in all\n' % (self.name, self.flush_errors)
+                        if self.flush_errors in (100, 1000, 10000) else '')
             return
         S.nerr[self.w] += 1
         n = S.nerr[self.w]
@@ -474,6 +504,67 @@ def writer(wk, arg):
             os.close(fd)
 
 
+def map_writer(wk, arg):
+    """Stores passes of records into mapping range K of every entry through
+    a MAP_SHARED writable mapping of rw/ (of [0, floor), which no resize
+    cuts). After a pass over a range it msyncs that range with probability
+    SYNC, then reads the range back through ro/: the pass must be there."""
+    k, seed, sync = arg
+    rnd = random.Random(seed)
+    maps, back = {}, {}
+    try:
+        for e in S.entries:
+            fd = os.open(path('rw', e.name), os.O_RDWR)
+            try:
+                maps[e.name] = mmap.mmap(fd, e.floor, mmap.MAP_SHARED,
+                                         mmap.PROT_READ | mmap.PROT_WRITE)
+            finally:
+                os.close(fd)
+            back[e.name] = os.open(path('ro', e.name), os.O_RDONLY)
+        seq = 0
+        while not wk.stopping:
+            for e in S.entries:
+                if wk.stopping:
+                    break
+                base, mm, i = e.map_range(k), maps[e.name], k * len(S.entries) + e.idx
+                block = records(e.wid(base // RANGE), seq)
+                off = 0
+                while off < RANGE:           # stores of random sizes
+                    n = min(RANGE - off, rnd.randint(1, 32 * K))
+                    wk.doing(MAP_STORES)
+                    mm[base + off:base + off + n] = block[off:off + n]
+                    wk.bump(MAP_STORES)
+                    off += n
+                S.last_map[i] = seq
+                if rnd.random() >= sync:
+                    continue
+                try:
+                    wk.doing(MSYNCS)
+                    mm.flush(base, RANGE)
+                    wk.bump(MSYNCS)
+                except OSError as err:
+                    wk.error('msync of rw/%s at %d: %s' % (e.name, base, err))
+                    continue
+                S.synced_map[i] = seq
+                wk.doing(READS)
+                got = pread_all(back[e.name], RANGE, base)
+                wk.bump(READS)
+                if got != block:
+                    at = next((j for j in range(0, min(len(got), RANGE), REC)
+                               if got[j:j + REC] != block[j:j + REC]), len(got))
+                    wk.error('ro/%s: pass %d stored through a mapping of rw/%s and msynced '
+                             'not seen at %d: record %r'
+                             % (e.name, seq, e.name, base + at,
+                                struct.unpack('<II', got[at:at + REC])
+                                if at + REC <= len(got) else got[at:]), 'coherence')
+            seq += 1
+    finally:
+        for mm in maps.values():
+            mm.close()        # unsynced stores stay dirty in the page cache
+        for fd in back.values():
+            os.close(fd)
+
+
 def ctl_write(e, name, text):
     fd = os.open(path('ctl', e.name, name), os.O_WRONLY)
     try:
@@ -560,9 +651,30 @@ def admin(wk, seed):
                 else:
                     off = rnd.randrange(0, size)
                     text = '%d %d' % (off, rnd.randint(0, size - off))
+                # Passes stored through the mappings before the flush began
+                # are in the file when it returns (SPEC: flush writes back,
+                # unlike `async`, what clients hold dirty; "Views": a
+                # client's pages land before any later command).
+                before = [S.last_map[k * len(S.entries) + e.idx] for k in range(NMAP)]
                 wk.doing(FLUSHES)
                 ctl_write(e, 'flush', text)
                 wk.bump(FLUSHES)
+                if text == '' and not e.anonymous:
+                    with open(os.path.join(S.errdir, '%s.bin' % e.name), 'rb') as f:
+                        data = f.read()[e.file_off:]
+                    for k in range(NMAP):
+                        i = k * len(S.entries) + e.idx
+                        got = data[e.map_range(k):e.map_range(k) + RANGE]
+                        ints = array.array('I')
+                        ints.frombytes(got[:len(got) // REC * REC])
+                        old = sorted(q for q in set(ints[1::2])
+                                     if q < before[k] or q == INIT_SEQ) if before[k] >= 0 else []
+                        if old:
+                            wk.error('%s.bin after ctl/%s/flush: mapping range %d holds passes '
+                                     '%s, older than pass %d, which map-writer%d had stored '
+                                     'before the flush began (synced: %d)'
+                                     % (e.name, e.name, k, old[:3], before[k], k,
+                                        S.synced_map[i]), 'flush')
             elif op == 'status':
                 wk.doing(STATUS)
                 st = parse_status(ctl_read(e, 'status'))
@@ -736,6 +848,8 @@ def main():
     layout += [('mapper', mapper, seed * 100 + 10)]
     layout += [('rw-writer%d' % k, writer, ('rw', k, seed * 100 + 20 + k)) for k in range(NRW)]
     layout += [('cow-writer%d' % k, writer, ('cow', k, seed * 100 + 30 + k)) for k in range(NCOW)]
+    layout += [('map-writer%d' % k, map_writer, (k, seed * 100 + 50 + k, MAP_SYNC[k]))
+               for k in range(NMAP)]
     layout += [('admin', admin, seed * 100 + 40)]
     names = [x[0] for x in layout]
     setup_shared(len(layout), entries, m.mnt, m.dir)
@@ -788,7 +902,7 @@ def main():
     def total(arr, k, fn=sum):
         return fn(arr[w * len(KINDS) + k] for w in range(len(procs)))
     totals = [total(S.count, k) for k in range(len(KINDS))]
-    errors = {'general': [], 'coherence': [], 'window': [], 'window-zeros': []}
+    errors = {'general': [], 'coherence': [], 'window': [], 'window-zeros': [], 'flush': []}
     for w in range(len(procs)):
         for cat, lst in errors.items():
             try:
@@ -809,6 +923,9 @@ def main():
                      'as soon as its writes returned (SPEC "Coherence")',
                      not errors['coherence'], '\n'.join(errors['coherence'])[:6000])
         late = [l for l in m.stderr.splitlines() if 'replying before' in l]
+        checks.check('a flush writes back first what clients stored through their mappings '
+                     'before it (SPEC "Views", ctl flush)',
+                     not errors['flush'], '\n'.join(errors['flush'])[:6000])
         checks.check("reads of the window racing its resizes show its file's bytes, or stop "
                      "short, or zeros where a shrink cut them; never other bytes",
                      not errors['window'], '\n'.join(errors['window'])[:6000])
@@ -841,6 +958,21 @@ def main():
                 if seq >= 0 and data[at:at + RANGE] != records(e.wid(k), seq):
                     bad.append('%s range %d' % (e.name, k))
         checks.check('after unmount: each rw range holds its last pattern in the file',
+                     not bad, bad)
+        bad = []
+        for e in entries:
+            if e.anonymous:
+                continue
+            with open(m.backing('%s.bin' % e.name), 'rb') as f:
+                data = f.read()[e.file_off:]
+            for k in range(NMAP):
+                problem = map_range_problem(e, k, data[e.map_range(k):e.map_range(k) + RANGE],
+                                            exact=True)
+                if problem:
+                    bad.append('%s range %d: %s (synced %d)' % (
+                        e.name, k, problem, S.synced_map[k * len(entries) + e.idx]))
+        checks.check('after unmount: each mapping range holds its last pass in the file, '
+                     'msynced or not (the unmount wrote back what clients dirtied)',
                      not bad, bad)
     else:
         if any(errors.values()):
@@ -877,6 +1009,28 @@ def main():
     return 1 if checks.failed else 0
 
 
+def map_range_problem(e, k, data, exact):
+    """None, or what is wrong with mapping range K of E as DATA shows it:
+    EXACT, its last pass stored; else, per record, a pass from the last one
+    msynced (the initial records if none was) to the last one stored (the
+    kernel writes unsynced pages back when it likes)."""
+    i = k * len(S.entries) + e.idx
+    last, synced = S.last_map[i], S.synced_map[i]
+    if last < 0:
+        return None
+    if exact:
+        return None if data == records(e.wid(NRW + NCOW + k), last) else \
+            'not pass %d' % last
+    ints = array.array('I')
+    ints.frombytes(data[:len(data) // REC * REC])
+    if len(data) != RANGE or set(ints[0::2]) != {e.wid(NRW + NCOW + k)}:
+        return 'foreign records or short (%d bytes)' % len(data)
+    ok = set(range(max(synced, 0), last + 1)) | ({INIT_SEQ} if synced < 0 else set())
+    seqs = set(ints[1::2])
+    return None if seqs <= ok else 'passes %s, expected %d..%d' % (
+        sorted(seqs - ok)[:5], synced, last)
+
+
 def final_checks(checks, m, entries):
     NE = len(entries)
     try:
@@ -898,6 +1052,8 @@ def final_checks(checks, m, entries):
              if rw_pattern(e, k) is None]
     never += ['cow %s/%d' % (e.name, k) for e in entries if e.cow_writers
               for k in range(NCOW) if cow_pattern(e, k) is None]
+    never += ['map %s/%d' % (e.name, k) for e in entries for k in range(NMAP)
+              if S.last_map[k * NE + e.idx] < 0]
     checks.check('every writer completed a pass over each of its ranges', not never, never)
 
     def file_bytes(e):
@@ -919,6 +1075,22 @@ def final_checks(checks, m, entries):
         checks.check('each rw range holds its last pattern %s' %
                      ('in the backing file' if where == 'file' else 'through %s/' % where),
                      not bad, bad)
+        bad = []
+        for e in entries:
+            if where == 'file' and e.anonymous:
+                continue
+            data = file_bytes(e)[e.file_off:] if where == 'file' else \
+                read_range(m.path(where, e.name), 0, e.Z)
+            for k in range(NMAP):
+                problem = map_range_problem(e, k, data[e.map_range(k):e.map_range(k) + RANGE],
+                                            exact=where == 'rw')
+                if problem:
+                    bad.append('%s range %d: %s' % (e.name, k, problem))
+        checks.check('each mapping range holds %s' %
+                     ('its last pass through rw/ (the page cache the mappings wrote)'
+                      if where == 'rw' else 'passes from the last one msynced to the last one '
+                      'stored %s' % ('in the backing file' if where == 'file'
+                                     else 'through %s/' % where)), not bad, bad)
 
     bad = []
     for e in entries:
@@ -935,8 +1107,9 @@ def final_checks(checks, m, entries):
     for e in entries:
         for view in ('ro', 'rw'):
             data = read_range(m.path(view, e.name), 0, e.cs1)
-            if data[NRW * RANGE:] != e.init[NRW * RANGE:e.cs1]:
-                bad.append('%s/%s' % (view, e.name))
+            for a, b in ((NRW * RANGE, (NRW + NCOW) * RANGE), (e.cs0, e.cs1)):
+                if data[a:b] != e.init[a:b]:
+                    bad.append('%s/%s %d..%d' % (view, e.name, a, b))
     checks.check('no cow write shows through ro/ or rw/', not bad, bad)
 
     bad = []
@@ -944,9 +1117,10 @@ def final_checks(checks, m, entries):
         if e.anonymous:
             continue
         data = file_bytes(e)
-        a, b = e.file_off + NRW * RANGE, e.file_off + e.cs1
-        if data[a:b] != e.file[a:b]:
-            bad.append(e.name)
+        for a, b in ((NRW * RANGE, (NRW + NCOW) * RANGE), (e.cs0, e.cs1)):
+            a, b = e.file_off + a, e.file_off + b
+            if data[a:b] != e.file[a:b]:
+                bad.append('%s %d..%d' % (e.name, a, b))
     checks.check('no cow write reached a backing file (cow ranges and cow scratch)', not bad, bad)
 
     bad = []
