@@ -95,12 +95,15 @@ int region_write(struct region *r, unsigned view, const void *buf, size_t len,
 int region_resize(struct region *r, uint64_t size, char *why, size_t whylen);
 
 /* msync(MS_SYNC) of [OFF, OFF + LEN) of the rw mapping (OFF rounded down
- * to a page), then fsync of the file; a no-op for anonymous regions. LEN
- * REGION_TO_END: up to the region's end as it is when the flush runs. */
-#define REGION_TO_END UINT64_MAX
-
+ * to a page), then fsync of the file; a no-op for anonymous regions. Every
+ * OFF and LEN is a range like any other (UINT64_MAX included): one that
+ * does not lie inside the region is EINVAL. */
 int region_sync(struct region *r, uint64_t off, uint64_t len, char *why,
 		size_t whylen);
+
+/* As region_sync of the whole region, as large as it is when the flush
+ * runs. */
+int region_sync_all(struct region *r, char *why, size_t whylen);
 
 /* memmove of COUNT bytes from SRC to DEST within VIEW (VIEW_RW or
  * VIEW_COW); both ranges must lie inside that view. */

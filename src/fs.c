@@ -680,7 +680,7 @@ static void fs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 	(void)fi;
 	/* rw: msync + fsync; ro and cow have nothing to write. */
 	if (!err && n.kind == NODE_RW)
-		err = region_sync(n.region, 0, REGION_TO_END, NULL, 0);
+		err = region_sync_all(n.region, NULL, 0);
 	node_put(fs, &n);
 	fuse_reply_err(req, err);
 }
