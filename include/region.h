@@ -61,6 +61,18 @@ size_t region_read_begin(struct region *r, unsigned view, uint64_t off,
 void region_read_end(struct region *r);
 
 /*
+ * Between region_read_begin and region_read_end, when the mapping could not
+ * give the LEN bytes at OFF (a page faulted: fault_probe), copies them into
+ * BUF with pread(2) on the region's own descriptor, which reaches the same
+ * page-cache pages and reads a hole as zeros where a full tmpfs cannot
+ * give a page to map it. Only for ro and rw of a file, and only where the
+ * bytes lie inside the file: bytes past the end of a file cut outside the
+ * mount, and cow bytes, which live only in the private mapping, are EIO.
+ */
+int region_read_fallback(struct region *r, unsigned view, uint64_t off,
+			 size_t len, void *buf);
+
+/*
  * Copies BUF into VIEW (VIEW_RW or VIEW_COW) at *OFF, and says in *WRITTEN
  * how many bytes it copied. An rw write ending past the end grows the
  * region first, as region_resize does; with resizable = no, and always for

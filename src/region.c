@@ -340,6 +340,21 @@ void region_read_end(struct region *r)
 	pthread_rwlock_unlock(&r->lock);
 }
 
+int region_read_fallback(struct region *r, unsigned view, uint64_t off,
+			 size_t len, void *buf)
+{
+	uint64_t file_size;
+	ssize_t n;
+
+	if (view == VIEW_COW || r->entry.anonymous ||
+	    current_file_size(r, &file_size) || r->entry.offset + off + len > file_size)
+		return EIO;
+	n = pread(r->fd, buf, len, (off_t)(r->entry.offset + off));
+	if (n < 0)
+		return errno;
+	return (size_t)n == len ? 0 : EIO;
+}
+
 /* ---- resizing; all of it under the exclusive lock ---- */
 
 /* Fits the cow view into what is left of the backing file. */
