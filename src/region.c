@@ -573,8 +573,9 @@ static bool inside_the_file(const struct region *r, uint64_t off, size_t n)
  * mappings to the new end (nothing touches them past the file's end), so
  * that a size the mapping cannot take fails before the file changes; then
  * the mappings are fitted to what was actually written, and the file grew
- * by exactly that. Bytes past the end of a file cut outside the mount go
- * through the mapping instead: that faults, and says EIO, as for reads.
+ * by exactly that. A write inside the region goes through the mapping,
+ * falling back to pwrite only where a page inside the file faulted; bytes
+ * past the end of a file cut outside the mount say EIO, as for reads.
  */
 static int write_file_rw(struct region *r, const void *buf, size_t len,
 			 uint64_t off, bool grow, size_t *written)
@@ -589,12 +590,15 @@ static int write_file_rw(struct region *r, const void *buf, size_t len,
 		err = fitting(r, VIEW_RW, len, off, &fits);
 		if (err)
 			return err;
-		if (!inside_the_file(r, off, fits)) {
-			err = fault_copy(r->rw_map + off, buf, fits);
-			if (!err)
-				*written = fits;
+		/* Inside the region, the copy goes into the mapping, as reads
+		 * come from it; only where a page faults although the bytes lie
+		 * inside the file (a hole a full file system cannot give a
+		 * block) does pwrite say ENOSPC, or write short. */
+		err = fault_copy(r->rw_map + off, buf, fits);
+		if (!err)
+			*written = fits;
+		if (err != EIO || !inside_the_file(r, off, fits))
 			return err;
-		}
 		len = fits;
 	} else {
 		err = remap_shared(r, off + len);
