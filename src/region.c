@@ -580,7 +580,7 @@ static bool inside_the_file(const struct region *r, uint64_t off, size_t n)
 static int write_file_rw(struct region *r, const void *buf, size_t len,
 			 uint64_t off, bool grow, size_t *written)
 {
-	uint64_t old_size = r->size, end;
+	uint64_t old_size = r->size;
 	ssize_t n;
 	int err;
 
@@ -608,7 +608,8 @@ static int write_file_rw(struct region *r, const void *buf, size_t len,
 	n = pwrite(r->fd, buf, len, (off_t)(r->entry.offset + off));
 	err = n < 0 ? errno : 0;
 	if (grow) {
-		end = n > 0 && off + (uint64_t)n > old_size ? off + (uint64_t)n : old_size;
+		uint64_t end = n > 0 && off + (uint64_t)n > old_size ? off + (uint64_t)n : old_size;
+
 		if (remap_shared(r, end))
 			log_msg(LOG_ERR, "[%s] cannot fit the mappings to %llu bytes: %s",
 				r->entry.name, (unsigned long long)end, strerror(errno));
