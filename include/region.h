@@ -61,6 +61,18 @@ size_t region_read_begin(struct region *r, unsigned view, uint64_t off,
 void region_read_end(struct region *r);
 
 /*
+ * Between region_read_begin and region_read_end, when the mapping could not
+ * give the LEN bytes at OFF (a page faulted: fault_probe), copies them into
+ * BUF with pread(2) on the region's own descriptor, which reaches the same
+ * page-cache pages and reads a hole as zeros where a full tmpfs cannot
+ * give a page to map it. Only for ro and rw of a file, and only where the
+ * bytes lie inside the file: bytes past the end of a file cut outside the
+ * mount, and cow bytes, which live only in the private mapping, are EIO.
+ */
+int region_read_fallback(struct region *r, unsigned view, uint64_t off,
+			 size_t len, void *buf);
+
+/*
  * Copies BUF into VIEW (VIEW_RW or VIEW_COW) at *OFF, and says in *WRITTEN
  * how many bytes it copied. An rw write ending past the end grows the
  * region first, as region_resize does; with resizable = no, and always for
@@ -95,12 +107,15 @@ int region_write(struct region *r, unsigned view, const void *buf, size_t len,
 int region_resize(struct region *r, uint64_t size, char *why, size_t whylen);
 
 /* msync(MS_SYNC) of [OFF, OFF + LEN) of the rw mapping (OFF rounded down
- * to a page), then fsync of the file; a no-op for anonymous regions. LEN
- * REGION_TO_END: up to the region's end as it is when the flush runs. */
-#define REGION_TO_END UINT64_MAX
-
+ * to a page), then fsync of the file; a no-op for anonymous regions. Every
+ * OFF and LEN is a range like any other (UINT64_MAX included): one that
+ * does not lie inside the region is EINVAL. */
 int region_sync(struct region *r, uint64_t off, uint64_t len, char *why,
 		size_t whylen);
+
+/* As region_sync of the whole region, as large as it is when the flush
+ * runs. */
+int region_sync_all(struct region *r, char *why, size_t whylen);
 
 /* memmove of COUNT bytes from SRC to DEST within VIEW (VIEW_RW or
  * VIEW_COW); both ranges must lie inside that view. */

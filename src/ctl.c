@@ -237,7 +237,7 @@ static int run(struct region *r, const struct ctl_command *cmd, char *why, size_
 	switch (cmd->file) {
 	case CTL_FLUSH:
 		return cmd->whole
-		       ? region_sync(r, 0, REGION_TO_END, why, whylen)
+		       ? region_sync_all(r, why, whylen)
 		       : region_sync(r, a[0], a[1], why, whylen);
 	case CTL_RESIZE:
 		return region_resize(r, a[0], why, whylen);

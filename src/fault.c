@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <setjmp.h>
 #include <signal.h>
+#include <stdint.h>
 #include <string.h>
 
 /* Where the current thread's copy resumes on SIGBUS; NULL outside copies. */
@@ -43,6 +44,26 @@ int fault_copy(void *dst, const void *src, size_t len)
 	}
 	resume_at = &here;
 	memmove(dst, src, len);
+	resume_at = NULL;
+	return 0;
+}
+
+int fault_probe(const void *src, size_t len, size_t page)
+{
+	const volatile unsigned char *p = src;
+	sigjmp_buf here;
+
+	if (len == 0)
+		return 0;
+	if (sigsetjmp(here, 0)) {
+		resume_at = NULL;
+		return EIO;
+	}
+	resume_at = &here;
+	(void)p[0];
+	for (size_t i = page - ((uintptr_t)src & (page - 1)); i < len; i += page)
+		(void)p[i];
+	(void)p[len - 1];
 	resume_at = NULL;
 	return 0;
 }

@@ -25,7 +25,7 @@ static void flush_one(size_t slot, struct region *r, void *arg)
 
 	(void)slot, (void)arg;
 	if ((region_entry(r)->views & VIEW_RW) &&
-	    region_sync(r, 0, REGION_TO_END, why, sizeof(why)))
+	    region_sync_all(r, why, sizeof(why)))
 		log_msg(LOG_ERR, "[%s] automatic flush: %s", region_entry(r)->name, why);
 }
 

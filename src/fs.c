@@ -18,6 +18,7 @@
 
 #include "coherence.h"
 #include "ctl.h"
+#include "fault.h"
 #include "log.h"
 #include "node.h"
 #include "region.h"
@@ -470,18 +471,36 @@ static void read_ctl_file(fuse_req_t req, const struct node *n, size_t size, off
 
 static void read_view(fuse_req_t req, const struct node *n, size_t size, off_t off)
 {
+	unsigned view = node_view(n->kind);
 	const void *data = NULL;
+	void *copy = NULL;
 	size_t len;
 	int err;
 
-	/* The reply is written to the kernel straight from the mapping. */
-	len = region_read_begin(n->region, node_view(n->kind), (uint64_t)off, size, &data);
-	err = fuse_reply_buf(req, data, len);
+	/* The reply is written to the kernel straight from the mapping, once
+	 * every page of it is known to be there (fault_probe, 4096: a stride
+	 * that reaches every page whatever the page size). Where one faults,
+	 * a hole that a full tmpfs cannot give a page to map is read with
+	 * pread(2) instead; a page past the end of a file cut outside the
+	 * mount is EIO. */
+	len = region_read_begin(n->region, view, (uint64_t)off, size, &data);
+	if (fault_probe(data, len, 4096) == 0) {
+		err = fuse_reply_buf(req, data, len);
+	} else {
+		copy = malloc(len);
+		err = copy ? region_read_fallback(n->region, view, (uint64_t)off, len, copy)
+			   : ENOMEM;
+		if (err)
+			fuse_reply_err(req, err);
+		else
+			err = fuse_reply_buf(req, copy, len);
+		free(copy);
+	}
 	region_read_end(n->region);
-	/* A page past the end of a file cut outside the mount: the kernel's
-	 * copy failed (EFAULT, where the daemon would have had SIGBUS) and it
-	 * failed the read with EIO. */
-	if (err == -EFAULT)
+	/* The kernel's copy failed all the same (EFAULT, where the daemon
+	 * would have had SIGBUS: the file was cut since the probe) and it
+	 * failed the read with EIO; or the probe found such a page. */
+	if (err == -EFAULT || err == EIO)
 		region_fault(n->region, "a read");
 }
 
@@ -689,7 +708,7 @@ static void fs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 	(void)fi;
 	/* rw: msync + fsync; ro and cow have nothing to write. */
 	if (!err && n.kind == NODE_RW)
-		err = region_sync(n.region, 0, REGION_TO_END, NULL, 0);
+		err = region_sync_all(n.region, NULL, 0);
 	node_put(fs, &n);
 	fuse_reply_err(req, err);
 }

@@ -60,14 +60,14 @@ static uint64_t page_count(const struct region *r, uint64_t size)
 	return (size + r->page - 1) / r->page;
 }
 
-static int new_cow_bitmap(struct region *r, uint64_t cow_size)
+/* A cleared bitmap for COW_SIZE bytes, or NULL when memory ran out; the
+ * caller swaps it in only once everything else it needs has succeeded. */
+static _Atomic uint64_t *new_cow_bitmap(const struct region *r, uint64_t cow_size)
 {
 	uint64_t words = (page_count(r, cow_size) + 63) / 64;
 
-	free(r->cow_written);
 	/* calloc'd pages stay untouched, and cost no memory, until written. */
-	r->cow_written = calloc(words ? words : 1, sizeof(*r->cow_written));
-	return r->cow_written ? 0 : ENOMEM;
+	return calloc(words ? words : 1, sizeof(_Atomic uint64_t));
 }
 
 static void mark_cow_written(struct region *r, uint64_t off, uint64_t len)
@@ -206,7 +206,7 @@ static int map_all(struct region *r, char *why, size_t whylen)
 		r->rw_map = map_view(r, size, PROT_READ | PROT_WRITE, MAP_SHARED);
 	if (r->ro_map && (r->entry.views & VIEW_COW)) {
 		r->cow_map = map_view(r, size, PROT_READ | PROT_WRITE, MAP_PRIVATE);
-		if (r->cow_map && new_cow_bitmap(r, size)) {
+		if (r->cow_map && !(r->cow_written = new_cow_bitmap(r, size))) {
 			reason_set(why, whylen, "out of memory");
 			return ENOMEM;
 		}
@@ -278,7 +278,7 @@ int region_close(struct region *r)
 	int err = 0;
 
 	if (r->rw_map)
-		err = region_sync(r, 0, REGION_TO_END, NULL, 0);
+		err = region_sync_all(r, NULL, 0);
 	if (err)
 		log_msg(LOG_ERR, "[%s] flush at unmount failed: %s", r->entry.name,
 			strerror(err));
@@ -341,6 +341,21 @@ void region_read_end(struct region *r)
 	pthread_rwlock_unlock(&r->lock);
 }
 
+int region_read_fallback(struct region *r, unsigned view, uint64_t off,
+			 size_t len, void *buf)
+{
+	uint64_t file_size;
+	ssize_t n;
+
+	if (view == VIEW_COW || r->entry.anonymous ||
+	    current_file_size(r, &file_size) || r->entry.offset + off + len > file_size)
+		return EIO;
+	n = pread(r->fd, buf, len, (off_t)(r->entry.offset + off));
+	if (n < 0)
+		return errno;
+	return (size_t)n == len ? 0 : EIO;
+}
+
 /* ---- resizing; all of it under the exclusive lock ---- */
 
 /* Fits the cow view into what is left of the backing file. */
@@ -371,6 +386,14 @@ static uint64_t file_size_after(const struct region *r, uint64_t file_size,
 	return new_end > file_size ? new_end : file_size;
 }
 
+/* Whether ERR, from ftruncate, pwrite or mremap on the way to a larger
+ * size, says that the size is past what the file system or the address
+ * space allows (SPEC: EFBIG). */
+static int past_the_limits(int err)
+{
+	return err == EFBIG || err == EINVAL || err == ENOMEM ? EFBIG : err;
+}
+
 /* Moves both shared mappings to SIZE bytes; on failure nothing has moved. */
 static int remap_shared(struct region *r, uint64_t size)
 {
@@ -395,7 +418,8 @@ static int remap_shared(struct region *r, uint64_t size)
 
 static int resize_locked(struct region *r, uint64_t size, char *why, size_t whylen)
 {
-	uint64_t file_size, target;
+	uint64_t file_size, target, old_size = r->size;
+	bool growing = size > old_size;
 	int err;
 
 	if (size > (uint64_t)INT64_MAX - r->entry.offset) {
@@ -409,23 +433,38 @@ static int resize_locked(struct region *r, uint64_t size, char *why, size_t whyl
 		return err;
 	}
 	target = file_size_after(r, file_size, size);
+	/* Growing, the mappings move first (nothing touches them past the
+	 * file's end): a size the address space cannot take fails before the
+	 * file changes. Shrinking, the file goes first, as before. */
+	if (growing) {
+		err = remap_shared(r, size);
+		if (err) {
+			reason_set(why, whylen, "cannot map %llu bytes: %s",
+			    (unsigned long long)size, strerror(err));
+			return past_the_limits(err);
+		}
+	}
 	if (target != file_size && ftruncate(r->fd, (off_t)target) < 0) {
 		err = errno;
 		reason_set(why, whylen, "cannot make the file %llu bytes: %s",
 		    (unsigned long long)target, strerror(err));
-		return err;
+		if (growing && remap_shared(r, old_size))
+			log_msg(LOG_ERR, "[%s] cannot map the old %llu bytes again: %s",
+				r->entry.name, (unsigned long long)old_size, strerror(errno));
+		return target > file_size ? past_the_limits(err) : err;
 	}
-	err = remap_shared(r, size);
-	if (!err)
-		r->intended = size;
-	if (err) {
-		reason_set(why, whylen, "cannot map %llu bytes: %s", (unsigned long long)size,
-		    strerror(err));
-		if (target != file_size && ftruncate(r->fd, (off_t)file_size) < 0)
-			log_msg(LOG_ERR, "[%s] cannot restore the file's size: %s",
-				r->entry.name, strerror(errno));
-		return err;
+	if (!growing) {
+		err = remap_shared(r, size);
+		if (err) {
+			reason_set(why, whylen, "cannot map %llu bytes: %s",
+			    (unsigned long long)size, strerror(err));
+			if (target != file_size && ftruncate(r->fd, (off_t)file_size) < 0)
+				log_msg(LOG_ERR, "[%s] cannot restore the file's size: %s",
+					r->entry.name, strerror(errno));
+			return err;
+		}
 	}
+	r->intended = size;
 	return shrink_cow_to(r, target);
 }
 
@@ -516,10 +555,79 @@ static int fitting(const struct region *r, unsigned view, size_t len, uint64_t o
 	return 0;
 }
 
+/* Whether N bytes at the region's OFF lie inside the backing file as it is
+ * now (not cut short outside the mount). */
+static bool inside_the_file(const struct region *r, uint64_t off, size_t n)
+{
+	uint64_t file_size;
+
+	return current_file_size(r, &file_size) == 0 &&
+	       r->entry.offset + off + n <= file_size;
+}
+
+/*
+ * An rw write into a file, under the lock (exclusive when it grows the
+ * region): pwrite(2) into the region's own descriptor, which reaches the
+ * very pages the shared mappings map, and which says ENOSPC (or writes
+ * short) where the file system is full, where a store into the mapping
+ * would raise SIGBUS. A write that grows the region first moves the
+ * mappings to the new end (nothing touches them past the file's end), so
+ * that a size the mapping cannot take fails before the file changes; then
+ * the mappings are fitted to what was actually written, and the file grew
+ * by exactly that. A write inside the region goes through the mapping,
+ * falling back to pwrite only where a page inside the file faulted; bytes
+ * past the end of a file cut outside the mount say EIO, as for reads.
+ */
+static int write_file_rw(struct region *r, const void *buf, size_t len,
+			 uint64_t off, bool grow, size_t *written)
+{
+	uint64_t old_size = r->size;
+	ssize_t n;
+	int err;
+
+	if (!grow) {
+		size_t fits;
+
+		err = fitting(r, VIEW_RW, len, off, &fits);
+		if (err)
+			return err;
+		/* Inside the region, the copy goes into the mapping, as reads
+		 * come from it; only where a page faults although the bytes lie
+		 * inside the file (a hole a full file system cannot give a
+		 * block) does pwrite say ENOSPC, or write short. */
+		err = fault_copy(r->rw_map + off, buf, fits);
+		if (!err)
+			*written = fits;
+		if (err != EIO || !inside_the_file(r, off, fits))
+			return err;
+		len = fits;
+	} else {
+		err = remap_shared(r, off + len);
+		if (err)
+			return past_the_limits(err);
+	}
+	n = pwrite(r->fd, buf, len, (off_t)(r->entry.offset + off));
+	err = n < 0 ? errno : 0;
+	if (grow) {
+		uint64_t end = n > 0 && off + (uint64_t)n > old_size ? off + (uint64_t)n : old_size;
+
+		if (remap_shared(r, end))
+			log_msg(LOG_ERR, "[%s] cannot fit the mappings to %llu bytes: %s",
+				r->entry.name, (unsigned long long)end, strerror(errno));
+		else if (end != old_size)
+			r->intended = end;
+		err = past_the_limits(err);
+	}
+	if (!err)
+		*written = (size_t)n;
+	return err;
+}
+
 int region_write(struct region *r, unsigned view, const void *buf, size_t len,
 		 uint64_t *off, unsigned flags, size_t *written)
 {
 	bool grow = view == VIEW_RW && r->entry.resizable && !(flags & REGION_WRITE_IN_PLACE);
+	bool file_rw = view == VIEW_RW && !r->entry.anonymous;
 	size_t n = 0;
 	int err = 0;
 
@@ -530,7 +638,8 @@ int region_write(struct region *r, unsigned view, const void *buf, size_t len,
 	pthread_rwlock_rdlock(&r->lock);
 	if (flags & REGION_WRITE_APPEND)
 		*off = region_view_size(r, view);
-	if (len > (uint64_t)SSIZE_MAX || *off > INT64_MAX - len)
+	if (len > (uint64_t)SSIZE_MAX || *off > INT64_MAX - len ||
+	    *off + len > INT64_MAX - r->entry.offset)
 		err = EFBIG;
 	else if (grow && *off + len > r->size) {
 		/* Growing moves mappings: the lock is taken again, exclusive,
@@ -539,8 +648,16 @@ int region_write(struct region *r, unsigned view, const void *buf, size_t len,
 		pthread_rwlock_wrlock(&r->lock);
 		if (flags & REGION_WRITE_APPEND)
 			*off = region_view_size(r, view);
+		if (*off + len > r->size && file_rw) {
+			err = write_file_rw(r, buf, len, *off, true, &n);
+			goto done;
+		}
 		if (*off + len > r->size)
 			err = resize_locked(r, *off + len, NULL, 0);
+	}
+	if (!err && file_rw) {
+		err = write_file_rw(r, buf, len, *off, false, &n);
+		goto done;
 	}
 	if (!err)
 		err = fitting(r, view, len, *off, &n);
@@ -548,6 +665,7 @@ int region_write(struct region *r, unsigned view, const void *buf, size_t len,
 		err = fault_copy(view_map(r, view) + *off, buf, n);
 	if (!err && view == VIEW_COW)
 		mark_cow_written(r, *off, n);
+done:
 	pthread_rwlock_unlock(&r->lock);
 	if (err == EIO)
 		region_fault(r, "a write");
@@ -576,15 +694,20 @@ static bool range_inside(const char *what, uint64_t off, uint64_t len,
 	return true;
 }
 
-int region_sync(struct region *r, uint64_t off, uint64_t len, char *why,
-		size_t whylen)
+/* msync of [OFF, OFF + LEN), or of the whole region when WHOLE (OFF and LEN
+ * then unused), then fsync. */
+static int sync_range(struct region *r, bool whole, uint64_t off, uint64_t len,
+		      char *why, size_t whylen)
 {
-	uint64_t start = off & ~(r->page - 1);
+	uint64_t start;
 	int err = 0;
 
 	pthread_rwlock_rdlock(&r->lock);
-	if (len == REGION_TO_END)
-		len = off < r->size ? r->size - off : 0;
+	if (whole) {
+		off = 0;
+		len = r->size;
+	}
+	start = off & ~(r->page - 1);
 	if (!range_inside("range", off, len, r->size, why, whylen))
 		err = EINVAL;
 	else if (r->rw_map && !r->entry.anonymous && len &&
@@ -600,6 +723,17 @@ int region_sync(struct region *r, uint64_t off, uint64_t len, char *why,
 	else
 		atomic_fetch_add(&r->flushes, 1);
 	return err;
+}
+
+int region_sync(struct region *r, uint64_t off, uint64_t len, char *why,
+		size_t whylen)
+{
+	return sync_range(r, false, off, len, why, whylen);
+}
+
+int region_sync_all(struct region *r, char *why, size_t whylen)
+{
+	return sync_range(r, true, 0, 0, why, whylen);
 }
 
 int region_move(struct region *r, unsigned view, uint64_t dest, uint64_t src,
@@ -632,19 +766,26 @@ int region_move(struct region *r, unsigned view, uint64_t dest, uint64_t src,
 
 int region_reset(struct region *r, char *why, size_t whylen)
 {
-	char *fresh;
+	_Atomic uint64_t *bitmap;
+	char *fresh = NULL;
 	int err = 0;
 
 	pthread_rwlock_wrlock(&r->lock);
-	fresh = map_view(r, r->size, PROT_READ | PROT_WRITE, MAP_PRIVATE);
-	if (!fresh || new_cow_bitmap(r, r->size)) {
-		err = fresh ? ENOMEM : errno;
+	/* Everything new first: on failure the old mapping and its bitmap
+	 * stay, together, as they were. */
+	bitmap = new_cow_bitmap(r, r->size);
+	if (!bitmap)
+		err = ENOMEM;
+	else if (!(fresh = map_view(r, r->size, PROT_READ | PROT_WRITE, MAP_PRIVATE)))
+		err = errno;
+	if (err) {
 		reason_set(why, whylen, "cannot map the cow view afresh: %s", strerror(err));
-		if (fresh)
-			munmap(fresh, map_length(r, r->size));
+		free(bitmap);
 	} else {
 		munmap(r->cow_map, map_length(r, r->cow_size));
+		free(r->cow_written);
 		r->cow_map = fresh;
+		r->cow_written = bitmap;
 		r->cow_size = r->size;
 	}
 	pthread_rwlock_unlock(&r->lock);

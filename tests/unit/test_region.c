@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -701,6 +702,116 @@ static void test_sync_anonymous(void)
 	close_region();
 }
 
+/* ---- limits, sentinels, allocation order (issue 11) ---- */
+
+/* Sizes past what the file system (ext4: 16 TiB) or the address space
+ * allows: EFBIG, and nothing changes. */
+static void test_sizes_past_the_limits_are_efbig(void)
+{
+	const uint64_t far[] = { 1ULL << 46, 1ULL << 50 };
+	char why[256];
+
+	make_data(2 * page);
+	open_region();
+	for (size_t i = 0; i < sizeof(far) / sizeof(far[0]); i++) {
+		uint64_t off = far[i];
+		size_t written = 99;
+
+		why[0] = '\0';
+		CU_ASSERT_EQUAL(region_resize(fixture.region, far[i], why, sizeof(why)), EFBIG);
+		CU_ASSERT_NOT_EQUAL(why[0], '\0');
+		CU_ASSERT_EQUAL(region_write(fixture.region, VIEW_RW, "far", 3, &off, 0,
+					     &written), EFBIG);
+		CU_ASSERT_EQUAL(written, 0);
+		ASSERT_VIEW_SIZE(VIEW_RO, 2 * page);
+		ASSERT_VIEW_SIZE(VIEW_RW, 2 * page);
+		ASSERT_VIEW_SIZE(VIEW_COW, 2 * page);
+		ASSERT_FILE_SIZE(2 * page);
+	}
+	ASSERT_FILE_UNTOUCHED(0, 2 * page);
+	/* Everything still works at the old size. */
+	CU_ASSERT_EQUAL(write_view(VIEW_RW, 2 * page, "end"), 3);
+	ASSERT_VIEW_SIZE(VIEW_RO, 2 * page + 3);
+	ASSERT_FILE_HOLDS(2 * page, "end", 3);
+	close_region();
+}
+
+/* UINT64_MAX is a size like any other, not "to the end": only
+ * region_sync_all says that. */
+static void test_sync_of_size_2_64_minus_1_is_einval(void)
+{
+	char why[256] = "";
+
+	make_data(2 * page);
+	open_region();
+	CU_ASSERT_EQUAL(region_sync(fixture.region, 0, UINT64_MAX, why, sizeof(why)), EINVAL);
+	CU_ASSERT_NOT_EQUAL(why[0], '\0');
+	CU_ASSERT_EQUAL(region_sync(fixture.region, 1, UINT64_MAX, NULL, 0), EINVAL);
+	CU_ASSERT_EQUAL(region_sync(fixture.region, 2 * page, UINT64_MAX, NULL, 0), EINVAL);
+	CU_ASSERT_EQUAL(write_view(VIEW_RW, page, "all"), 3);
+	CU_ASSERT_EQUAL(region_sync_all(fixture.region, why, sizeof(why)), 0);
+	ASSERT_FILE_HOLDS(page, "all", 3);
+	close_region();
+}
+
+/* Bytes of address space this process has mapped (/proc/self/statm). */
+static uint64_t mapped_bytes(void)
+{
+	unsigned long long pages = 0;
+	FILE *f = fopen("/proc/self/statm", "r");
+
+	if (f) {
+		if (fscanf(f, "%llu", &pages) != 1)
+			pages = 0;
+		fclose(f);
+	}
+	return pages * page;
+}
+
+/* A reset that runs out of memory keeps the old cow view whole, its
+ * written-pages bitmap included (the next cow write once dereferenced a
+ * freed one). The address space is capped just above what a fresh 8 GiB
+ * cow mapping needs, below that and its 256 KiB bitmap. Where the
+ * allocator takes no new address space (a sanitizer's), the reset may
+ * succeed: then the view is fresh, and works too. */
+static void test_reset_out_of_memory_keeps_the_old_cow_view(void)
+{
+	const uint64_t big = 1ULL << 33;
+	struct region_stats st;
+	struct rlimit old, capped;
+	char why[256] = "";
+	int fd, err;
+
+	make_data(page);
+	fd = open(fixture.path, O_WRONLY | O_CLOEXEC);
+	CU_ASSERT_FATAL(fd >= 0);
+	CU_ASSERT_FATAL(ftruncate(fd, (off_t)big) == 0);
+	close(fd);
+	open_region();
+	CU_ASSERT_EQUAL(write_view(VIEW_COW, 0, "private"), 7);
+	CU_ASSERT_FATAL(getrlimit(RLIMIT_AS, &old) == 0);
+	capped = old;
+	capped.rlim_cur = (rlim_t)(mapped_bytes() + big + (64 << 10));
+	if (old.rlim_cur != RLIM_INFINITY && old.rlim_cur < capped.rlim_cur)
+		capped.rlim_cur = old.rlim_cur;
+	CU_ASSERT_FATAL(setrlimit(RLIMIT_AS, &capped) == 0);
+	err = region_reset(fixture.region, why, sizeof(why));
+	CU_ASSERT_FATAL(setrlimit(RLIMIT_AS, &old) == 0);
+	CU_ASSERT(err == ENOMEM || err == 0);
+	if (err) {
+		CU_ASSERT_NOT_EQUAL(why[0], '\0');
+		ASSERT_VIEW_HOLDS(VIEW_COW, 0, "private", 7);
+	}
+	/* The cow view takes writes either way, and counts them. */
+	CU_ASSERT_EQUAL(write_view(VIEW_COW, 3 * page, "again"), 5);
+	ASSERT_VIEW_HOLDS(VIEW_COW, 3 * page, "again", 5);
+	region_get_stats(fixture.region, &st);
+	CU_ASSERT_EQUAL(st.cow_private_bytes, (err ? 2 : 1) * page);
+	CU_ASSERT_EQUAL(st.resets, err ? 0 : 1);
+	ASSERT_FILE_UNTOUCHED(0, page);
+	close_region();
+}
+
 void add_region_suite(void)
 {
 	CU_pSuite s = CU_add_suite_with_setup_and_teardown("region", init_suite, NULL,
@@ -745,4 +856,7 @@ void add_region_suite(void)
 	CU_ADD_TEST(s, test_sync_outside_the_region_is_einval);
 	CU_ADD_TEST(s, test_sync_without_rw_view);
 	CU_ADD_TEST(s, test_sync_anonymous);
+	CU_ADD_TEST(s, test_sizes_past_the_limits_are_efbig);
+	CU_ADD_TEST(s, test_sync_of_size_2_64_minus_1_is_einval);
+	CU_ADD_TEST(s, test_reset_out_of_memory_keeps_the_old_cow_view);
 }
