@@ -436,8 +436,9 @@ static void unescape_mountinfo(char *s)
 	*out = '\0';
 }
 
-/* The device of the mmapfs mount on POINT (the last one: mounts stack),
- * from /proc/self/mountinfo; false if there is none. */
+/* The device of the mount on POINT, from /proc/self/mountinfo: the last
+ * one listed there, on top of any below it, which is what paths under
+ * POINT reach (while we serve, ours); false if nothing is mounted there. */
 static bool mount_device(const char *point, dev_t *dev)
 {
 	FILE *f = fopen("/proc/self/mountinfo", "re");
@@ -450,8 +451,7 @@ static bool mount_device(const char *point, dev_t *dev)
 		int at = 0;
 		char *where;
 
-		if (sscanf(line, "%*s %*s %u:%u %*s %n", &major, &minor, &at) != 2 || !at ||
-		    !strstr(line, " - fuse.mmapfs "))
+		if (sscanf(line, "%*s %*s %u:%u %*s %n", &major, &minor, &at) != 2 || !at)
 			continue;
 		where = line + at;
 		where[strcspn(where, " ")] = '\0';

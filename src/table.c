@@ -308,7 +308,6 @@ static bool reserve_slots(struct table *t, const struct config *cfg, struct plan
 
 	for (size_t i = 0; i < cfg->n_entries; i++) {
 		const struct config_entry *e = &cfg->entries[i];
-		char where[REASON_MAX];
 		const char *why = NULL;
 
 		if (plan[i].slot >= 0)
@@ -318,6 +317,8 @@ static bool reserve_slots(struct table *t, const struct config *cfg, struct plan
 		else if (!stable_at(&t->slots, next) || !(plan[i].name = strdup(e->entry.name)))
 			why = "out of memory";
 		if (why) {
+			char where[REASON_MAX];
+
 			config_where(cfg, e, where, sizeof(where));
 			errors_add(errs, "%s: [%s] not added: %s", where, e->entry.name, why);
 		}

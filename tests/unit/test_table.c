@@ -910,7 +910,7 @@ static void test_a_reload_out_of_memory_for_one_entry_changes_nothing(void)
 		"[fresh]\nanonymous = yes\nlength = 4K\n"
 		"[victim]\npath = gamma.dat\n";
 	struct snapshot before;
-	int calls, rc;
+	int calls;
 
 	start();
 	WRITE_SLOT(SLOT_OF("alpha"), VIEW_COW, 0, "ALPHA");
@@ -921,6 +921,7 @@ static void test_a_reload_out_of_memory_for_one_entry_changes_nothing(void)
 	 * fewer copies than K: that one, with memory enough, does it all. */
 	for (calls = 1;; calls++) {
 		bool named;
+		int rc;
 
 		strdup_calls = 0;
 		strdup_fail_at = calls;
