@@ -44,14 +44,28 @@ struct config {
 int config_load(const char *file, struct config *cfg, struct errors *errs);
 
 /*
+ * The mount a config is loaded for: no backing file may be on it, since
+ * the mount would serve itself. Before it is mounted, a path under POINT
+ * (once resolved) is refused; while it serves, a file on its device (the
+ * one /proc/self/mountinfo gives for POINT: the mount point itself is
+ * never looked at, since the mount would have to answer).
+ */
+struct config_mount {
+	const char *point;	/* the mount point; while serving, absolute and resolved */
+	bool serving;		/* mounted now (a reload), or not yet (the start) */
+};
+
+/*
  * As config_load, with FILE optional (NULL) and N_MAPS more entries from
  * command-line arguments "NAME=PATH[,key=value...]" or
  * "NAME=anonymous,length=SIZE[,...]", which take the entry keys of the
  * file; a relative PATH starts at MAP_DIR (NULL: the current folder).
- * Errors about them begin with "--map 'ARG': ".
+ * Errors about them begin with "--map 'ARG': ". MOUNT (NULL: none) is the
+ * mount whose own files are refused.
  */
 int config_load_all(const char *file, char *const *maps, size_t n_maps,
-		    const char *map_dir, struct config *cfg, struct errors *errs);
+		    const char *map_dir, const struct config_mount *mount,
+		    struct config *cfg, struct errors *errs);
 
 /* Where E comes from, for messages: "FILE:LINE" or "--map 'ARG'". */
 void config_where(const struct config *cfg, const struct config_entry *e,

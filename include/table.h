@@ -69,8 +69,11 @@ void table_totals(struct table *t, size_t *entries, uint64_t *bytes);
 /*
  * Makes the table match CFG: new entries get new slots, removed ones lose
  * their region (flushed and closed), entries whose settings changed, or
- * whose path now names another file, get a new region in the same slot. All new regions are opened first: if one
- * fails, nothing changes and ERRS says why (returns -1). On success
+ * whose path now names another file, get a new region in the same slot.
+ * All or nothing: everything that can fail (the new regions, the new
+ * slots and their names, the name index) is made first; if one cannot be,
+ * nothing changes and ERRS says why, one line per reason (returns -1).
+ * After the first change nothing can fail. On success
  * (0), CHANGES lists every slot touched; free it with table_changes_free().
  * Reloads must not run concurrently with each other (one thread does them);
  * requests may.

@@ -22,6 +22,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <syslog.h>
 #include <unistd.h>
 
@@ -37,6 +38,11 @@ struct parser {
 	int lineno;		/* for a --map argument, the item's place in it */
 	bool at_line_start;
 	int log_level_line, flush_interval_line;
+	/* The mount the config is for (struct config_mount): */
+	const char *mount_point;	/* as given, for messages; NULL: no check */
+	char *mount_real;	/* not yet mounted: the point resolved, or NULL */
+	bool mount_dev_known;	/* serving: the mount's device, from mountinfo */
+	dev_t mount_dev;
 };
 
 static const struct {
@@ -411,6 +417,94 @@ static bool check_keys(struct parser *p, struct config_entry *e)
 	return p->errs->count == before;
 }
 
+/* ---- the mount's own files ---- */
+
+/* Undoes mountinfo's octal escapes (\040 for a space) in place. */
+static void unescape_mountinfo(char *s)
+{
+	char *out = s;
+
+	for (; *s; s++) {
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' &&
+		    s[3] >= '0' && s[3] <= '7') {
+			*out++ = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0'));
+			s += 3;
+		} else {
+			*out++ = *s;
+		}
+	}
+	*out = '\0';
+}
+
+/* The device of the mount on POINT, from /proc/self/mountinfo: the last
+ * one listed there, on top of any below it, which is what paths under
+ * POINT reach (while we serve, ours); false if nothing is mounted there. */
+static bool mount_device(const char *point, dev_t *dev)
+{
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	char *line = NULL;
+	size_t cap = 0;
+	bool found = false;
+
+	while (f && getline(&line, &cap, f) > 0) {
+		unsigned major, minor;
+		int at = 0;
+		char *where;
+
+		if (sscanf(line, "%*s %*s %u:%u %*s %n", &major, &minor, &at) != 2 || !at)
+			continue;
+		where = line + at;
+		where[strcspn(where, " ")] = '\0';
+		unescape_mountinfo(where);
+		if (strcmp(where, point) == 0) {
+			*dev = makedev(major, minor);
+			found = true;
+		}
+	}
+	free(line);
+	if (f)
+		fclose(f);
+	return found;
+}
+
+/* Sets up the checks against MOUNT (see struct config_mount). */
+static void mount_setup(struct parser *p, const struct config_mount *mount)
+{
+	if (!mount || !mount->point)
+		return;
+	p->mount_point = mount->point;
+	if (mount->serving)
+		p->mount_dev_known = mount_device(mount->point, &p->mount_dev);
+	else
+		p->mount_real = realpath(mount->point, NULL);	/* NULL: reported later */
+}
+
+/* Whether PATH (whose stat is ST) is on the mount the config is for. */
+static bool on_the_mount(const struct parser *p, const char *path, const struct stat *st)
+{
+	size_t len;
+	char *real;
+	bool under;
+
+	if (p->mount_dev_known)
+		return st->st_dev == p->mount_dev;
+	if (!p->mount_real || !(real = realpath(path, NULL)))
+		return false;
+	len = strlen(p->mount_real);
+	under = strncmp(real, p->mount_real, len) == 0 &&
+		(real[len] == '/' || real[len] == '\0' || p->mount_real[len - 1] == '/');
+	free(real);
+	return under;
+}
+
+static void report_on_the_mount(struct parser *p, const struct config_entry *e,
+				const char *path)
+{
+	report(p, e, e->line.path,
+	       "%s is on the mount itself (%s), which would serve itself: "
+	       "keep backing files outside the mount point", path, p->mount_point);
+}
+
 static void check_access(struct parser *p, const struct config_entry *e)
 {
 	int fd = open(e->entry.path, O_RDONLY | O_CLOEXEC);
@@ -436,10 +530,13 @@ static void check_access(struct parser *p, const struct config_entry *e)
 static void check_creatable(struct parser *p, const struct config_entry *e)
 {
 	char *dir = xstrdup(e->entry.path), *slash = strrchr(dir, '/');
+	struct stat st;
 
 	if (slash)
 		*(slash == dir ? slash + 1 : slash) = '\0';
-	if (access(dir, W_OK | X_OK) < 0)
+	if (stat(dir, &st) == 0 && on_the_mount(p, dir, &st))
+		report_on_the_mount(p, e, e->entry.path);
+	else if (access(dir, W_OK | X_OK) < 0)
 		report(p, e, e->line.header, "cannot create %s: %s", e->entry.path, strerror(errno));
 	free(dir);
 }
@@ -457,6 +554,10 @@ static void check_file(struct parser *p, struct config_entry *e)
 		}
 		report(p, e, l->path, "%s: %s%s", e->entry.path, strerror(errno),
 		       errno == ENOENT ? " (add 'create = yes' to create it)" : "");
+		return;
+	}
+	if (on_the_mount(p, e->entry.path, &st)) {
+		report_on_the_mount(p, e, e->entry.path);
 		return;
 	}
 	if (!S_ISREG(st.st_mode)) {
@@ -599,11 +700,12 @@ static void parse_map(struct parser *p, const char *arg)
 
 int config_load(const char *file, struct config *cfg, struct errors *errs)
 {
-	return config_load_all(file, NULL, 0, NULL, cfg, errs);
+	return config_load_all(file, NULL, 0, NULL, NULL, cfg, errs);
 }
 
 int config_load_all(const char *file, char *const *maps, size_t n_maps,
-		    const char *map_dir, struct config *cfg, struct errors *errs)
+		    const char *map_dir, const struct config_mount *mount,
+		    struct config *cfg, struct errors *errs)
 {
 	struct parser p = { .cfg = cfg, .errs = errs, .at_line_start = true };
 	size_t before = errs->count;
@@ -622,12 +724,14 @@ int config_load_all(const char *file, char *const *maps, size_t n_maps,
 		parse_map(&p, maps[i]);
 	free(p.dir);
 	check_unique_names(&p);
+	mount_setup(&p, mount);
 	for (size_t i = 0; i < cfg->n_entries; i++) {
 		struct config_entry *e = &cfg->entries[i];
 
 		if (check_name(&p, e) && check_keys(&p, e) && e->entry.path)
 			check_file(&p, e);
 	}
+	free(p.mount_real);
 	return errs->count == before ? 0 : -1;
 }
 

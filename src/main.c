@@ -183,6 +183,7 @@ struct daemon {
 	const char *config_file;	/* absolute: the daemon leaves its folder */
 	char *start_dir;		/* where --map paths start */
 	const struct cli *cli;
+	const char *mountpoint;		/* absolute and resolved (libfuse's) */
 	struct table *table;
 	struct fs *fs;
 	struct flusher *flusher;
@@ -228,9 +229,9 @@ static int set_signal_handlers(struct fuse_session *se)
 }
 
 static int load_config(const char *file, const struct cli *cli, const char *map_dir,
-		       struct config *cfg, struct errors *errs)
+		       const struct config_mount *mount, struct config *cfg, struct errors *errs)
 {
-	return config_load_all(file, cli->maps, cli->n_maps, map_dir, cfg, errs);
+	return config_load_all(file, cli->maps, cli->n_maps, map_dir, mount, cfg, errs);
 }
 
 /* SIGHUP: the config and the --map arguments are read anew; a broken
@@ -242,7 +243,8 @@ static void reload(struct daemon *d)
 	struct config cfg;
 
 	log_msg(LOG_INFO, "SIGHUP: reloading %s", d->config_file ? d->config_file : "--map entries");
-	if (load_config(d->config_file, d->cli, d->start_dir, &cfg, &errs) == 0 &&
+	if (load_config(d->config_file, d->cli, d->start_dir,
+			&(struct config_mount){ d->mountpoint, true }, &cfg, &errs) == 0 &&
 	    table_reload(d->table, &cfg, &changes, &errs) == 0) {
 		fs_reloaded(d->fs, &changes);
 		log_set_level(cfg.log_level);
@@ -432,12 +434,13 @@ static int mount_config(const char *config_file, const char *mountpoint,
 			const struct cli *cli, struct fuse_args *args,
 			const struct fuse_cmdline_opts *opts)
 {
-	struct daemon d = { .cli = cli };
+	struct daemon d = { .cli = cli, .mountpoint = opts->mountpoint };
 	struct errors errs = { 0 };
 	struct config cfg;
 	int rc = EXIT_USAGE;
 
-	if (load_config(config_file, cli, NULL, &cfg, &errs) != 0) {
+	if (load_config(config_file, cli, NULL, &(struct config_mount){ mountpoint, false },
+			&cfg, &errs) != 0) {
 		print_errors(&errs);
 		config_free(&cfg);
 		return EXIT_USAGE;
@@ -467,7 +470,7 @@ static int check_config(const char *file, const struct cli *cli)
 {
 	struct errors errs = { 0 };
 	struct config cfg;
-	int rc = load_config(file, cli, NULL, &cfg, &errs);
+	int rc = load_config(file, cli, NULL, NULL, &cfg, &errs);
 
 	print_errors(&errs);
 	for (size_t i = 0; rc == 0 && i < cfg.n_entries; i++) {

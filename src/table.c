@@ -38,18 +38,28 @@ static struct slot *slot_at(const struct table *t, size_t n)
 	return stable_peek(&t->slots, n);
 }
 
+/* Fills slot N, made beforehand with stable_at(), and publishes it. Takes
+ * NAME (an allocated copy); cannot fail. */
+static size_t publish_slot(struct table *t, size_t n, char *name, struct region *region)
+{
+	struct slot *s = slot_at(t, n);
+
+	s->name = name;
+	s->region = region;
+	rwlock_init_writer_first(&s->life);
+	atomic_store(&t->n_slots, n + 1);	/* published last: the slot is ready */
+	return n;
+}
+
 /* Appends a slot for REGION; returns its number, or -1 when full. */
 static long add_slot(struct table *t, const char *name, struct region *region)
 {
 	size_t n = t->n_slots;
-	struct slot *s = stable_at(&t->slots, n);
+	char *copy;
 
-	if (!s || !(s->name = strdup(name)))
+	if (!stable_at(&t->slots, n) || !(copy = strdup(name)))
 		return -1;
-	s->region = region;
-	rwlock_init_writer_first(&s->life);
-	atomic_store(&t->n_slots, n + 1);	/* published last: the slot is ready */
-	return (long)n;
+	return (long)publish_slot(t, n, copy, region);
 }
 
 static int compare_names(const void *a, const void *b, void *arg)
@@ -60,13 +70,12 @@ static int compare_names(const void *a, const void *b, void *arg)
 		      slot_at(t, *(const size_t *)b)->name);
 }
 
-/* Rebuilds the name index from the live slots; caller holds names_lock. */
-static int index_names(struct table *t)
+/* Rebuilds the name index from the live slots into BY_NAME (room for
+ * every slot; the table takes it); caller holds names_lock. */
+static void index_names_into(struct table *t, size_t *by_name)
 {
-	size_t *by_name = calloc(t->n_slots + 1, sizeof(*by_name)), n = 0;
+	size_t n = 0;
 
-	if (!by_name)
-		return -1;
 	for (size_t i = 0; i < t->n_slots; i++)
 		if (slot_at(t, i)->region)
 			by_name[n++] = i;
@@ -74,6 +83,15 @@ static int index_names(struct table *t)
 	free(t->by_name);
 	t->by_name = by_name;
 	t->n_live = n;
+}
+
+static int index_names(struct table *t)
+{
+	size_t *by_name = calloc(t->n_slots + 1, sizeof(*by_name));
+
+	if (!by_name)
+		return -1;
+	index_names_into(t, by_name);
 	return 0;
 }
 
@@ -232,21 +250,21 @@ void table_totals(struct table *t, size_t *entries, uint64_t *bytes)
 
 /* ---- reloading ---- */
 
-/* A region prepared for an entry of the new config: NULL where the slot
- * keeps the region it has. */
+/* What a reload does for an entry of the new config: a region to put in
+ * (NULL: the slot keeps the region it has) and, for a new slot, its number
+ * and name, made beforehand. */
 struct plan {
 	long slot;		/* -1: a new slot */
 	struct region *region;
+	size_t new_slot;	/* where slot is -1 */
+	char *name;		/* the new slot's name, where slot is -1 */
 };
 
+/* Records a change in C's list, made beforehand with room for every
+ * change a reload can make: cannot fail. */
 static void note_change(struct table_changes *c, size_t slot, unsigned before,
 			unsigned after)
 {
-	struct table_change *list = realloc(c->list, (c->count + 1) * sizeof(*list));
-
-	if (!list)
-		abort();
-	c->list = list;
 	c->list[c->count++] = (struct table_change){ slot, before, after };
 	if (!before)
 		c->added++;
@@ -282,6 +300,35 @@ static bool prepare(struct table *t, const struct config *cfg, struct plan *plan
 	return false;
 }
 
+/* Makes the slots and name copies of the new entries, before anything
+ * changes; false (with the reasons in ERRS) if one cannot be made. The
+ * slots made stay unpublished (and zeroed) until used. */
+static bool reserve_slots(struct table *t, const struct config *cfg, struct plan *plan,
+			  struct errors *errs)
+{
+	size_t before = errs->count, next = t->n_slots;
+
+	for (size_t i = 0; i < cfg->n_entries; i++) {
+		const struct config_entry *e = &cfg->entries[i];
+		const char *why = NULL;
+
+		if (plan[i].slot >= 0)
+			continue;
+		if (next / STABLE_CHUNK_ELEMS >= STABLE_CHUNKS)
+			why = "too many entries";
+		else if (!stable_at(&t->slots, next) || !(plan[i].name = strdup(e->entry.name)))
+			why = "out of memory";
+		if (why) {
+			char where[REASON_MAX];
+
+			config_where(cfg, e, where, sizeof(where));
+			errors_add(errs, "%s: [%s] not added: %s", where, e->entry.name, why);
+		}
+		plan[i].new_slot = next++;
+	}
+	return errs->count == before;
+}
+
 /* Puts REGION in slot S (NULL: removes the entry) once no request uses the
  * old one; returns the old one. */
 static struct region *swap_region(struct slot *s, struct region *region)
@@ -303,20 +350,40 @@ static bool in_config(const struct config *cfg, const char *name)
 	return false;
 }
 
+/* Undoes what a refused reload made: PLAN's regions and names. */
+static void drop_plan(const struct config *cfg, struct plan *plan)
+{
+	for (size_t i = 0; i < cfg->n_entries; i++) {
+		if (plan[i].region)
+			region_close(plan[i].region);
+		free(plan[i].name);
+	}
+}
+
+/*
+ * All or nothing: everything that can fail (the new regions, the new
+ * slots and their names, the name index, the lists) is made before the
+ * first swap, and after it nothing can fail.
+ */
 int table_reload(struct table *t, const struct config *cfg,
 		 struct table_changes *changes, struct errors *errs)
 {
+	size_t n_old = t->n_slots, most = n_old + cfg->n_entries + 1;
 	struct plan *plan = calloc(cfg->n_entries + 1, sizeof(*plan));
-	struct region **closing = calloc(t->n_slots + 1, sizeof(*closing));
-	size_t n_closing = 0, n_old = t->n_slots;
+	struct region **closing = calloc(n_old + 1, sizeof(*closing));
+	size_t *by_name = calloc(most, sizeof(*by_name)), n_closing = 0;
 
 	memset(changes, 0, sizeof(*changes));
-	if (!plan || !closing || !prepare(t, cfg, plan, errs)) {
-		if (!plan || !closing)
-			errors_add(errs, "out of memory");
-		free(plan);
-		free(closing);
-		return -1;
+	changes->list = calloc(most, sizeof(*changes->list));
+	if (!plan || !closing || !by_name || !changes->list) {
+		errors_add(errs, "out of memory");
+		goto refuse;
+	}
+	if (!prepare(t, cfg, plan, errs))
+		goto refuse;
+	if (!reserve_slots(t, cfg, plan, errs)) {
+		drop_plan(cfg, plan);
+		goto refuse;
 	}
 	/* Swaps first: each waits for the requests using its slot, and no
 	 * lookup should wait with them. A removed name stays indexed until
@@ -341,27 +408,26 @@ int table_reload(struct table *t, const struct config *cfg,
 	}
 	pthread_rwlock_wrlock(&t->names_lock);
 	for (size_t i = 0; i < cfg->n_entries; i++) {
-		const struct config_entry *e = &cfg->entries[i];
-		long slot;
-
-		if (!plan[i].region || plan[i].slot >= 0)
+		if (plan[i].slot >= 0)
 			continue;
-		slot = add_slot(t, e->entry.name, plan[i].region);
-		if (slot < 0) {
-			errors_add(errs, "[%s] not added: too many entries", e->entry.name);
-			region_close(plan[i].region);
-			continue;
-		}
-		note_change(changes, (size_t)slot, 0, e->entry.views);
+		publish_slot(t, plan[i].new_slot, plan[i].name, plan[i].region);
+		note_change(changes, plan[i].new_slot, 0, cfg->entries[i].entry.views);
 	}
-	if (index_names(t) < 0)
-		errors_add(errs, "out of memory while indexing names");
+	index_names_into(t, by_name);
 	pthread_rwlock_unlock(&t->names_lock);
+	if (!changes->count)
+		table_changes_free(changes);	/* no list where nothing changed */
 	for (size_t i = 0; i < n_closing; i++)
 		region_close(closing[i]);
 	free(closing);
 	free(plan);
 	return 0;
+refuse:
+	free(plan);
+	free(closing);
+	free(by_name);
+	table_changes_free(changes);
+	return -1;
 }
 
 void table_changes_free(struct table_changes *changes)

@@ -706,6 +706,86 @@ static void test_all_errors_are_reported_at_once(void)
 	ASSERT_ERROR(6, "b", "nothing");
 }
 
+/* ---- the mount's own files ---- */
+
+/* Loads the config text TEXT from INI for MOUNT; returns config_load_all's. */
+static int load_for_mount(const struct config_mount *mount, const char *text)
+{
+	file_write(ini, text, strlen(text));
+	config_free(&cfg);
+	errors_free(&errs);
+	given = ini;
+	return config_load_all(ini, NULL, 0, NULL, mount, &cfg, &errs);
+}
+
+/* Before mounting: a path under the mount point, however it is spelled
+ * (relative, absolute, through a symlink, a file to create), is an error
+ * at its path line; a folder whose name only starts like it is not. */
+static void test_a_path_under_the_mount_point_is_an_error_before_mounting(void)
+{
+	char *mnt = path_join(dir, "mnt"), *abs_path, *text, *link = path_join(dir, "link");
+	struct config_mount mount = { mnt, false };
+	const char *paths[] = { "mnt/data", NULL, "link/data", "mnt/sub/../data" };
+
+	make_folder("mnt");
+	make_folder("mnt/sub");
+	make_folder("mntx");
+	make_file("mnt/data", page);
+	make_file("mntx/data", page);
+	make_file("outside", page);
+	CU_ASSERT_EQUAL_FATAL(symlink("mnt", link), 0);
+	abs_path = path_join(mnt, "data");
+	paths[1] = abs_path;
+	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+		CU_ASSERT_FATAL(asprintf(&text, "[a]\npath = outside\n\n[b]\npath = %s\n",
+					 paths[i]) > 0);
+		CHECK(load_for_mount(&mount, text) == -1 && errs.count == 1,
+		      "path %s: %zu errors, the first: %s", paths[i], errs.count,
+		      first_error(&errs));
+		ASSERT_ERROR(5, "b", "is on the mount itself");
+		ASSERT_ERROR(5, "b", mnt);
+		free(text);
+	}
+	/* A file to create there, and the mount point itself. */
+	CU_ASSERT_EQUAL(load_for_mount(&mount, "[n]\npath = mnt/new\ncreate = yes\nlength = 4K\n"), -1);
+	ASSERT_ERROR(2, "n", "is on the mount itself");
+	CU_ASSERT_EQUAL(load_for_mount(&mount, "[m]\npath = mnt\n"), -1);
+	ASSERT_ERROR(2, "m", "is on the mount itself");
+	/* Next to it, or with no mount to check against: fine. */
+	CHECK(load_for_mount(&mount, "[a]\npath = mntx/data\n\n[b]\npath = outside\n") == 0,
+	      "first error: %s", first_error(&errs));
+	CHECK(load_for_mount(NULL, "[b]\npath = mnt/data\n") == 0,
+	      "first error: %s", first_error(&errs));
+	/* A mount point that is not there is the command line's error, later. */
+	free(abs_path);
+	abs_path = path_join(dir, "missing");
+	mount.point = abs_path;
+	CHECK(load_for_mount(&mount, "[b]\npath = mnt/data\n") == 0,
+	      "first error: %s", first_error(&errs));
+	free(abs_path);
+	free(link);
+	free(mnt);
+}
+
+/* While serving: a file on the mount's device (found in mountinfo, never by
+ * looking at the mount point) is an error; here /proc stands for the mount. */
+static void test_a_file_on_the_mount_is_an_error_while_serving(void)
+{
+	struct config_mount mount = { "/proc", true };
+	struct stat st;
+
+	make_file("outside", page);
+	CU_ASSERT_FATAL(stat("/proc/self/status", &st) == 0);
+	CU_ASSERT_EQUAL(load_for_mount(&mount, "[a]\npath = outside\n\n"
+				       "[p]\nviews = ro\npath = /proc/self/status\n"), -1);
+	CU_ASSERT_EQUAL(errs.count, 1);
+	ASSERT_ERROR(6, "p", "/proc/self/status is on the mount itself (/proc)");
+	/* A mount point with nothing mounted on it checks nothing. */
+	mount.point = dir;
+	CHECK(load_for_mount(&mount, "[a]\npath = outside\n") == 0,
+	      "first error: %s", first_error(&errs));
+}
+
 void add_config_suite(void)
 {
 	CU_pSuite s = CU_add_suite_with_setup_and_teardown("config", init_suite,
@@ -761,4 +841,6 @@ void add_config_suite(void)
 	CU_ADD_TEST(s, test_rw_view_on_an_unwritable_file);
 	CU_ADD_TEST(s, test_ro_and_cow_views_need_no_write_access);
 	CU_ADD_TEST(s, test_all_errors_are_reported_at_once);
+	CU_ADD_TEST(s, test_a_path_under_the_mount_point_is_an_error_before_mounting);
+	CU_ADD_TEST(s, test_a_file_on_the_mount_is_an_error_while_serving);
 }

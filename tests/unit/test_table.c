@@ -12,6 +12,7 @@
  * they are Mid, alpha, anon, beta, zeta.
  */
 #include <CUnit/CUnit.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -50,6 +51,28 @@ static struct errors errs;
 static struct table *t;
 static struct table_changes changes;	/* what the last reload did */
 static bool stuck;		/* a thread is still blocked in T: leave T be */
+
+/* A strdup() that fails (ENOMEM) the FAIL_AT-th time it copies VICTIM, for
+ * the reload that runs out of memory half way; the table's copies of
+ * names go through it (the binary's own definition wins over libc's). */
+static const char *strdup_victim;
+static int strdup_fail_at, strdup_calls;
+
+char *strdup(const char *s)
+{
+	size_t n = strlen(s) + 1;
+	char *copy;
+
+	if (strdup_victim && strcmp(s, strdup_victim) == 0 &&
+	    ++strdup_calls == strdup_fail_at) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	copy = malloc(n);
+	if (copy)
+		memcpy(copy, s, n);
+	return copy;
+}
 
 static int init_suite(void)
 {
@@ -877,6 +900,60 @@ static void test_failed_reload_changes_nothing(void)
 	CU_ASSERT_EQUAL(table_slots(t), BASE_ENTRIES + 1);
 }
 
+/* A copy of a new entry's name that cannot be made, wherever the reload
+ * makes it, refuses the whole reload with the entry named and the reason;
+ * nothing of it applies (design.md: all or nothing). */
+static void test_a_reload_out_of_memory_for_one_entry_changes_nothing(void)
+{
+	static const char *const text =
+		ZETA "[alpha]\npath = alpha.dat\nviews = ro\n" MID ANON
+		"[fresh]\nanonymous = yes\nlength = 4K\n"
+		"[victim]\npath = gamma.dat\n";
+	struct snapshot before;
+	int calls;
+
+	start();
+	WRITE_SLOT(SLOT_OF("alpha"), VIEW_COW, 0, "ALPHA");
+	take_snapshot(&before);
+	LOAD("%s", text);
+	strdup_victim = "victim";
+	/* Fails the K-th copy of the name, K = 1, 2, ... until a reload makes
+	 * fewer copies than K: that one, with memory enough, does it all. */
+	for (calls = 1;; calls++) {
+		bool named;
+		int rc;
+
+		strdup_calls = 0;
+		strdup_fail_at = calls;
+		errors_free(&errs);
+		table_changes_free(&changes);
+		rc = table_reload(t, &cfg, &changes, &errs);
+		if (rc == 0 && strdup_calls < calls)
+			break;
+		CHECK_FATAL(rc == -1, "copy %d failing: table_reload = %d", calls, rc);
+		CU_ASSERT_EQUAL_FATAL(errs.count, 1);
+		named = strstr(errs.lines[0], "[victim]") && strstr(errs.lines[0], "memory");
+		CHECK(named, "copy %d failing: error '%s' names neither victim nor memory",
+		      calls, errs.lines[0]);
+		ASSERT_CHANGES(0, 0, 0, 0);
+		CU_ASSERT_PTR_NULL(changes.list);
+		ASSERT_SAME_TABLE(&before);
+		ASSERT_NAMES("Mid", "alpha", "anon", "beta", "zeta");
+		CU_ASSERT_EQUAL(table_slots(t), BASE_ENTRIES);
+		CU_ASSERT_EQUAL(region_entry(region_of(SLOT_OF("alpha")))->views, VIEW_ALL);
+		ASSERT_SLOT_HOLDS(SLOT_OF("alpha"), VIEW_COW, 0, "ALPHA");
+		ASSERT_SLOT_HOLDS(SLOT_OF("beta"), VIEW_RO, 0, "beta");
+	}
+	strdup_victim = NULL;
+	/* The region's copy of the entry and the slot's name, at least. */
+	CHECK(calls > 2, "only %d copies of the name failed", calls - 1);
+	CU_ASSERT_EQUAL(errs.count, 0);
+	ASSERT_CHANGES(4, 2, 1, 1);
+	ASSERT_NAMES("Mid", "alpha", "anon", "fresh", "victim", "zeta");
+	CU_ASSERT_EQUAL(table_slots(t), BASE_ENTRIES + 2);
+	ASSERT_SLOT_HOLDS(SLOT_OF("victim"), VIEW_RO, 0, "gamma");
+}
+
 static void test_slot_numbers_are_never_reused(void)
 {
 	size_t first, second, third;
@@ -997,6 +1074,7 @@ void add_table_suite(void)
 	CU_ADD_TEST(s, test_reload_keeps_unchanged_entries_as_they_are);
 	CU_ADD_TEST(s, test_reload_remaps_a_file_renamed_over_the_path);
 	CU_ADD_TEST(s, test_failed_reload_changes_nothing);
+	CU_ADD_TEST(s, test_a_reload_out_of_memory_for_one_entry_changes_nothing);
 	CU_ADD_TEST(s, test_slot_numbers_are_never_reused);
 	CU_ADD_TEST(s, test_reloads_race_requests);
 }
