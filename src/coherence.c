@@ -324,11 +324,17 @@ static bool has_view(unsigned views, unsigned view)
 void coherence_reloaded(struct coherence *c, struct table *t,
 			const struct table_changes *changes)
 {
-	struct inval_batch *batch = notifier_batch(c->notifier);
+	/* A removed entry's nodes answer ESTALE from now on, so nothing waits
+	 * for its pages to go (a client's dirty page of it would be written
+	 * back first, to no region); a changed entry's pages must be gone
+	 * before the reply to any later read. */
+	struct inval_batch *changed = notifier_batch(c->notifier);
+	struct inval_batch *removed = notifier_batch(c->notifier);
 
 	for (size_t i = 0; i < changes->count; i++) {
 		const struct table_change *ch = &changes->list[i];
 		const char *name = table_name(t, ch->slot);
+		struct inval_batch *batch = ch->views_after ? changed : removed;
 
 		for (size_t d = 0; d < NODE_TOPS; d++) {
 			unsigned view = node_tops[d].view;
@@ -346,5 +352,6 @@ void coherence_reloaded(struct coherence *c, struct table *t,
 						     node_ino(ch->slot, node_of_view(view)), 0, 0);
 		}
 	}
-	notifier_wait(c->notifier, batch);
+	notifier_send(c->notifier, removed);
+	notifier_wait(c->notifier, changed);
 }

@@ -439,9 +439,6 @@ class ServingItself(HardCase):
     would serve itself)", at start and at reload ("a config with errors
     changes nothing and is logged")."""
 
-    # Open: issue 11.5, not fixed yet: expected to fail until it is. A pass
-    # is an unexpected success, which fails the run: then drop the mark.
-    @unittest.expectedFailure
     def test_a_backing_file_inside_the_mount_point_is_a_config_error_at_start(self):
         d = self.tmpdir()
         self.write(d, 'a.bin', b'fine\n')
@@ -502,15 +499,9 @@ class ServingItself(HardCase):
         self.assertAlive(m)
         self.assertEqual(m.stop(), 0, m.stderr)
 
-    # Open: issue 11.5, not fixed yet: expected to fail until it is. A pass
-    # is an unexpected success, which fails the run: then drop the mark.
-    @unittest.expectedFailure
     def test_a_backing_file_on_the_mount_itself_is_refused_at_reload_single_threaded(self):
         self.check_refused_at_reload(['-s'])
 
-    # Open: issue 11.5, not fixed yet: expected to fail until it is. A pass
-    # is an unexpected success, which fails the run: then drop the mark.
-    @unittest.expectedFailure
     def test_a_backing_file_on_the_mount_itself_is_refused_at_reload_multi_threaded(self):
         self.check_refused_at_reload([])
 
@@ -707,9 +698,6 @@ class ReloadRefusals(HardCase):
                 out[v, name] = os.stat(m.path(v, name)).st_ino
         return out
 
-    # Open: issue 11.8, not fixed yet: expected to fail until it is. A pass
-    # is an unexpected success, which fails the run: then drop the mark.
-    @unittest.expectedFailure
     def test_an_entry_that_cannot_be_added_is_logged_and_the_whole_reload_refused(self):
         logdir, lib = self.build_injector()
         # How many times does a reload copy the new entry's name?
