@@ -18,7 +18,7 @@ TEST_LIBS  = $(shell pkg-config --libs inih cunit 2>/dev/null) -lpthread
 SANITIZE  := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
 CORE_SRC  := src/size.c src/config.c src/log.c src/fault.c src/region.c src/ctl.c src/table.c src/flusher.c
-DAEMON_SRC:= $(CORE_SRC) src/notify.c src/fs.c src/main.c
+DAEMON_SRC:= $(CORE_SRC) src/notify.c src/fs.c src/cli.c src/daemon.c src/main.c
 UNIT_SRC  := $(wildcard tests/unit/*.c)
 HEADERS   := $(wildcard include/*.h src/*.h)
 
