@@ -2,9 +2,12 @@
  * daemon.h - a mount's life: mount the table, serve it until it is
  * unmounted or signalled, unmount (SPEC "Command line", "Lifecycle").
  *
- * SIGHUP reloads the config (a thread takes it with sigwait()); SIGINT and
- * SIGTERM end the loop. The caller flushes and closes the regions
- * afterwards (table_free).
+ * Signals are taken by one thread with sigwait(), never by a handler in a
+ * thread that serves requests: SIGHUP reloads the config; SIGINT and
+ * SIGTERM first make the kernel write back what clients dirtied through
+ * their own mappings of the views, while the loop still serves the writes
+ * this causes, and only then end the loop. The caller flushes and closes
+ * the regions afterwards (table_free).
  */
 #ifndef MMAPFS_DAEMON_H
 #define MMAPFS_DAEMON_H
