@@ -3,9 +3,12 @@
  * (--map, --check, -o readahead=, -o kernel_cache), the positional
  * arguments, and libfuse's options.
  *
- * Whether the mount point is a folder is left to cli_check_mountpoint(),
- * which runs after the config, so that a bad config is reported first
- * (status 1) and a bad mount point with its own status (2).
+ * cli_parse() checks the whole command line, libfuse's options included,
+ * before anything reads the config or touches a file: a typo in -o must not
+ * leave a `create = yes` file behind. What it cannot know yet, whether the
+ * mount point is a folder, is left to cli_check_mountpoint(), which runs
+ * after the config, so that a bad config is reported first (status 1) and
+ * a bad mount point with its own status (2).
  */
 #ifndef MMAPFS_CLI_H
 #define MMAPFS_CLI_H

@@ -175,6 +175,27 @@ static int parse_fuse_cmdline(struct cli *cli)
 	return fuse_parse_cmdline(&cli->args, &cli->opts);
 }
 
+/* libfuse checks the rest of its options (-o allow_other, max_read=, ...)
+ * only when it makes a session: one made from a copy of the arguments and
+ * dropped at once reports a bad option before any file is touched. */
+static bool fuse_options_valid(struct cli *cli)
+{
+	static const struct fuse_lowlevel_ops no_ops;
+	struct fuse_args copy = FUSE_ARGS_INIT(0, NULL);
+	struct fuse_session *se = NULL;
+	bool ok = fuse_opt_add_arg(&cli->args, MOUNT_OPTIONS) == 0;
+
+	for (int i = 0; ok && i < cli->args.argc; i++)
+		ok = fuse_opt_add_arg(&copy, cli->args.argv[i]) == 0;
+	if (ok)
+		se = fuse_session_new(&copy, &no_ops, sizeof(no_ops), NULL);
+	ok = se != NULL;
+	if (se)
+		fuse_session_destroy(se);
+	fuse_opt_free_args(&copy);
+	return ok;
+}
+
 enum cli_action cli_parse(struct cli *cli, int argc, char *argv[])
 {
 	struct parsing p = { .cli = cli };
@@ -196,7 +217,7 @@ enum cli_action cli_parse(struct cli *cli, int argc, char *argv[])
 		return bad_usage();
 	if (p.check)
 		return CLI_CHECK;
-	return fuse_opt_add_arg(&cli->args, MOUNT_OPTIONS) == 0 ? CLI_MOUNT : CLI_BAD;
+	return fuse_options_valid(cli) ? CLI_MOUNT : CLI_BAD;
 }
 
 void cli_print_help(void)
