@@ -32,6 +32,7 @@ struct cli {
 	char **maps;			/* the --map arguments, in order */
 	size_t n_maps;
 	uint64_t readahead;		/* bytes: -o readahead=SIZE, or the default */
+	bool readahead_given;		/* -o readahead= was on the command line */
 	bool kernel_cache;		/* -o kernel_cache */
 	/* libfuse's share: what fuse_session_new() gets, and -f -d -s ...;
 	 * opts.mountpoint is the mount point's realpath (NULL if missing) */

@@ -25,8 +25,8 @@
  */
 int daemon_run(struct table *t, struct cli *cli, const struct config *cfg);
 
-/* Sends libfuse's messages to log_msg(). Call it first: libfuse reports
- * bad options while the command line is parsed. */
+/* Sends libfuse's messages to log_msg(), one message per line. Call it
+ * first: libfuse reports bad options while the command line is parsed. */
 void daemon_log_fuse_messages(void);
 
 #endif

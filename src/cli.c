@@ -102,6 +102,7 @@ static void set_readahead(struct parsing *p, const char *arg)
 {
 	struct cli *cli = p->cli;
 
+	cli->readahead_given = true;
 	if (size_parse(arg + strlen("readahead="), &cli->readahead) != 0 ||
 	    cli->readahead > UINT_MAX) {
 		fprintf(stderr, "mmapfs: -o %s: not a size\n", arg);

@@ -49,21 +49,66 @@ struct daemon {
 
 /* ---- libfuse's messages ---- */
 
-static void fuse_log_to_ours(enum fuse_log_level level, const char *fmt, va_list ap)
+/*
+ * libfuse writes some lines in pieces (fuse_session_new's "unknown
+ * option(s)" takes one call per option): each thread gathers its pieces
+ * until the newline, so that each line is one message, at the level of its
+ * first piece. A line longer than the buffer goes out in parts.
+ */
+static void log_fuse_piece(enum fuse_log_level level, const char *fmt, va_list ap)
 {
-	char line[1024];
-	size_t n;
+	static __thread char line[1024];
+	static __thread size_t used;
+	static __thread int line_level;
+	char *nl;
+	int n;
 
-	vsnprintf(line, sizeof(line), fmt, ap);
-	n = strlen(line);
-	if (n && line[n - 1] == '\n')
-		line[n - 1] = '\0';
-	log_msg((int)level, "%s", line);	/* fuse_log_level uses syslog's numbers */
+	if (used == 0)
+		line_level = (int)level;
+	n = vsnprintf(line + used, sizeof(line) - used, fmt, ap);
+	if (n > 0)
+		used = used + (size_t)n < sizeof(line) ? used + (size_t)n : sizeof(line) - 1;
+	while ((nl = memchr(line, '\n', used)) != NULL) {
+		size_t taken = (size_t)(nl - line) + 1;
+
+		*nl = '\0';
+		log_msg(line_level, "%s", line);	/* fuse_log_level uses syslog's numbers */
+		memmove(line, nl + 1, used - taken);
+		used -= taken;
+		line_level = (int)level;
+	}
+	if (used == sizeof(line) - 1) {	/* full, and no newline yet */
+		line[used] = '\0';
+		log_msg(line_level, "%s", line);
+		used = 0;
+	}
 }
 
 void daemon_log_fuse_messages(void)
 {
-	fuse_set_log_func(fuse_log_to_ours);
+	fuse_set_log_func(log_fuse_piece);
+}
+
+/*
+ * libfuse 3.14 reports failed reads and writes of /dev/fuse with perror(3),
+ * straight to stderr, which fuse_daemonize() points at /dev/null. Defined
+ * in the program, this perror takes the place of libc's for libfuse too
+ * (the dynamic linker binds the library's call to the program's own
+ * definition), so those lines reach the log. A reply that the kernel could
+ * not copy out of a mapping (EFAULT: a page past the end of a file cut
+ * outside the mount) is logged by the read itself (region_fault): libfuse's
+ * line about it goes to debug.
+ */
+void perror(const char *s)
+{
+	int err = errno;
+	bool said_by_read = err == EFAULT && s && strcmp(s, "fuse: writing device") == 0;
+
+	if (s && *s)
+		log_msg(said_by_read ? LOG_DEBUG : LOG_ERR, "%s: %s", s, strerror(err));
+	else
+		log_msg(LOG_ERR, "%s", strerror(err));
+	errno = err;
 }
 
 /* ---- signals ---- */
@@ -337,6 +382,24 @@ static dev_t mount_device(const char *mountpoint)
 	return dev;
 }
 
+/* Why the readahead was not set, at a level that fits: a warning where the
+ * user asked for it, a note where it is only the default that an
+ * unprivileged mount cannot set. */
+static void readahead_not_set(const struct daemon *d, const char *file, int err)
+{
+	unsigned long long kib = (unsigned long long)(d->cli->readahead / 1024);
+
+	if (err != EACCES && err != EPERM)
+		log_msg(LOG_WARNING, "readahead: cannot write %s: %s", file, strerror(err));
+	else if (d->cli->readahead_given)
+		log_msg(LOG_WARNING, "readahead stays at the kernel's default: only root can "
+			"set %llu KiB (%s)", kib, file);
+	else
+		log_msg(LOG_INFO, "readahead stays at the kernel's default: only root can set "
+			"%llu KiB (%s); -o readahead=0 keeps the default without this note",
+			kib, file);
+}
+
 /* -o readahead=SIZE: the mount's readahead, set in its bdi's sysfs file. */
 static void set_readahead(const struct daemon *d)
 {
@@ -358,8 +421,7 @@ static void set_readahead(const struct daemon *d)
 	if (f)
 		ok = fclose(f) == 0 && ok;
 	if (!ok) {
-		log_msg(LOG_WARNING, "readahead: cannot write %s: %s (root only)", file,
-			strerror(errno));
+		readahead_not_set(d, file, errno);
 		return;
 	}
 	log_msg(LOG_DEBUG, "readahead of %s set to %llu KiB", d->cli->opts.mountpoint, kib);
