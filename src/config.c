@@ -664,10 +664,58 @@ static int parse_file(struct parser *p, const char *file)
 	return 0;
 }
 
+/* The items after *I that name views join the list of "views=FIRST":
+ * "--map d=f.bin,views=ro,cow" lists two views, as a view list inside
+ * --map has no other reading. Returns the list, joined by commas, and
+ * moves *I to its last item. */
+static char *map_view_list(const char *first, char *const *items, size_t n, size_t *i)
+{
+	char *list = xstrdup(first), *longer;
+	unsigned views;
+
+	while (*i + 1 < n && !strchr(items[*i + 1], '=') && parse_views(items[*i + 1], &views)) {
+		if (asprintf(&longer, "%s,%s", list, items[++*i]) < 0)
+			abort();
+		free(list);
+		list = longer;
+	}
+	return list;
+}
+
+/* The keys of a --map argument after NAME=PATH, as if from a file: one
+ * "line" per item. */
+static void set_map_keys(struct parser *p, char *const *items, size_t n)
+{
+	bool after_views = false;
+
+	for (size_t i = 0; i < n; i++) {
+		char *value = strchr(items[i], '='), *views;
+
+		p->lineno++;
+		if (!value) {
+			report(p, current_entry(p), 0, "'%s' is not key=value%s", items[i],
+			       after_views ? " nor a view (ro, rw, cow)" : "");
+			after_views = false;
+			continue;
+		}
+		*value++ = '\0';
+		after_views = strcasecmp(items[i], "views") == 0;
+		if (!after_views) {
+			set_entry_key(p, current_entry(p), items[i], value);
+			continue;
+		}
+		views = map_view_list(value, items, n, &i);
+		set_entry_key(p, current_entry(p), "views", views);
+		free(views);
+	}
+}
+
 /* "NAME=PATH[,key=value...]": the entry, then its keys, as if from a file. */
 static void parse_map(struct parser *p, const char *arg)
 {
 	char *copy = xstrdup(arg), *save = NULL, *item, *eq = strchr(copy, '=');
+	char **items = NULL;
+	size_t n = 0;
 
 	p->map_arg = arg;
 	p->lineno = 1;
@@ -684,16 +732,15 @@ static void parse_map(struct parser *p, const char *arg)
 	else if (item)
 		set_entry_key(p, current_entry(p), "path", item);
 	while ((item = strtok_r(NULL, ",", &save))) {
-		char *value = strchr(item, '=');
+		char **more = realloc(items, (n + 1) * sizeof(*items));
 
-		p->lineno++;
-		if (!value) {
-			report(p, current_entry(p), 0, "'%s' is not key=value", item);
-			continue;
-		}
-		*value++ = '\0';
-		set_entry_key(p, current_entry(p), item, value);
+		if (!more)
+			abort();
+		items = more;
+		items[n++] = item;
 	}
+	set_map_keys(p, items, n);
+	free(items);
 	free(copy);
 	p->map_arg = NULL;
 }

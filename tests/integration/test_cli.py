@@ -206,6 +206,53 @@ class Foreground(TmpDirCase):
         m.stop()
 
 
+# A client that dirties every page of FILE through its own MAP_SHARED
+# mapping, says so, and keeps the mapping until its stdin closes.
+DIRTYING_CLIENT = r'''
+import mmap, os, sys
+fd = os.open(sys.argv[1], os.O_RDWR)
+m = mmap.mmap(fd, int(sys.argv[2]), mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
+for i in range(len(m) // 4096):
+    m[i * 4096:(i + 1) * 4096] = bytes([65 + i % 26]) * 4096
+print('dirty', flush=True)
+sys.stdin.read()
+'''
+
+
+class SignalsWriteBackClientMappings(TmpDirCase):
+    """Lifecycle: at SIGTERM or SIGINT every page that clients dirtied
+    through their own mappings is written back into its region, then
+    flushed, and the daemon exits 0; with -s too."""
+    SIZE = 256 * 1024
+
+    def check(self, sig, args=()):
+        m = Mount('[a]\npath = a.bin\n', {'a.bin': bytes(self.SIZE)}, args=args)
+        self.addCleanup(m.cleanup)
+        m.start()
+        client = subprocess.Popen([CHILD_PYTHON, '-c', DIRTYING_CLIENT, m.path('rw', 'a'),
+                                   str(self.SIZE)], stdin=subprocess.PIPE,
+                                  stdout=subprocess.PIPE, text=True)
+        self.addCleanup(lambda: client.poll() is None and (client.kill(), client.wait()))
+        self.assertEqual(client.stdout.readline(), 'dirty\n')
+        os.kill(m.pid, sig)
+        self.assertEqual(m.proc.wait(timeout=20), 0, m.stderr)
+        self.assertFalse(harness.is_mounted(m.mnt))
+        client.stdin.close()
+        client.wait(timeout=10)
+        pages = [bytes([65 + i % 26]) * PAGE for i in range(self.SIZE // PAGE)]
+        self.assertEqual(m.read_backing('a.bin'), b''.join(pages))
+        m.stop()
+
+    def test_sigterm(self):
+        self.check(signal.SIGTERM)
+
+    def test_sigterm_single_threaded(self):
+        self.check(signal.SIGTERM, ['-s'])
+
+    def test_sigint_single_threaded(self):
+        self.check(signal.SIGINT, ['-s'])
+
+
 class DaemonMode(TmpDirCase):
     CONFIG = '[x]\npath = x.bin\n'
     FILES = {'x.bin': b'daemon mode data\n'}

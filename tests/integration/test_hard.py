@@ -779,9 +779,6 @@ class DocumentedMapLines(HardCase):
     """README and mmapfs.1 show `--map` lines; they work as written (SPEC
     Command line: "`views=ro,cow` lists several views, commas and all")."""
 
-    # Open: issue 11.11, not fixed yet: expected to fail until it is. A pass
-    # is an unexpected success, which fails the run: then drop the mark.
-    @unittest.expectedFailure
     def test_the_map_lines_of_the_readme_and_the_man_page_work_as_written(self):
         lines = documented_map_lines()
         self.assertIn('README.md', [s for s, _ in lines], lines)
@@ -842,9 +839,6 @@ class CommandLineFirst(HardCase):
     and (issue 11) the whole command line is checked before any file is
     touched: a bad `-o` option creates no `create = yes` file."""
 
-    # Open: issue 11.12, not fixed yet: expected to fail until it is. A pass
-    # is an unexpected success, which fails the run: then drop the mark.
-    @unittest.expectedFailure
     def test_a_bad_o_option_exits_1_without_creating_a_create_yes_file(self):
         d = self.tmpdir()
         self.write(d, 'c.ini', '[n]\npath = new.bin\ncreate = yes\nlength = 4K\n')
@@ -897,9 +891,6 @@ class OneLogLinePerEvent(HardCase):
         self.assertAlive(m)
         self.assertEqual(m.stop(), 0, m.stderr)
 
-    # Open: issue 11.13, not fixed yet: expected to fail until it is. A pass
-    # is an unexpected success, which fails the run: then drop the mark.
-    @unittest.expectedFailure
     def test_libfuse_messages_are_one_line_each(self):
         """libfuse writes its "unknown option(s)" message in pieces; each
         message is one `mmapfs:` line."""

@@ -153,15 +153,9 @@ class Mappings(Helpers, TmpDirCase):
         c.kill()        # its mapping outlived the mount: what it does now is not checked
         self.assertEqual(m.stop(), 0)
 
-    # Open: issue 10.1, not fixed yet: expected to fail until it is. A pass
-    # is an unexpected success, which fails the run: then drop the mark.
-    @unittest.expectedFailure
     def test_sigterm_writes_back_what_clients_dirtied_then_flushes(self):
         self.signal_case(signal.SIGTERM)
 
-    # Open: issue 10.1, not fixed yet: expected to fail until it is. A pass
-    # is an unexpected success, which fails the run: then drop the mark.
-    @unittest.expectedFailure
     def test_sigint_writes_back_what_clients_dirtied_then_flushes(self):
         self.signal_case(signal.SIGINT)
 
