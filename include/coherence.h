@@ -36,8 +36,9 @@ struct coherence;
  * of memory. */
 struct coherence *coherence_new(bool kernel_cache);
 
-/* Starts sending to SE's kernel side; returns 0 or an errno. */
-int coherence_start(struct coherence *c, struct fuse_session *se);
+/* Starts sending to SE's kernel side, the mount on MOUNTPOINT (its real
+ * path, kept); returns 0 or an errno. */
+int coherence_start(struct coherence *c, struct fuse_session *se, const char *mountpoint);
 
 /* Sends what is pending, stops the threads, frees C. */
 void coherence_free(struct coherence *c);
@@ -75,10 +76,10 @@ void coherence_changed_later(struct coherence *c, size_t slot, unsigned views,
  * that comes after it). The kernel holds a client's dirty pages of a view
  * and writes them back whenever it likes; one written back after the
  * change would put old bytes over it. So a change runs in three steps:
- * the kernel writes back the dirty pages of the views in WRITE_BACK (an
- * invalidation: it launders dirty pages through FUSE WRITE requests, and
- * unmaps them, so that the client faults again), RUN changes the region,
- * and the pages that RUN made stale are dropped. Then REQ is answered.
+ * the kernel writes back the dirty pages of the views in WRITE_BACK and
+ * the daemon answers every such WRITE (see write_back_view in coherence.c),
+ * RUN changes the region, and the pages that RUN made stale are dropped.
+ * Then REQ is answered.
  *
  * Request threads must not wait for those writebacks (with -s, or with
  * every worker busy, no thread would be left to serve them), so the steps
@@ -88,6 +89,7 @@ struct coherence_job {
 	struct coherence_job *next;	/* coherence's queue */
 	fuse_req_t req;
 	size_t slot;
+	const char *name;		/* the entry's, valid for the mount's life */
 	unsigned write_back;		/* VIEW_* bits */
 	/* Changes the region: returns 0 or an errno, what it changed in
 	 * *CHANGED and the byte count a successful write replies in *REPLY. */

@@ -28,8 +28,9 @@ extern const struct fuse_lowlevel_ops fs_ops;
  * their views' pages across opens. NULL if out of memory. */
 struct fs *fs_new(struct table *t, unsigned readahead, bool kernel_cache);
 
-/* Starts the thread that sends invalidations to SE's kernel side. */
-int fs_start(struct fs *fs, struct fuse_session *se);
+/* Starts the threads that tell SE's kernel side what is stale, for the
+ * mount on MOUNTPOINT (its real path). */
+int fs_start(struct fs *fs, struct fuse_session *se, const char *mountpoint);
 
 /* After table_reload(): makes the kernel forget the names that went away
  * and the cached pages of entries that were remapped. */

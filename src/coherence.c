@@ -2,11 +2,15 @@
 #include "coherence.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "node.h"
@@ -38,6 +42,7 @@ struct changer {
 
 struct coherence {
 	struct fuse_session *se;
+	char *mountpoint;
 	struct notifier *notifier;
 	struct changer changer;
 	struct stable_array slots;	/* struct slot_state, by table slot */
@@ -64,11 +69,14 @@ struct coherence *coherence_new(bool kernel_cache)
 
 static void *changer_main(void *arg);
 
-int coherence_start(struct coherence *c, struct fuse_session *se)
+int coherence_start(struct coherence *c, struct fuse_session *se, const char *mountpoint)
 {
 	int err;
 
 	c->se = se;
+	c->mountpoint = strdup(mountpoint);
+	if (!c->mountpoint)
+		return ENOMEM;
 	err = notifier_start(c->notifier, se);
 	if (!err)
 		err = thread_start(&c->changer.thread, changer_main, c);
@@ -91,6 +99,7 @@ void coherence_free(struct coherence *c)
 	pthread_cond_destroy(&ch->work);
 	notifier_free(c->notifier);
 	stable_free(&c->slots);
+	free(c->mountpoint);
 	free(c);
 }
 
@@ -259,13 +268,58 @@ static void invalidate_now(struct coherence *c, size_t slot, unsigned views,
 	}
 }
 
+/*
+ * Writes back what clients dirtied in their mappings of NAME's VIEW, and
+ * waits until the daemon has answered every WRITE of it: an open and a
+ * close of the view. The open (without keep_cache) makes the kernel write
+ * back and drop the view's pages; the close flushes, and FUSE's flush waits
+ * for every page write still in flight. An invalidation alone does not
+ * wait for those: a FUSE page's writeback ends when its WRITE is queued,
+ * not when it is answered, so a WRITE the kernel's own writeback started
+ * could still land after the change. From the changer thread only: the
+ * loop serves the requests this makes meanwhile. False if the view could
+ * not be opened (e.g. its mode lets no one read or write it).
+ */
+static bool write_back_view(struct coherence *c, const char *name, unsigned view)
+{
+	char path[PATH_MAX];
+	int fd;
+
+	if (snprintf(path, sizeof(path), "%s/%s/%s", c->mountpoint, view_name(view), name) >=
+	    (int)sizeof(path))
+		return false;
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 && errno == EACCES)	/* a view's mode is its file's */
+		fd = open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		log_msg(LOG_DEBUG, "writing back %s: %s", path, strerror(errno));
+		return false;
+	}
+	close(fd);
+	return true;
+}
+
+/* Step 1 of a job: the clients' dirty pages of the views it names, where a
+ * view is open for writing (only then can a client have mapped it shared
+ * and writable); an invalidation where the view cannot be opened. */
+static void write_back_views(struct coherence *c, const struct coherence_job *job)
+{
+	for (int i = 0; i < VIEW_COUNT; i++) {
+		unsigned view = view_at(i);
+
+		if ((job->write_back & view) && has_writers(c, job->slot, view) &&
+		    !write_back_view(c, job->name, view))
+			invalidate_now(c, job->slot, view, 0, 0, true);
+	}
+}
+
 static void run_job(struct coherence *c, struct coherence_job *job)
 {
 	struct ctl_effect changed = { 0 };
 	size_t reply = 0;
 	int err;
 
-	invalidate_now(c, job->slot, job->write_back, 0, 0, true);
+	write_back_views(c, job);
 	err = job->run(job, &changed, &reply);
 	if (changed.views)
 		invalidate_now(c, job->slot, changed.views, changed.off, changed.len, false);

@@ -476,7 +476,7 @@ static int run_mounted(struct daemon *d, unsigned flush_interval)
 {
 	int rc = EXIT_MOUNT;
 
-	if (fs_start(d->fs, d->se) == 0) {
+	if (fs_start(d->fs, d->se, d->cli->opts.mountpoint) == 0) {
 		d->flusher = flusher_start(d->table, flush_interval);
 		if (d->flusher && start_signal_thread(d) == 0) {
 			log_mounted(d->table, d->cli->opts.mountpoint);

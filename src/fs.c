@@ -616,7 +616,9 @@ static void defer_ctl_write(struct fs *fs, fuse_req_t req, const struct node *n,
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	cj->job = (struct coherence_job){ .req = req, .slot = n->slot, .run = run_ctl_job };
+	cj->job = (struct coherence_job){ .req = req, .slot = n->slot,
+					  .name = table_name(fs->table, n->slot),
+					  .run = run_ctl_job };
 	cj->fs = fs;
 	cj->file = node_ctl_file(n->kind);
 	cj->off = (uint64_t)off;
@@ -837,9 +839,9 @@ struct fs *fs_new(struct table *t, unsigned readahead, bool kernel_cache)
 	return fs;
 }
 
-int fs_start(struct fs *fs, struct fuse_session *se)
+int fs_start(struct fs *fs, struct fuse_session *se, const char *mountpoint)
 {
-	return coherence_start(fs->coherence, se);
+	return coherence_start(fs->coherence, se, mountpoint);
 }
 
 void fs_reloaded(struct fs *fs, const struct table_changes *changes)

@@ -726,6 +726,7 @@ static void test_a_path_under_the_mount_point_is_an_error_before_mounting(void)
 	char *mnt = path_join(dir, "mnt"), *abs_path, *text, *link = path_join(dir, "link");
 	struct config_mount mount = { mnt, false };
 	const char *paths[] = { "mnt/data", NULL, "link/data", "mnt/sub/../data" };
+	int rc;
 
 	make_folder("mnt");
 	make_folder("mnt/sub");
@@ -739,9 +740,10 @@ static void test_a_path_under_the_mount_point_is_an_error_before_mounting(void)
 	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
 		CU_ASSERT_FATAL(asprintf(&text, "[a]\npath = outside\n\n[b]\npath = %s\n",
 					 paths[i]) > 0);
-		CHECK(load_for_mount(&mount, text) == -1 && errs.count == 1,
-		      "path %s: %zu errors, the first: %s", paths[i], errs.count,
-		      first_error(&errs));
+		rc = load_for_mount(&mount, text);	/* before first_error(): it frees */
+
+		CHECK(rc == -1 && errs.count == 1, "path %s: %zu errors, the first: %s",
+		      paths[i], errs.count, first_error(&errs));
 		ASSERT_ERROR(5, "b", "is on the mount itself");
 		ASSERT_ERROR(5, "b", mnt);
 		free(text);
@@ -752,16 +754,16 @@ static void test_a_path_under_the_mount_point_is_an_error_before_mounting(void)
 	CU_ASSERT_EQUAL(load_for_mount(&mount, "[m]\npath = mnt\n"), -1);
 	ASSERT_ERROR(2, "m", "is on the mount itself");
 	/* Next to it, or with no mount to check against: fine. */
-	CHECK(load_for_mount(&mount, "[a]\npath = mntx/data\n\n[b]\npath = outside\n") == 0,
-	      "first error: %s", first_error(&errs));
-	CHECK(load_for_mount(NULL, "[b]\npath = mnt/data\n") == 0,
-	      "first error: %s", first_error(&errs));
+	rc = load_for_mount(&mount, "[a]\npath = mntx/data\n\n[b]\npath = outside\n");
+	CHECK(rc == 0, "first error: %s", first_error(&errs));
+	rc = load_for_mount(NULL, "[b]\npath = mnt/data\n");
+	CHECK(rc == 0, "first error: %s", first_error(&errs));
 	/* A mount point that is not there is the command line's error, later. */
 	free(abs_path);
 	abs_path = path_join(dir, "missing");
 	mount.point = abs_path;
-	CHECK(load_for_mount(&mount, "[b]\npath = mnt/data\n") == 0,
-	      "first error: %s", first_error(&errs));
+	rc = load_for_mount(&mount, "[b]\npath = mnt/data\n");
+	CHECK(rc == 0, "first error: %s", first_error(&errs));
 	free(abs_path);
 	free(link);
 	free(mnt);
@@ -773,6 +775,7 @@ static void test_a_file_on_the_mount_is_an_error_while_serving(void)
 {
 	struct config_mount mount = { "/proc", true };
 	struct stat st;
+	int rc;
 
 	make_file("outside", page);
 	CU_ASSERT_FATAL(stat("/proc/self/status", &st) == 0);
@@ -782,8 +785,8 @@ static void test_a_file_on_the_mount_is_an_error_while_serving(void)
 	ASSERT_ERROR(6, "p", "/proc/self/status is on the mount itself (/proc)");
 	/* A mount point with nothing mounted on it checks nothing. */
 	mount.point = dir;
-	CHECK(load_for_mount(&mount, "[a]\npath = outside\n") == 0,
-	      "first error: %s", first_error(&errs));
+	rc = load_for_mount(&mount, "[a]\npath = outside\n");
+	CHECK(rc == 0, "first error: %s", first_error(&errs));
 }
 
 void add_config_suite(void)
