@@ -70,6 +70,16 @@ void coherence_changed(struct coherence *c, size_t slot, unsigned views,
 void coherence_changed_later(struct coherence *c, size_t slot, unsigned views,
 			     uint64_t off, uint64_t len);
 
+/* As coherence_changed for each of the N CHANGES, but instead of waiting
+ * calls DONE(ARG) once the kernel has dropped the pages (at once, from
+ * this thread, where no view is open; else from a notifier thread; late,
+ * with a warning, past one second). A request that answers from DONE
+ * frees its thread meanwhile: with -s, the kernel may need that thread to
+ * serve a WRITE (a client's dirty page of a view it drops) to finish. */
+void coherence_changed_then(struct coherence *c, size_t slot,
+			    const struct ctl_effect *changes, size_t n,
+			    void (*done)(void *), void *arg);
+
 /*
  * A change of a region that clients' own mappings must not undo (SPEC:
  * what a client wrote through its mapping lands before any control command

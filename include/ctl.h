@@ -65,7 +65,8 @@ int ctl_write(struct region *r, enum ctl_file file, const char *text,
 	      size_t len, uint64_t offset, struct ctl_effect *effect);
 
 /* The views whose clients' dirty pages must reach the region before the
- * command in TEXT runs: those it reads or changes. */
+ * command in TEXT runs: those it reads or changes (rw for every command,
+ * as a cow view shows the file where it has not written). */
 unsigned ctl_write_back_views(enum ctl_file file, const char *text, size_t len);
 
 /* The text a read of FILE shows (status's key: value lines, resize's size

@@ -66,10 +66,17 @@ void table_each(struct table *t, void (*fn)(size_t slot, struct region *r, void 
 /* The live entries, and the bytes of their regions (ro and rw size). */
 void table_totals(struct table *t, size_t *entries, uint64_t *bytes);
 
+/* Whether a reload to CFG would take SLOT's region away: its entry is
+ * removed, or maps something else now (see table_reload). */
+bool table_reload_remaps(struct table *t, size_t slot, const struct config *cfg);
+
 /*
  * Makes the table match CFG: new entries get new slots, removed ones lose
- * their region (flushed and closed), entries whose settings changed, or
- * whose path now names another file, get a new region in the same slot.
+ * their region (flushed and closed). An entry that maps something else now
+ * (its path, offset, length or anonymous changed, or its path names
+ * another file) is removed and added again in a new slot: new inode
+ * numbers, so that nothing opened before reaches the new file. An entry
+ * whose other keys changed gets a new region in the same slot.
  * All or nothing: everything that can fail (the new regions, the new
  * slots and their names, the name index) is made first; if one cannot be,
  * nothing changes and ERRS says why, one line per reason (returns -1).

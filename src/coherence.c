@@ -202,37 +202,55 @@ static bool note_change(struct coherence *c, size_t slot, unsigned view)
 	return atomic_load(&v->opens) > 0;
 }
 
-static void post_changes(struct coherence *c, size_t slot, unsigned views,
-			 uint64_t off, uint64_t len, bool wait)
+/* Adds to *BATCH (made on first use) the invalidations of SLOT's open
+ * VIEWS over [OFF, OFF + LEN). */
+static void post_change(struct coherence *c, struct inval_batch **batch, size_t slot,
+			unsigned views, uint64_t off, uint64_t len)
 {
-	struct inval_batch *batch = NULL;	/* made only if a view is open */
-
 	for (int i = 0; i < VIEW_COUNT; i++) {
 		unsigned view = view_at(i);
 
 		if (!(views & view) || !note_change(c, slot, view))
 			continue;
-		if (!batch)
-			batch = notifier_batch(c->notifier);
-		notifier_inval_inode(c->notifier, batch, node_ino(slot, node_of_view(view)),
+		if (!*batch)
+			*batch = notifier_batch(c->notifier);
+		notifier_inval_inode(c->notifier, *batch, node_ino(slot, node_of_view(view)),
 				     (off_t)off, (off_t)len);
 	}
-	if (wait)
-		notifier_wait(c->notifier, batch);
-	else
-		notifier_send(c->notifier, batch);
+}
+
+/* The batch of SLOT's open VIEWS over [OFF, OFF + LEN), or NULL where no
+ * view is open. */
+static struct inval_batch *post_changes(struct coherence *c, size_t slot, unsigned views,
+					uint64_t off, uint64_t len)
+{
+	struct inval_batch *batch = NULL;
+
+	post_change(c, &batch, slot, views, off, len);
+	return batch;
 }
 
 void coherence_changed(struct coherence *c, size_t slot, unsigned views,
 		       uint64_t off, uint64_t len)
 {
-	post_changes(c, slot, views, off, len, true);
+	notifier_wait(c->notifier, post_changes(c, slot, views, off, len));
 }
 
 void coherence_changed_later(struct coherence *c, size_t slot, unsigned views,
 			     uint64_t off, uint64_t len)
 {
-	post_changes(c, slot, views, off, len, false);
+	notifier_send(c->notifier, post_changes(c, slot, views, off, len));
+}
+
+void coherence_changed_then(struct coherence *c, size_t slot,
+			    const struct ctl_effect *changes, size_t n,
+			    void (*done)(void *), void *arg)
+{
+	struct inval_batch *batch = NULL;
+
+	for (size_t i = 0; i < n; i++)
+		post_change(c, &batch, slot, changes[i].views, changes[i].off, changes[i].len);
+	notifier_then(c->notifier, batch, done, arg);
 }
 
 /* ---- deferred changes ---- */
@@ -378,17 +396,16 @@ static bool has_view(unsigned views, unsigned view)
 void coherence_reloaded(struct coherence *c, struct table *t,
 			const struct table_changes *changes)
 {
-	/* A removed entry's nodes answer ESTALE from now on, so nothing waits
-	 * for its pages to go (a client's dirty page of it would be written
-	 * back first, to no region); a changed entry's pages must be gone
-	 * before the reply to any later read. */
-	struct inval_batch *changed = notifier_batch(c->notifier);
-	struct inval_batch *removed = notifier_batch(c->notifier);
+	/* Names and a changed entry's pages are gone before the reply to any
+	 * later request; a removed entry's pages are only dropped, as its
+	 * nodes answer ESTALE from now on (and what clients wrote through its
+	 * mappings was written back before the reload). */
+	struct inval_batch *now = notifier_batch(c->notifier);
+	struct inval_batch *later = notifier_batch(c->notifier);
 
 	for (size_t i = 0; i < changes->count; i++) {
 		const struct table_change *ch = &changes->list[i];
 		const char *name = table_name(t, ch->slot);
-		struct inval_batch *batch = ch->views_after ? changed : removed;
 
 		for (size_t d = 0; d < NODE_TOPS; d++) {
 			unsigned view = node_tops[d].view;
@@ -400,12 +417,12 @@ void coherence_reloaded(struct coherence *c, struct table *t,
 			/* A name that went: the kernel forgets it, and the
 			 * pages of the inode it named. */
 			if (was && !is)
-				notifier_inval_entry(c->notifier, batch, node_tops[d].ino, name);
+				notifier_inval_entry(c->notifier, now, node_tops[d].ino, name);
 			if (was && view)
-				notifier_inval_inode(c->notifier, batch,
+				notifier_inval_inode(c->notifier, ch->views_after ? now : later,
 						     node_ino(ch->slot, node_of_view(view)), 0, 0);
 		}
 	}
-	notifier_send(c->notifier, removed);
-	notifier_wait(c->notifier, changed);
+	notifier_send(c->notifier, later);
+	notifier_wait(c->notifier, now);
 }

@@ -258,7 +258,9 @@ unsigned ctl_write_back_views(enum ctl_file file, const char *text, size_t len)
 	case CTL_STATUS:
 		return 0;
 	default:
-		return needed_view(file, text, len);
+		/* A cow command reads the cow pages it has not written from
+		 * the file, where an rw client's dirty pages belong first. */
+		return needed_view(file, text, len) == VIEW_COW ? VIEW_RW | VIEW_COW : VIEW_RW;
 	}
 }
 

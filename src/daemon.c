@@ -161,35 +161,6 @@ static int take_signals(void)
 	return pthread_sigmask(SIG_UNBLOCK, &set, NULL) == 0 ? 0 : -1;
 }
 
-/* SIGHUP: the config and the --map arguments are read anew; a broken
- * config changes nothing. */
-static void reload(struct daemon *d)
-{
-	struct errors errs = { 0 };
-	struct table_changes changes;
-	struct config cfg;
-	const struct cli *cli = d->cli;
-
-	log_msg(LOG_INFO, "SIGHUP: reloading %s", d->config_file ? d->config_file : "--map entries");
-	if (config_load_all(d->config_file, cli->maps, cli->n_maps, d->start_dir,
-			    &(struct config_mount){ cli->opts.mountpoint, true }, &cfg,
-			    &errs) == 0 &&
-	    table_reload(d->table, &cfg, &changes, &errs) == 0) {
-		fs_reloaded(d->fs, &changes);
-		log_set_level(cfg.log_level);
-		flusher_set_interval(d->flusher, cfg.flush_interval);
-		log_msg(LOG_INFO, "reloaded: %zu added, %zu removed, %zu changed",
-			changes.added, changes.removed, changes.changed);
-		table_changes_free(&changes);
-	} else {
-		for (size_t i = 0; i < errs.count; i++)
-			log_msg(LOG_ERR, "%s", errs.lines[i]);
-		log_msg(LOG_ERR, "reload failed: the mount stays as it was");
-	}
-	errors_free(&errs);
-	config_free(&cfg);
-}
-
 /*
  * fdatasync(2) of NAME in the mount's folder DIR (fd DIR_FD). The kernel
  * first writes back the file's dirty pages, whoever mapped it, and answers
@@ -210,6 +181,20 @@ static bool write_back_file(int dir_fd, const char *dir, const char *name)
 	if (fd >= 0)
 		close(fd);
 	return err != ENOTCONN;
+}
+
+/* NAME's file in the mount's folder DIR (rw or cow), if it has one there,
+ * as write_back_file. */
+static void write_back_in(int root, const char *dir, const char *name)
+{
+	int fd = openat(root, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct stat st;
+
+	if (fd < 0)
+		return;
+	if (fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+		write_back_file(fd, dir, name);
+	close(fd);
 }
 
 /* Every file of the mount's folder DIR (rw or cow), as write_back_file. */
@@ -245,7 +230,8 @@ static void write_back_folder(int root, const char *dir)
  * make every plain unmount (fusermount3 -u) fail with EBUSY; its device
  * number tells it from a file system mounted over the mount point since.
  */
-static void write_back(const struct daemon *d)
+/* The mount's root, opened now, or -1 (logged); see write_back(). */
+static int open_mount_root(const struct daemon *d)
 {
 	const char *mnt = d->cli->opts.mountpoint;
 	int root = open(mnt, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -259,11 +245,84 @@ static void write_back(const struct daemon *d)
 			"mappings: %s is not this mount%s", mnt,
 			d->dev ? " any more" : " (it was not in mountinfo)");
 	} else {
-		write_back_folder(root, "rw");
-		write_back_folder(root, "cow");
+		return root;
 	}
 	if (root >= 0)
 		close(root);
+	return -1;
+}
+
+static void write_back(const struct daemon *d)
+{
+	int root = open_mount_root(d);
+
+	if (root < 0)
+		return;
+	write_back_folder(root, "rw");
+	write_back_folder(root, "cow");
+	close(root);
+}
+
+/*
+ * Before a reload to CFG takes regions away (entries removed, or remapped
+ * to other bytes: SPEC "Lifecycle"), what clients wrote through their
+ * mappings of those entries' views goes into the old regions, as
+ * write_back() does for all at an unmount; the reload then flushes and
+ * closes them. A view that cannot be written back is logged, and the
+ * reload goes on.
+ */
+static void write_back_leaving(const struct daemon *d, const struct config *cfg)
+{
+	int root = -1;
+
+	for (size_t slot = 0; slot < table_slots(d->table); slot++) {
+		if (!table_reload_remaps(d->table, slot, cfg))
+			continue;
+		if (root < 0 && (root = open_mount_root(d)) < 0)
+			return;
+		write_back_in(root, "rw", table_name(d->table, slot));
+		write_back_in(root, "cow", table_name(d->table, slot));
+	}
+	if (root >= 0)
+		close(root);
+}
+
+/* table_reload(), once the regions it takes away hold what clients wrote
+ * through their mappings. */
+static int table_reload_after_write_back(struct daemon *d, const struct config *cfg,
+					 struct table_changes *changes, struct errors *errs)
+{
+	write_back_leaving(d, cfg);
+	return table_reload(d->table, cfg, changes, errs);
+}
+
+/* SIGHUP: the config and the --map arguments are read anew; a broken
+ * config changes nothing. */
+static void reload(struct daemon *d)
+{
+	struct errors errs = { 0 };
+	struct table_changes changes;
+	struct config cfg;
+	const struct cli *cli = d->cli;
+
+	log_msg(LOG_INFO, "SIGHUP: reloading %s", d->config_file ? d->config_file : "--map entries");
+	if (config_load_all(d->config_file, cli->maps, cli->n_maps, d->start_dir,
+			    &(struct config_mount){ cli->opts.mountpoint, true }, &cfg,
+			    &errs) == 0 &&
+	    table_reload_after_write_back(d, &cfg, &changes, &errs) == 0) {
+		fs_reloaded(d->fs, &changes);
+		log_set_level(cfg.log_level);
+		flusher_set_interval(d->flusher, cfg.flush_interval);
+		log_msg(LOG_INFO, "reloaded: %zu added, %zu removed, %zu changed",
+			changes.added, changes.removed, changes.changed);
+		table_changes_free(&changes);
+	} else {
+		for (size_t i = 0; i < errs.count; i++)
+			log_msg(LOG_ERR, "%s", errs.lines[i]);
+		log_msg(LOG_ERR, "reload failed: the mount stays as it was");
+	}
+	errors_free(&errs);
+	config_free(&cfg);
 }
 
 /* Whether the loop returned within MS milliseconds. */

@@ -414,6 +414,77 @@ static int open_counted_view(struct fs *fs, const struct node *n,
 	return 0;
 }
 
+/*
+ * A reply held until the kernel has dropped what its request made stale
+ * in the views (coherence_changed_then), so that no reader sees old bytes
+ * after it, while this thread goes on serving: with -s the kernel may need
+ * it to take a client's dirty page of a view being dropped.
+ */
+struct held_reply {
+	enum { HELD_WRITE, HELD_ATTR, HELD_OPEN } kind;
+	struct fs *fs;
+	fuse_req_t req;
+	fuse_ino_t ino;			/* HELD_ATTR */
+	size_t written;			/* HELD_WRITE, and what it made stale */
+	struct ctl_effect self;		/* in the view it wrote */
+	struct fuse_file_info fi;	/* HELD_OPEN, of VIEW */
+	unsigned view;
+	size_t slot;
+};
+
+static void send_reply(const struct held_reply *h)
+{
+	switch (h->kind) {
+	case HELD_WRITE:
+		fuse_reply_write(h->req, h->written);
+		/* Only now: until the reply the kernel keeps the written
+		 * pages locked, and a notifier thread would wait for them. */
+		if (h->self.views)
+			coherence_changed_later(h->fs->coherence, h->slot, h->self.views,
+						h->self.off, h->self.len);
+		break;
+	case HELD_ATTR:
+		fs_getattr(h->req, h->ino, NULL);
+		break;
+	case HELD_OPEN:
+		if (fuse_reply_open(h->req, &h->fi) == -ENOENT)	/* opener gone */
+			coherence_release(h->fs->coherence, h->slot, h->view,
+					  is_writing(h->fi.flags));
+		break;
+	}
+}
+
+static void send_held_reply(void *arg)
+{
+	send_reply(arg);
+	free(arg);
+}
+
+/* Sends H once the N STALE changes of H's slot are gone from the kernel's
+ * caches (at once where nothing is stale). */
+static void reply_after(const struct held_reply *h, const struct ctl_effect *stale, size_t n)
+{
+	struct held_reply *copy;
+	unsigned views = 0;
+
+	for (size_t i = 0; i < n; i++)
+		views |= stale[i].views;
+	if (!views) {
+		send_reply(h);
+		return;
+	}
+	copy = malloc(sizeof(*copy));
+	if (!copy) {	/* out of memory: the old way, waiting here */
+		for (size_t i = 0; i < n; i++)
+			coherence_changed(h->fs->coherence, h->slot, stale[i].views,
+					  stale[i].off, stale[i].len);
+		send_reply(h);
+		return;
+	}
+	*copy = *h;
+	coherence_changed_then(h->fs->coherence, h->slot, stale, n, send_held_reply, copy);
+}
+
 static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct fs *fs = req_fs(req);
@@ -431,15 +502,15 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	node_put(fs, &n);
 	if (refreshed)	/* a change made outside: not waited for */
 		coherence_changed_later(fs->coherence, n.slot, VIEW_ALL, 0, 0);
-	if (changed)
-		coherence_changed(fs->coherence, n.slot, changed, 0, 0);
-	if (err) {
+	if (err)
 		fuse_reply_err(req, err);
-		return;
-	}
-	if (fuse_reply_open(req, fi) == -ENOENT && node_is_view(n.kind))
-		coherence_release(fs->coherence, n.slot, node_view(n.kind),
-				  is_writing(fi->flags));	/* opener gone */
+	else if (!node_is_view(n.kind))
+		fuse_reply_open(req, fi);
+	else
+		reply_after(&(struct held_reply){ .kind = HELD_OPEN, .fs = fs, .req = req,
+						  .fi = *fi, .view = node_view(n.kind),
+						  .slot = n.slot },
+			    &(struct ctl_effect){ changed, 0, 0 }, 1);
 }
 
 static void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -523,8 +594,11 @@ static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 
 /* What a write to a view made stale in the kernel's caches. */
 struct write_effect {
-	struct ctl_effect others;	/* the other views: waited for */
-	struct ctl_effect self;		/* the written view: sent, not waited for */
+	/* Gone before the reply: the other views, and the written view's
+	 * pages between its old end and the write, which the write does not
+	 * hold locked. */
+	struct ctl_effect before[2];
+	struct ctl_effect self;		/* the written view: sent after the reply */
 };
 
 /* An rw write shows through ro and unwritten cow pages; a cow write changes
@@ -536,17 +610,20 @@ struct write_effect {
 static struct write_effect write_effect(unsigned view, uint64_t kernel_off, uint64_t at,
 					size_t written, uint64_t size_before, bool refreshed)
 {
-	uint64_t from = size_before & ~(uint64_t)4095;
-	struct write_effect e = { { 0 }, { 0 } };
+	uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
+	uint64_t from = size_before & ~(page - 1), at_page = at & ~(page - 1);
+	struct write_effect e = { { { 0 }, { 0 } }, { 0 } };
 
 	if (refreshed || at != kernel_off) {
-		e.others = (struct ctl_effect){ VIEW_ALL & ~view, 0, 0 };
+		e.before[0] = (struct ctl_effect){ VIEW_ALL & ~view, 0, 0 };
 		e.self = (struct ctl_effect){ view, 0, 0 };
 	} else if (at + written > size_before) {
-		e.others = (struct ctl_effect){ VIEW_ALL & ~view, at < from ? at : from, 0 };
+		e.before[0] = (struct ctl_effect){ VIEW_ALL & ~view, at < from ? at : from, 0 };
+		if (at_page > from)
+			e.before[1] = (struct ctl_effect){ view, from, at_page - from };
 		e.self = (struct ctl_effect){ view, from, 0 };
 	} else if (view == VIEW_RW) {
-		e.others = (struct ctl_effect){ VIEW_RO | VIEW_COW, at, written };
+		e.before[0] = (struct ctl_effect){ VIEW_RO | VIEW_COW, at, written };
 	}
 	return e;
 }
@@ -632,7 +709,7 @@ static void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 		     off_t off, struct fuse_file_info *fi)
 {
 	struct fs *fs = req_fs(req);
-	struct write_effect effect = { { 0 }, { 0 } };
+	struct write_effect effect = { { { 0 }, { 0 } }, { 0 } };
 	size_t written = 0;
 	struct node n;
 	int err = node_get(fs, ino, &n);
@@ -647,16 +724,15 @@ static void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 		err = EISDIR;
 	}
 	node_put(fs, &n);
-	if (effect.self.views)
-		coherence_changed_later(fs->coherence, n.slot, effect.self.views,
-					effect.self.off, effect.self.len);
-	if (effect.others.views)
-		coherence_changed(fs->coherence, n.slot, effect.others.views,
-				  effect.others.off, effect.others.len);
-	if (err)
+	if (err) {	/* nothing written; a refresh may have changed sizes */
+		coherence_changed_later(fs->coherence, n.slot,
+					effect.self.views | effect.before[0].views, 0, 0);
 		fuse_reply_err(req, err);
-	else
-		fuse_reply_write(req, written);
+		return;
+	}
+	reply_after(&(struct held_reply){ .kind = HELD_WRITE, .fs = fs, .req = req,
+					  .written = written, .self = effect.self, .slot = n.slot },
+		    effect.before, 2);
 }
 
 /* ---- attributes set ---- */
@@ -691,12 +767,12 @@ static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	}
 	/* Times are accepted and left alone: they are the backing file's. */
 	node_put(fs, &n);
-	if (resized)
-		coherence_changed(fs->coherence, n.slot, VIEW_RO | VIEW_COW, 0, 0);
 	if (err)
 		fuse_reply_err(req, err);
 	else
-		fs_getattr(req, ino, NULL);
+		reply_after(&(struct held_reply){ .kind = HELD_ATTR, .fs = fs, .req = req,
+						  .ino = ino, .slot = n.slot },
+			    &(struct ctl_effect){ resized ? VIEW_RO | VIEW_COW : 0, 0, 0 }, 1);
 }
 
 static void fs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,

@@ -20,7 +20,12 @@
  * (the waiter, or the thread that sends the last item after a timeout). */
 struct inval_batch {
 	int pending;	/* items not sent yet */
-	int refs;	/* the waiter's, and one per pending item */
+	int refs;	/* the waiter's (or the held list's), one per pending item */
+	/* notifier_then's: called once all is sent, or at DEADLINE */
+	void (*done)(void *);
+	void *done_arg;
+	struct timespec deadline;		/* CLOCK_MONOTONIC */
+	struct inval_batch *next_held, *prev_held;
 };
 
 struct inval {
@@ -39,17 +44,28 @@ struct notifier {
 	pthread_t threads[MAX_THREADS];
 	int n_threads, idle;
 	bool started, stopping;
+	/* Batches whose DONE waits, oldest first; the reaper calls DONE of
+	 * one that is still not sent at its deadline. */
+	struct inval_batch *held_head, *held_tail;
+	pthread_cond_t held;
+	pthread_t reaper;
+	bool has_reaper;
 };
 
 struct notifier *notifier_new(void)
 {
 	struct notifier *n = calloc(1, sizeof(*n));
+	pthread_condattr_t attr;
 
 	if (!n)
 		return NULL;
 	pthread_mutex_init(&n->mu, NULL);
 	pthread_cond_init(&n->work, NULL);
 	pthread_cond_init(&n->sent, NULL);
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(&n->held, &attr);
+	pthread_condattr_destroy(&attr);
 	return n;
 }
 
@@ -67,10 +83,17 @@ static void send_one(struct fuse_session *se, const struct inval *v)
 			v->name ? v->name : "pages", (unsigned long)v->ino, strerror(-err));
 }
 
+/* Drops N of B's references; the last one frees it. */
+static void release_refs(struct inval_batch *b, int n)
+{
+	b->refs -= n;
+	if (b->refs == 0)
+		free(b);
+}
+
 static void release_batch(struct inval_batch *b)
 {
-	if (--b->refs == 0)
-		free(b);
+	release_refs(b, 1);
 }
 
 static bool pop(struct notifier *n, struct inval *v)
@@ -81,6 +104,91 @@ static bool pop(struct notifier *n, struct inval *v)
 	n->head = (n->head + 1) % n->cap;
 	n->count--;
 	return true;
+}
+
+/* Takes B off the held list and returns its DONE (NULL if the reaper
+ * took it first); caller holds mu, and releases the held list's ref. */
+static void (*unhold(struct notifier *n, struct inval_batch *b))(void *)
+{
+	void (*done)(void *) = b->done;
+
+	b->done = NULL;
+	if (b->prev_held)
+		b->prev_held->next_held = b->next_held;
+	else
+		n->held_head = b->next_held;
+	if (b->next_held)
+		b->next_held->prev_held = b->prev_held;
+	else
+		n->held_tail = b->prev_held;
+	return done;
+}
+
+/* Calls DONE(ARG) with mu dropped: it answers a request. */
+static void call_done(struct notifier *n, void (*done)(void *), void *arg)
+{
+	pthread_mutex_unlock(&n->mu);
+	done(arg);
+	pthread_mutex_lock(&n->mu);
+}
+
+/* One item of B was sent; caller holds mu. */
+static void finish_item(struct notifier *n, struct inval_batch *b)
+{
+	void (*done)(void *) = NULL;
+	void *arg = b->done_arg;
+	int refs = 1;	/* the item's */
+
+	if (--b->pending == 0 && b->done) {
+		done = unhold(n, b);
+		refs++;	/* and the held list's */
+	}
+	release_refs(b, refs);
+	pthread_cond_broadcast(&n->sent);
+	if (done)
+		call_done(n, done, arg);
+}
+
+static bool passed(const struct timespec *deadline)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return now.tv_sec > deadline->tv_sec ||
+	       (now.tv_sec == deadline->tv_sec && now.tv_nsec >= deadline->tv_nsec);
+}
+
+/* Answers the held requests whose batch is still not sent at its deadline:
+ * late rather than never, should it be stuck behind requests that cannot
+ * be served (as notifier_wait's bound). */
+static void *reaper_main(void *arg)
+{
+	struct notifier *n = arg;
+
+	pthread_mutex_lock(&n->mu);
+	while (!n->stopping) {
+		struct inval_batch *b = n->held_head;
+		void (*done)(void *);
+		void *done_arg;
+
+		if (!b) {
+			pthread_cond_wait(&n->held, &n->mu);
+			continue;
+		}
+		if (!passed(&b->deadline)) {
+			pthread_cond_timedwait(&n->held, &n->mu, &b->deadline);
+			continue;
+		}
+		done_arg = b->done_arg;
+		done = unhold(n, b);
+		release_batch(b);
+		log_msg(LOG_WARNING, "replying before the kernel dropped stale pages "
+			"(invalidation still pending after %d ms, reply held): a reader may "
+			"see old bytes until it does", WAIT_MS);
+		call_done(n, done, done_arg);
+	}
+	pthread_mutex_unlock(&n->mu);
+	return NULL;
 }
 
 static void *notifier_main(void *arg)
@@ -100,9 +208,7 @@ static void *notifier_main(void *arg)
 		free(v.name);
 		pthread_mutex_lock(&n->mu);
 		n->idle++;
-		v.batch->pending--;
-		release_batch(v.batch);
-		pthread_cond_broadcast(&n->sent);
+		finish_item(n, v.batch);
 	}
 	pthread_mutex_unlock(&n->mu);
 	return NULL;
@@ -122,7 +228,8 @@ int notifier_start(struct notifier *n, struct fuse_session *se)
 	pthread_mutex_lock(&n->mu);
 	n->se = se;
 	add_thread(n);
-	n->started = n->n_threads > 0;
+	n->has_reaper = thread_start(&n->reaper, reaper_main, n) == 0;
+	n->started = n->n_threads > 0 && n->has_reaper;
 	pthread_mutex_unlock(&n->mu);
 	return n->started ? 0 : EAGAIN;
 }
@@ -132,10 +239,14 @@ void notifier_free(struct notifier *n)
 	pthread_mutex_lock(&n->mu);
 	n->stopping = true;
 	pthread_cond_broadcast(&n->work);
+	pthread_cond_broadcast(&n->held);
 	pthread_mutex_unlock(&n->mu);
 	for (int i = 0; i < n->n_threads; i++)
 		pthread_join(n->threads[i], NULL);
+	if (n->has_reaper)
+		pthread_join(n->reaper, NULL);
 	free(n->queue);
+	pthread_cond_destroy(&n->held);
 	pthread_mutex_destroy(&n->mu);
 	pthread_cond_destroy(&n->work);
 	pthread_cond_destroy(&n->sent);
@@ -211,6 +322,37 @@ void notifier_send(struct notifier *n, struct inval_batch *b)
 	pthread_mutex_lock(&n->mu);
 	release_batch(b);
 	pthread_mutex_unlock(&n->mu);
+}
+
+void notifier_then(struct notifier *n, struct inval_batch *b, void (*done)(void *),
+		   void *arg)
+{
+	bool now;
+
+	if (!b) {
+		done(arg);
+		return;
+	}
+	pthread_mutex_lock(&n->mu);
+	now = b->pending == 0;
+	if (now) {
+		release_batch(b);
+	} else {	/* the waiter's ref becomes the held list's */
+		b->done = done;
+		b->done_arg = arg;
+		clock_gettime(CLOCK_MONOTONIC, &b->deadline);
+		b->deadline.tv_sec += WAIT_MS / 1000;
+		b->prev_held = n->held_tail;
+		if (n->held_tail)
+			n->held_tail->next_held = b;
+		else
+			n->held_head = b;
+		n->held_tail = b;
+		pthread_cond_signal(&n->held);
+	}
+	pthread_mutex_unlock(&n->mu);
+	if (now)
+		done(arg);
 }
 
 void notifier_wait(struct notifier *n, struct inval_batch *b)

@@ -43,4 +43,10 @@ void notifier_wait(struct notifier *n, struct inval_batch *b);
 /* Releases B without waiting: its items are sent when a thread can. */
 void notifier_send(struct notifier *n, struct inval_batch *b);
 
+/* Releases B and calls DONE(ARG) once all of B was sent: at once, from
+ * this thread, if it already was (or B is NULL), else from the notifier
+ * thread that sends its last item. No time bound: nothing waits. */
+void notifier_then(struct notifier *n, struct inval_batch *b, void (*done)(void *),
+		   void *arg);
+
 #endif

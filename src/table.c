@@ -255,6 +255,7 @@ void table_totals(struct table *t, size_t *entries, uint64_t *bytes)
  * and name, made beforehand. */
 struct plan {
 	long slot;		/* -1: a new slot */
+	long replaces;		/* the slot a remapped entry leaves, or -1 */
 	struct region *region;
 	size_t new_slot;	/* where slot is -1 */
 	char *name;		/* the new slot's name, where slot is -1 */
@@ -274,8 +275,41 @@ static void note_change(struct table_changes *c, size_t slot, unsigned before,
 		c->changed++;
 }
 
+/* The config entry named NAME, or NULL. */
+static const struct config_entry *config_entry_named(const struct config *cfg,
+						     const char *name)
+{
+	for (size_t i = 0; i < cfg->n_entries; i++)
+		if (strcmp(cfg->entries[i].entry.name, name) == 0)
+			return &cfg->entries[i];
+	return NULL;
+}
+
+/* Whether a region now mapping OLD maps what E says: the same bytes of the
+ * same file (a file replaced under the same path is another). */
+static bool maps_the_same(const struct region *old, const struct entry *e)
+{
+	return entry_same_mapping(region_entry(old), e) && region_file_is_current(old);
+}
+
+bool table_reload_remaps(struct table *t, size_t slot, const struct config *cfg)
+{
+	struct region *r = table_get(t, slot);
+	const struct config_entry *e;
+	bool remaps;
+
+	if (!r)
+		return false;
+	e = config_entry_named(cfg, table_name(t, slot));
+	remaps = !e || !maps_the_same(r, &e->entry);
+	table_put(t, slot);
+	return remaps;
+}
+
 /* Opens the regions the new config needs; false (all closed again) if one
- * cannot be. */
+ * cannot be. An entry that maps something else now (path, offset, length,
+ * anonymous, or the file under its path) gets a new slot, and so new
+ * inode numbers: what was opened before must never reach the new file. */
 static bool prepare(struct table *t, const struct config *cfg, struct plan *plan,
 		    struct errors *errs)
 {
@@ -287,9 +321,12 @@ static bool prepare(struct table *t, const struct config *cfg, struct plan *plan
 		struct slot *s = slot >= 0 ? slot_at(t, (size_t)slot) : NULL;
 
 		plan[i].slot = slot;
-		/* A file replaced under the same path is a change too. */
-		if (!s || !entry_same(region_entry(s->region), &e->entry) ||
-		    !region_file_is_current(s->region))
+		plan[i].replaces = -1;
+		if (s && !maps_the_same(s->region, &e->entry)) {
+			plan[i].slot = -1;
+			plan[i].replaces = slot;
+		}
+		if (plan[i].slot < 0 || !entry_same(region_entry(s->region), &e->entry))
 			plan[i].region = open_region(cfg, e, errs);
 	}
 	if (errs->count == before)
@@ -329,6 +366,19 @@ static bool reserve_slots(struct table *t, const struct config *cfg, struct plan
 	return errs->count == before;
 }
 
+/* A remapped entry was noted as removed from one slot and added in
+ * another: to the user it is one entry that changed. */
+static void count_remaps_as_changes(const struct config *cfg, const struct plan *plan,
+				    struct table_changes *changes)
+{
+	for (size_t i = 0; i < cfg->n_entries; i++)
+		if (plan[i].replaces >= 0) {
+			changes->added--;
+			changes->removed--;
+			changes->changed++;
+		}
+}
+
 /* Puts REGION in slot S (NULL: removes the entry) once no request uses the
  * old one; returns the old one. */
 static struct region *swap_region(struct slot *s, struct region *region)
@@ -342,12 +392,15 @@ static struct region *swap_region(struct slot *s, struct region *region)
 	return old;
 }
 
-static bool in_config(const struct config *cfg, const char *name)
+/* Whether a reload to CFG with PLAN takes SLOT's region away: its entry is
+ * gone, or remapped into a new slot. */
+static bool leaves(const struct config *cfg, const struct plan *plan, size_t slot,
+		   const char *name)
 {
 	for (size_t i = 0; i < cfg->n_entries; i++)
-		if (strcmp(cfg->entries[i].entry.name, name) == 0)
+		if (plan[i].replaces == (long)slot)
 			return true;
-	return false;
+	return !config_entry_named(cfg, name);
 }
 
 /* Undoes what a refused reload made: PLAN's regions and names. */
@@ -391,7 +444,7 @@ int table_reload(struct table *t, const struct config *cfg,
 	for (size_t i = 0; i < n_old; i++) {
 		struct slot *s = slot_at(t, i);
 
-		if (s->region && !in_config(cfg, s->name)) {
+		if (s->region && leaves(cfg, plan, i, s->name)) {
 			note_change(changes, i, region_entry(s->region)->views, 0);
 			closing[n_closing++] = swap_region(s, NULL);
 		}
@@ -415,6 +468,7 @@ int table_reload(struct table *t, const struct config *cfg,
 	}
 	index_names_into(t, by_name);
 	pthread_rwlock_unlock(&t->names_lock);
+	count_remaps_as_changes(cfg, plan, changes);
 	if (!changes->count)
 		table_changes_free(changes);	/* no list where nothing changed */
 	for (size_t i = 0; i < n_closing; i++)

@@ -551,23 +551,45 @@ class Reload(TmpDirCase):
         self.assertEqual(self.stop(m), 0, m.stderr)
 
     def test_changed_resizable_and_length(self):
+        """SPEC SIGHUP: an entry whose `length` changed is a new entry under
+        the same name, with new inode numbers for its views and ctl/ files;
+        descriptors opened before fail with ESTALE and never reach it."""
         m = self.start('[w]\npath = b.bin\nlength = 4K\n')
         before = self.inodes(m, 'w')
         ro = self.opened(m.path('ro', 'w'), os.O_RDONLY)
         rw = self.opened(m.path('rw', 'w'), os.O_RDWR)
         self.assertEqual(os.pread(ro, 3 * PAGE, 0), self.FILES['b.bin'][:PAGE])
         self.hup(m, '[w]\npath = b.bin\nlength = 8K\nresizable = no\n')
-        self.assertTrue(wait_until(lambda: os.stat(m.path('ro', 'w')).st_size == 2 * PAGE),
-                        m.stderr)
-        self.assertEqual(self.inodes(m, 'w'), before)
+        self.wait_log(m, 'reloaded: 0 added, 0 removed, 1 changed')
+        self.assertEqual(os.stat(m.path('ro', 'w')).st_size, 2 * PAGE)
+        after = self.inodes(m, 'w')
+        for v in before:
+            self.assertNotEqual(after[v], before[v], '%s/w kept its inode number' % v)
         st = m.ctl_status('w')
         self.assertEqual((st['size'], st['resizable']), ('8192', 'no'))
-        self.assertEqual(os.pread(ro, 3 * PAGE, 0), self.FILES['b.bin'][:2 * PAGE],
-                         'a descriptor opened before reads the new region')
+        self.assertErrno(errno.ESTALE, os.pread, ro, 3 * PAGE, 0)
+        self.assertErrno(errno.ESTALE, os.pwrite, rw, b'via old fd', 10)
+        self.assertEqual(m.read_backing('b.bin'), self.FILES['b.bin'])
+        new_rw = self.opened(m.path('rw', 'w'), os.O_RDWR)
+        self.assertErrno(errno.EPERM, os.ftruncate, new_rw, 100)
+        self.assertEqual(os.pwrite(new_rw, b'via new fd', 10), 10)
+        self.assertEqual(m.read_backing('b.bin')[10:20], b'via new fd')
+        self.assertEqual(os.path.getsize(m.backing('b.bin')), 3 * PAGE)
+        self.assertEqual(self.stop(m), 0, m.stderr)
+
+    def test_changed_advice_and_resizable_keep_the_inode_numbers(self):
+        """SPEC SIGHUP: an entry whose other keys changed keeps its inode
+        numbers and takes the new settings."""
+        m = self.start('[w]\npath = b.bin\n')
+        before = self.inodes(m, 'w')
+        rw = self.opened(m.path('rw', 'w'), os.O_RDWR)
+        self.hup(m, '[w]\npath = b.bin\nresizable = no\nadvice = random\n')
+        self.wait_log(m, 'reloaded: 0 added, 0 removed, 1 changed')
+        self.assertEqual(self.inodes(m, 'w'), before)
+        self.assertEqual(m.ctl_status('w')['resizable'], 'no')
         self.assertErrno(errno.EPERM, os.ftruncate, rw, 100)
         self.assertEqual(os.pwrite(rw, b'via old fd', 10), 10)
         self.assertEqual(m.read_backing('b.bin')[10:20], b'via old fd')
-        self.assertEqual(os.path.getsize(m.backing('b.bin')), 3 * PAGE)
         self.assertEqual(self.stop(m), 0, m.stderr)
 
     def broken_reload(self, m, config):
@@ -648,7 +670,9 @@ class Reload(TmpDirCase):
         self.assertTrue(wait_until(lambda: read_file(m.path('ro', 'b')) == new), m.stderr)
         for v in ('rw', 'cow'):
             self.assertEqual(read_file(m.path(v, 'b')), new, v)
-        self.assertEqual(self.inodes(m, 'b'), ino)
+        after = self.inodes(m, 'b')
+        for v in ino:     # SPEC: another file under the path is a new entry
+            self.assertNotEqual(after[v], ino[v], '%s/b kept its inode number' % v)
         self.assertEqual(m.ctl_status('b')['size'], str(len(new)))
         with open(m.path('rw', 'b'), 'r+b') as f:
             f.write(b'to the new file')

@@ -257,9 +257,6 @@ class Mappings(Helpers, TmpDirCase):
         self.finish(m, [admin])
 
     # -- 5. reload
-    # Open: issue 10.5, not fixed yet: expected to fail until it is. A pass
-    # is an unexpected success, which fails the run: then drop the mark.
-    @unittest.expectedFailure
     def test_a_reload_that_changes_path_writes_back_to_the_old_file(self):
         """The client dirties rw/x while x is A.bin; the config says B.bin;
         SIGHUP: the client's bytes are written back (and flushed) into A.bin

@@ -64,23 +64,16 @@ class Mapped(unittest.TestCase):
                                 % (name, seed))
         self.assertEqual(done, MAP_STEPS)
 
-    @unittest.skip('open: issue 10, a 1 s invalidation stall around reloads of other entries (closing note)')
     def test_mappings_control_without_interleaving(self):
         for seed in MAP_SEEDS:
             with self.subTest(seed=seed):
                 self.run_mapped(seed, interleave=False, reload_paths=False)
 
-    # Open: issue 10 (reloads, 10.5; a divergence after move cow), not fixed yet: expected to fail until it is. A pass
-    # is an unexpected success, which fails the run: then drop the mark.
-    @unittest.expectedFailure
     def test_mappings_interleaved_with_commands_and_reloads(self):
         for seed in MAP_SEEDS:
             with self.subTest(seed=seed):
                 self.run_mapped(seed, interleave=True, reload_paths=True)
 
-    # Open: issue 10 (reloads, 10.5; a divergence after move cow), not fixed yet: expected to fail until it is. A pass
-    # is an unexpected success, which fails the run: then drop the mark.
-    @unittest.expectedFailure
     def test_mappings_interleaved_single_threaded(self):
         self.run_mapped(MAP_SEEDS[0] + 1000, interleave=True, reload_paths=True, args=['-s'])
 

@@ -119,6 +119,28 @@ static void test_a_file_changed_just_now_is_never_trusted(void)
 	CU_ASSERT_FALSE(open_keeps(0, VIEW_RO));
 }
 
+static void count_call(void *arg)
+{
+	(*(int *)arg)++;
+}
+
+/* Without a kernel nothing is sent: a held reply goes at once, whether or
+ * not a view is open, and exactly once. */
+static void test_a_held_reply_goes_once_nothing_is_left_to_drop(void)
+{
+	const struct ctl_effect stale[] = { { VIEW_RO, 0, 0 }, { VIEW_RW, 4096, 4096 } };
+	int calls = 0;
+
+	c = coherence_new(false);
+	coherence_changed_then(c, 0, stale, 2, count_call, &calls);
+	CU_ASSERT_EQUAL(calls, 1);
+	coherence_open(c, 0, VIEW_RO, false);
+	coherence_changed_then(c, 0, stale, 2, count_call, &calls);
+	CU_ASSERT_EQUAL(calls, 2);
+	coherence_changed_then(c, 0, stale, 0, count_call, &calls);
+	CU_ASSERT_EQUAL(calls, 3);
+}
+
 void add_coherence_suite(void)
 {
 	CU_pSuite s = CU_add_suite_with_setup_and_teardown("coherence", NULL, NULL,
@@ -129,4 +151,5 @@ void add_coherence_suite(void)
 	CU_ADD_TEST(s, test_file_views_never_keep_their_cache_by_default);
 	CU_ADD_TEST(s, test_kernel_cache_keeps_file_views_until_the_file_changes);
 	CU_ADD_TEST(s, test_a_file_changed_just_now_is_never_trusted);
+	CU_ADD_TEST(s, test_a_held_reply_goes_once_nothing_is_left_to_drop);
 }

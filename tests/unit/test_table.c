@@ -719,33 +719,60 @@ static void test_reload_removes_every_entry(void)
 	}
 }
 
-/* alpha's section with one setting changed, and what the region shows. */
+/* alpha's section with one setting changed, and what the region shows.
+ * REMAPS: it maps other bytes now (SPEC: a new entry under the same name,
+ * in a new slot, with new inode numbers). */
 struct variant {
 	const char *section;
 	unsigned views;
 	uint64_t offset, length, size;	/* SIZE 0: two pages */
 	int advice;
-	bool resizable;
+	bool resizable, remaps;
 };
 
-static void test_reload_changes_settings_in_the_same_slot(void)
+/* Asserts that a reload changed alpha from BEFORE_VIEWS to AFTER_VIEWS,
+ * in place or, where REMAPS, into a new slot; returns alpha's slot now. */
+static size_t assert_alpha_changed(unsigned at, size_t slot, unsigned before_views,
+				   unsigned after_views, bool remaps)
+{
+	size_t now = (size_t)table_find(t, "alpha");
+
+	check_at(changes.added == 0 && changes.removed == 0 && changes.changed == 1 &&
+		 changes.count == (remaps ? 2u : 1u), false, __FILE__, at,
+		 "changes: %zu listed, %zu added, %zu removed, %zu changed",
+		 changes.count, changes.added, changes.removed, changes.changed);
+	if (!remaps) {
+		assert_change(at, slot, before_views, after_views);
+		check_at(now == slot, false, __FILE__, at, "alpha moved to slot %zu", now);
+		return slot;
+	}
+	assert_change(at, slot, before_views, 0);
+	assert_change(at, now, 0, after_views);
+	check_at(now != slot && region_of(slot) == NULL, false, __FILE__, at,
+		 "alpha remapped in its old slot %zu", slot);
+	check_at(strcmp(table_name(t, now), "alpha") == 0, false, __FILE__, at,
+		 "the new slot is %s", table_name(t, now));
+	return now;
+}
+
+static void test_reload_changes_settings_in_place_and_remaps_what_maps_other_bytes(void)
 {
 	const struct variant variants[] = {
 		{ "[alpha]\npath = alpha.dat\nviews = ro, cow\n", VIEW_RO | VIEW_COW,
-		  0, 0, 0, MADV_NORMAL, true },
+		  0, 0, 0, MADV_NORMAL, true, false },
 		{ "[alpha]\npath = alpha.dat\nlength = 100\n", VIEW_ALL,
-		  0, 100, 100, MADV_NORMAL, true },
+		  0, 100, 100, MADV_NORMAL, true, true },
 		{ "[alpha]\npath = alpha.dat\nadvice = random\n", VIEW_ALL,
-		  0, 0, 0, MADV_RANDOM, true },
+		  0, 0, 0, MADV_RANDOM, true, false },
 		{ "[alpha]\npath = alpha.dat\nresizable = no\n", VIEW_ALL,
-		  0, 0, 0, MADV_NORMAL, false },
+		  0, 0, 0, MADV_NORMAL, false, false },
 		{ "[alpha]\npath = alpha.dat\noffset = 4K\n", VIEW_ALL,
-		  4096, 0, 4096, MADV_NORMAL, true },
+		  4096, 0, 4096, MADV_NORMAL, true, true },
 		{ "[alpha]\npath = alpha.dat\ncreate = yes\nlength = 8K\n", VIEW_ALL,
-		  0, 8192, 8192, MADV_NORMAL, true },
+		  0, 8192, 8192, MADV_NORMAL, true, true },
 	};
 	struct snapshot before;
-	size_t slot;
+	size_t slot, slots = BASE_ENTRIES;
 
 	start();
 	slot = SLOT_OF("alpha");
@@ -760,12 +787,10 @@ static void test_reload_changes_settings_in_the_same_slot(void)
 		WRITE_SLOT(slot, VIEW_COW, 0, "ALPHA");
 		take_snapshot(&before);
 		RELOAD(ZETA "%s" MID ANON BETA, v->section);
-		ASSERT_CHANGES(1, 0, 0, 1);
-		ASSERT_CHANGE(slot, VIEW_ALL, v->views);
 		ASSERT_KEPT(&before, (long)slot);
-		CU_ASSERT_EQUAL(table_find(t, "alpha"), (long)slot);
-		CU_ASSERT_STRING_EQUAL(table_name(t, slot), "alpha");
-		CU_ASSERT_EQUAL(table_slots(t), before.slots);
+		slot = assert_alpha_changed(__LINE__, slot, VIEW_ALL, v->views, v->remaps);
+		slots += v->remaps;
+		CU_ASSERT_EQUAL(table_slots(t), slots);
 		ASSERT_NAMES("Mid", "alpha", "anon", "beta", "zeta");
 		r = table_get(t, slot);
 		CU_ASSERT_PTR_NOT_NULL_FATAL(r);
@@ -784,12 +809,11 @@ static void test_reload_changes_settings_in_the_same_slot(void)
 		table_put(t, slot);
 		/* And back: a change again. */
 		RELOAD(BASE);
-		ASSERT_CHANGES(1, 0, 0, 1);
-		ASSERT_CHANGE(slot, v->views, VIEW_ALL);
-		CU_ASSERT_EQUAL(table_find(t, "alpha"), (long)slot);
+		slot = assert_alpha_changed(__LINE__, slot, v->views, VIEW_ALL, v->remaps);
+		slots += v->remaps;
 		CU_ASSERT_EQUAL(region_view_size(region_of(slot), VIEW_RO), 2 * page);
 	}
-	CU_ASSERT_EQUAL(table_slots(t), BASE_ENTRIES);
+	CU_ASSERT_EQUAL(table_slots(t), slots);
 }
 
 static void test_reload_keeps_unchanged_entries_as_they_are(void)
@@ -842,10 +866,11 @@ static void test_reload_remaps_a_file_renamed_over_the_path(void)
 	CU_ASSERT_EQUAL(region_view_size(region_of(slot), VIEW_RO), 2 * page);
 	take_snapshot(&before);
 	RELOAD(BASE);
-	ASSERT_CHANGES(1, 0, 0, 1);
-	ASSERT_CHANGE(slot, VIEW_ALL, VIEW_ALL);
+	ASSERT_CHANGES(2, 0, 0, 1);
 	ASSERT_KEPT(&before, (long)slot);
-	CU_ASSERT_EQUAL(table_find(t, "beta"), (long)slot);
+	ASSERT_NO_REGION(slot);		/* its old nodes answer ESTALE */
+	slot = (size_t)table_find(t, "beta");
+	CU_ASSERT_EQUAL(slot, BASE_ENTRIES);	/* a new slot: new inode numbers */
 	ASSERT_SLOT_HOLDS(slot, VIEW_RO, 0, "new beta");
 	ASSERT_SLOT_HOLDS(slot, VIEW_RW, 0, "new beta");
 	ASSERT_SLOT_HOLDS(slot, VIEW_COW, 0, "new beta");
@@ -1036,7 +1061,7 @@ static void test_reloads_race_requests(void)
 			LOAD(BASE);
 		else
 			LOAD(ZETA "[alpha]\npath = alpha.dat\nviews = ro, cow\n"
-			     "length = 100\nadvice = random\n" MID ANON BETA);
+			     "advice = random\n" MID ANON BETA);	/* in place */
 		table_changes_free(&changes);
 		rc = table_reload(t, &cfg, &changes, &errs);
 		failed += rc != 0 || changes.changed != 1 || changes.count != 1;
@@ -1070,7 +1095,7 @@ void add_table_suite(void)
 	CU_ADD_TEST(s, test_reload_adds_an_entry);
 	CU_ADD_TEST(s, test_reload_removes_an_entry);
 	CU_ADD_TEST(s, test_reload_removes_every_entry);
-	CU_ADD_TEST(s, test_reload_changes_settings_in_the_same_slot);
+	CU_ADD_TEST(s, test_reload_changes_settings_in_place_and_remaps_what_maps_other_bytes);
 	CU_ADD_TEST(s, test_reload_keeps_unchanged_entries_as_they_are);
 	CU_ADD_TEST(s, test_reload_remaps_a_file_renamed_over_the_path);
 	CU_ADD_TEST(s, test_failed_reload_changes_nothing);
