@@ -664,7 +664,8 @@ static int mount_and_serve(struct daemon *d, struct fuse_args *args, const struc
 	if (take_signals(&d->caller) == 0 && fuse_session_mount(d->se, opts->mountpoint) == 0) {
 		d->dev = mount_device(opts->mountpoint);
 		set_readahead(d);
-		fuse_daemonize(opts->foreground);
+		if (!d->cli->command)	/* it changes to / even in the foreground */
+			fuse_daemonize(opts->foreground);
 		/* -d shows libfuse's trace of every request, at debug level. */
 		log_setup(!opts->foreground, opts->debug ? LOG_DEBUG : cfg->log_level);
 		rc = run_mounted(d, cfg->flush_interval);
