@@ -3,6 +3,9 @@
  * (--map, --check, -o readahead=, -o kernel_cache), the positional
  * arguments, and libfuse's options.
  *
+ * Everything after the first `--` is COMMAND and its arguments, which
+ * mmapfs runs on the mount, in the foreground (daemon.h).
+ *
  * cli_parse() checks the whole command line, libfuse's options included,
  * before anything reads the config or touches a file: a typo in -o must not
  * leave a `create = yes` file behind. What it cannot know yet, whether the
@@ -34,6 +37,7 @@ struct cli {
 	uint64_t readahead;		/* bytes: -o readahead=SIZE, or the default */
 	bool readahead_given;		/* -o readahead= was on the command line */
 	bool kernel_cache;		/* -o kernel_cache */
+	char **command;			/* -- COMMAND [ARG...], NULL-terminated; NULL if none */
 	/* libfuse's share: what fuse_session_new() gets, and -f -d -s ...;
 	 * opts.mountpoint is the mount point's realpath (NULL if missing) */
 	struct fuse_args args;

@@ -23,15 +23,18 @@ enum ctl_file {
 	CTL_RESIZE,
 	CTL_MOVE,
 	CTL_RESET,
+	CTL_ADVISE,
 	CTL_STATUS,
 	CTL_FILES,
 };
 
 struct ctl_command {
 	enum ctl_file file;
-	bool whole;		/* flush: no fields, the whole region */
+	bool whole;		/* flush, advise: no range, the whole region */
+	bool async;		/* flush async: start the writeback, no wait */
+	int advice;		/* advise: an MADV_* value */
 	unsigned view;		/* move: VIEW_RW, or VIEW_COW for "move cow" */
-	uint64_t arg[3];	/* flush OFFSET SIZE; resize SIZE; move DEST SRC COUNT */
+	uint64_t arg[3];	/* flush, advise OFFSET SIZE; resize SIZE; move DEST SRC COUNT */
 };
 
 /* What a successful command changed, for the caller's cache invalidation:
@@ -45,8 +48,8 @@ struct ctl_effect {
 const char *ctl_file_name(enum ctl_file file);
 int ctl_file_by_name(const char *name);
 
-/* Permission bits of each file: flush, move, reset 0200; resize 0600;
- * status 0400. */
+/* Permission bits of each file: flush, move, reset, advise 0200; resize
+ * 0600; status 0400. */
 unsigned ctl_file_mode(enum ctl_file file);
 
 /* Parses LEN bytes of TEXT written to FILE. Returns 0 or EINVAL with the
@@ -66,7 +69,9 @@ int ctl_write(struct region *r, enum ctl_file file, const char *text,
 
 /* The views whose clients' dirty pages must reach the region before the
  * command in TEXT runs: those it reads or changes (rw for every command,
- * as a cow view shows the file where it has not written). */
+ * as a cow view shows the file where it has not written; none for advise,
+ * nor for flush async, which starts the writeback of what the region holds
+ * now). */
 unsigned ctl_write_back_views(enum ctl_file file, const char *text, size_t len);
 
 /* The text a read of FILE shows (status's key: value lines, resize's size

@@ -117,6 +117,20 @@ int region_sync(struct region *r, uint64_t off, uint64_t len, char *why,
  * runs. */
 int region_sync_all(struct region *r, char *why, size_t whylen);
 
+/* flush async: starts writing [OFF, OFF + LEN) of the rw region to disk
+ * (sync_file_range SYNC_FILE_RANGE_WRITE, OFF rounded down to a page), or
+ * all of it when WHOLE, and returns without waiting nor fsync. Bounds as
+ * region_sync; a no-op for anonymous regions. Counts as a flush. */
+int region_sync_start(struct region *r, bool whole, uint64_t off, uint64_t len,
+		      char *why, size_t whylen);
+
+/* madvise(2) ADVICE (an MADV_* value) of [OFF, OFF + LEN) of the shared
+ * mappings, ro and rw, or of all the region when WHOLE; never of the cow
+ * view's private pages. OFF must be a multiple of the page size and the
+ * range inside the region (EINVAL). */
+int region_advise(struct region *r, int advice, bool whole, uint64_t off,
+		  uint64_t len, char *why, size_t whylen);
+
 /* memmove of COUNT bytes from SRC to DEST within VIEW (VIEW_RW or
  * VIEW_COW); both ranges must lie inside that view. */
 int region_move(struct region *r, unsigned view, uint64_t dest, uint64_t src,

@@ -49,7 +49,8 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 		"usage: mmapfs CONFIG MOUNTPOINT [--map MAP]... [-f] [-d] [-s] [-o OPT[,OPT...]]\n"
-		"       mmapfs MOUNTPOINT --map MAP [--map MAP]... [options]\n"
+		"              [-- COMMAND [ARG...]]\n"
+		"       mmapfs MOUNTPOINT --map MAP [--map MAP]... [options] [-- COMMAND [ARG...]]\n"
 		"       mmapfs --check CONFIG [--map MAP]...\n"
 		"       mmapfs --help | --version\n"
 		"\n"
@@ -57,7 +58,9 @@ static void usage(FILE *out)
 		"cow/NAME views of a memory mapping, with control files in ctl/NAME/.\n"
 		"MAP is NAME=PATH[,key=value...] or NAME=anonymous,length=SIZE[,...],\n"
 		"with the entry keys of the config. --check validates and lists the\n"
-		"entries without mounting. See mmapfs(1).\n");
+		"entries without mounting. With -- COMMAND, mmapfs runs COMMAND with\n"
+		"MMAPFS_MOUNT set to the mount point, unmounts when it exits and exits\n"
+		"with its status. See mmapfs(1).\n");
 }
 
 static enum cli_action bad_usage(void)
@@ -197,13 +200,41 @@ static bool fuse_options_valid(struct cli *cli)
 	return ok;
 }
 
+/* Where `-- COMMAND` begins in ARGV: the index of the first "--" that is
+ * no option's value (-o and --map take theirs as the next argument), or
+ * ARGC if there is none. */
+static int command_index(int argc, char *argv[])
+{
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0)
+			return i;
+		if (strcmp(argv[i], "-o") == 0 || strcmp(argv[i], "--map") == 0)
+			i++;
+	}
+	return argc;
+}
+
+/* Whether the command, if any, fits the action: it needs a mount. */
+static bool command_fits(const struct cli *cli, bool check)
+{
+	if (!cli->command)
+		return true;
+	if (!cli->command[0])
+		fprintf(stderr, "mmapfs: -- needs a COMMAND\n");
+	else if (check)
+		fprintf(stderr, "mmapfs: --check mounts nothing to run a COMMAND on\n");
+	return cli->command[0] && !check;
+}
+
 enum cli_action cli_parse(struct cli *cli, int argc, char *argv[])
 {
 	struct parsing p = { .cli = cli };
+	int ours = command_index(argc, argv);
 	bool positional_ok;
 
 	memset(cli, 0, sizeof(*cli));
-	cli->args = (struct fuse_args)FUSE_ARGS_INIT(argc, argv);
+	cli->command = ours < argc ? argv + ours + 1 : NULL;
+	cli->args = (struct fuse_args)FUSE_ARGS_INIT(ours, argv);
 	cli->readahead = DEFAULT_READAHEAD;
 	if (fuse_opt_parse(&cli->args, &p, cli_opts, take_arg) != 0 || p.bad_readahead)
 		return bad_usage();
@@ -214,10 +245,12 @@ enum cli_action cli_parse(struct cli *cli, int argc, char *argv[])
 		return CLI_HELP;
 	if (cli->opts.show_version)
 		return CLI_VERSION;
-	if (!positional_ok)
+	if (!positional_ok || !command_fits(cli, p.check))
 		return bad_usage();
 	if (p.check)
 		return CLI_CHECK;
+	if (cli->command)
+		cli->opts.foreground = 1;	/* the caller waits for COMMAND */
 	return fuse_options_valid(cli) ? CLI_MOUNT : CLI_BAD;
 }
 

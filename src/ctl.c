@@ -5,8 +5,13 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mman.h>
 
 #include "size.h"
+
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ 22	/* Linux 5.14; older headers lack it */
+#endif
 
 #define MAX_FIELDS 4
 #define TRIMMED " \t\r\n\v\f"
@@ -19,6 +24,7 @@ static const struct {
 	[CTL_RESIZE] = { "resize", 0600 },
 	[CTL_MOVE] = { "move", 0200 },
 	[CTL_RESET] = { "reset", 0200 },
+	[CTL_ADVISE] = { "advise", 0200 },
 	[CTL_STATUS] = { "status", 0400 },
 };
 
@@ -115,6 +121,59 @@ static bool is_cow_keyword(const char *field)
 	return view_by_name(field, strlen(field)) == VIEW_COW;
 }
 
+/* The words of Python's mmap.madvise, any case; -1 for another word. */
+static int advice_by_word(const char *word)
+{
+	static const struct {
+		const char *word;
+		int advice;
+	} words[] = {
+		{ "normal", MADV_NORMAL },
+		{ "sequential", MADV_SEQUENTIAL },
+		{ "random", MADV_RANDOM },
+		{ "willneed", MADV_WILLNEED },
+		{ "dontneed", MADV_DONTNEED },
+		{ "hugepage", MADV_HUGEPAGE },
+		{ "nohugepage", MADV_NOHUGEPAGE },
+		{ "populate", MADV_POPULATE_READ },
+	};
+
+	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+		if (strcasecmp(word, words[i].word) == 0)
+			return words[i].advice;
+	return -1;
+}
+
+/* flush: [async] [OFFSET SIZE]; sets *FIRST past the word, *WANT to the
+ * fields expected, *USAGE for a wrong count. */
+static void parse_flush(const struct fields *f, struct ctl_command *cmd,
+			int *first, int *want, const char **usage)
+{
+	cmd->async = f->count > 0 && strcasecmp(f->field[0], "async") == 0;
+	*first = cmd->async;
+	*usage = cmd->async ? "expected async or async OFFSET SIZE"
+			    : "expected nothing or OFFSET SIZE";
+	cmd->whole = f->count == *first;
+	*want = *first + (cmd->whole ? 0 : 2);
+}
+
+/* advise: ADVICE [OFFSET LENGTH]; as parse_flush, false with WHY for a
+ * word that is no advice. */
+static bool parse_advise(const struct fields *f, struct ctl_command *cmd,
+			 int *first, int *want, char *why, size_t whylen)
+{
+	*first = 1;
+	cmd->whole = f->count == 1;
+	*want = cmd->whole ? 1 : 3;
+	if (f->count == 0 || f->count == 2 || f->count > 3)
+		return true;	/* the count is wrong: the caller says so */
+	cmd->advice = advice_by_word(f->field[0]);
+	if (cmd->advice < 0)
+		snprintf(why, whylen, "'%s' is no advice (normal, sequential, random, "
+			 "willneed, dontneed, hugepage, nohugepage, populate)", f->field[0]);
+	return cmd->advice >= 0;
+}
+
 int ctl_parse(enum ctl_file file, const char *text, size_t len,
 	      struct ctl_command *cmd, char *why, size_t whylen)
 {
@@ -131,9 +190,12 @@ int ctl_parse(enum ctl_file file, const char *text, size_t len,
 		return EINVAL;
 	switch (file) {
 	case CTL_FLUSH:
-		usage = "expected nothing or OFFSET SIZE";
-		cmd->whole = f.count == 0;
-		want = cmd->whole ? 0 : 2;
+		parse_flush(&f, cmd, &first, &want, &usage);
+		break;
+	case CTL_ADVISE:
+		usage = "expected ADVICE or ADVICE OFFSET LENGTH";
+		if (!parse_advise(&f, cmd, &first, &want, why, whylen))
+			return EINVAL;
 		break;
 	case CTL_RESIZE:
 		usage = "expected SIZE";
@@ -173,6 +235,8 @@ static unsigned needed_view(enum ctl_file file, const char *text, size_t len)
 	switch (file) {
 	case CTL_RESET:
 		return VIEW_COW;
+	case CTL_ADVISE:
+		return 0;	/* any entry, whatever its views */
 	case CTL_MOVE:
 		return split_fields(text, len, &f, ignored, sizeof(ignored)) && f.count > 0 &&
 		       is_cow_keyword(f.field[0]) ? VIEW_COW : VIEW_RW;
@@ -193,7 +257,7 @@ static int check_allowed(const struct region *r, enum ctl_file file,
 		snprintf(why, whylen, "status is read-only");
 		return EINVAL;
 	}
-	if (!(e->views & view)) {
+	if (view && !(e->views & view)) {
 		snprintf(why, whylen, "the entry has no %s view", view_name(view));
 		return EROFS;
 	}
@@ -236,9 +300,13 @@ static int run(struct region *r, const struct ctl_command *cmd, char *why, size_
 
 	switch (cmd->file) {
 	case CTL_FLUSH:
+		if (cmd->async)
+			return region_sync_start(r, cmd->whole, a[0], a[1], why, whylen);
 		return cmd->whole
 		       ? region_sync_all(r, why, whylen)
 		       : region_sync(r, a[0], a[1], why, whylen);
+	case CTL_ADVISE:
+		return region_advise(r, cmd->advice, cmd->whole, a[0], a[1], why, whylen);
 	case CTL_RESIZE:
 		return region_resize(r, a[0], why, whylen);
 	case CTL_MOVE:
@@ -250,11 +318,25 @@ static int run(struct region *r, const struct ctl_command *cmd, char *why, size_
 	}
 }
 
+/* Whether TEXT is a flush async: it writes out what the region holds,
+ * not what clients hold dirty in their mappings. */
+static bool is_flush_async(const char *text, size_t len)
+{
+	struct fields f;
+	char ignored[REASON_MAX];
+
+	return split_fields(text, len, &f, ignored, sizeof(ignored)) && f.count > 0 &&
+	       strcasecmp(f.field[0], "async") == 0;
+}
+
 unsigned ctl_write_back_views(enum ctl_file file, const char *text, size_t len)
 {
 	switch (file) {
 	case CTL_RESIZE:
 		return VIEW_RW | VIEW_COW;
+	case CTL_FLUSH:
+		return is_flush_async(text, len) ? 0 : VIEW_RW;
+	case CTL_ADVISE:
 	case CTL_STATUS:
 		return 0;
 	default:

@@ -13,14 +13,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "child.h"
 #include "flusher.h"
 #include "fs.h"
 #include "log.h"
+#include "node.h"
 #include "thread.h"
 
 /* Sent by the signal thread to the loop's thread to end its blocking call:
@@ -30,6 +34,10 @@
 /* How long the signal thread waits for the loop to return before it sends
  * SIG_WAKE again (see end_loop). */
 #define WAKE_RETRY_MS 100
+
+/* How long a mount still in use when COMMAND has exited is served for
+ * the processes that use it (SPEC "Command line"). */
+#define COMMAND_GRACE_MS 10000
 
 /* A running mount, and what it needs to reload and to stop. */
 struct daemon {
@@ -46,6 +54,9 @@ struct daemon {
 	bool has_signal_thread;
 	atomic_bool stopping;	/* the loop has returned */
 	sem_t loop_done;	/* posted when it has */
+	struct caller_signals caller;	/* what children get back */
+	pid_t command;		/* -- COMMAND while it runs; 0: none or reaped */
+	int command_status;	/* its exit status once reaped; -1: never ran */
 };
 
 /* ---- libfuse's messages ---- */
@@ -119,13 +130,15 @@ static void on_signal(int sig)
 	(void)sig;	/* only interrupts: the signal thread acts */
 }
 
-/* The signals the signal thread takes. */
+/* The signals the signal thread takes. SIGCHLD tells that COMMAND ended
+ * (or libfuse's fusermount3, which libfuse reaps itself). */
 static void waited_signals(sigset_t *set)
 {
 	sigemptyset(set);
 	sigaddset(set, SIGHUP);
 	sigaddset(set, SIGINT);
 	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGCHLD);
 }
 
 /*
@@ -135,26 +148,30 @@ static void waited_signals(sigset_t *set)
  * them too). Each gets a handler that does nothing, so that
  * one that whoever started us ignored is still taken: a shell starts
  * `mmapfs ... &` with SIGINT ignored, and POSIX lets the kernel discard an
- * ignored signal even while it is blocked. SIG_WAKE stays open here, and
- * without SA_RESTART its handler makes the loop's blocking call return.
+ * ignored signal even while it is blocked (and an ignored SIGCHLD would
+ * reap COMMAND before we could). SIG_WAKE stays open here, and without
+ * SA_RESTART its handler makes the loop's blocking call return. What the
+ * caller had is kept in CALLER, for the children.
  */
-static int take_signals(void)
+static int take_signals(struct caller_signals *caller)
 {
-	const int caught[] = { SIGHUP, SIGINT, SIGTERM, SIG_WAKE };
+	const int caught[] = { SIGHUP, SIGINT, SIGTERM, SIGCHLD, SIG_WAKE, SIGPIPE };
 	struct sigaction sa;
 	sigset_t set;
 
 	memset(&sa, 0, sizeof(sa));
 	sigemptyset(&sa.sa_mask);
-	sa.sa_handler = on_signal;
-	for (size_t i = 0; i < sizeof(caught) / sizeof(caught[0]); i++)
-		if (sigaction(caught[i], &sa, NULL) < 0)
+	_Static_assert(sizeof(caught) / sizeof(caught[0]) <= CALLER_SIGNALS, "room");
+	for (size_t i = 0; i < sizeof(caught) / sizeof(caught[0]); i++) {
+		/* a client gone mid-reply is an error return, not SIGPIPE */
+		sa.sa_handler = caught[i] == SIGPIPE ? SIG_IGN : on_signal;
+		caller->signo[i] = caught[i];
+		if (sigaction(caught[i], &sa, &caller->action[i]) < 0)
 			return -1;
-	sa.sa_handler = SIG_IGN;	/* a client gone mid-reply is an error return */
-	if (sigaction(SIGPIPE, &sa, NULL) < 0)
-		return -1;
+		caller->count = i + 1;
+	}
 	waited_signals(&set);
-	if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0)
+	if (pthread_sigmask(SIG_BLOCK, &set, &caller->mask) != 0)
 		return -1;
 	sigemptyset(&set);
 	sigaddset(&set, SIG_WAKE);
@@ -365,19 +382,157 @@ static void stop(struct daemon *d, int sig)
 	end_loop(d);
 }
 
+/* ---- -- COMMAND ---- */
+
+/* Starts COMMAND on the mount; false (status 127) if it cannot be run. */
+static bool start_command(struct daemon *d)
+{
+	int err = child_start(d->cli->command, d->cli->opts.mountpoint, &d->caller,
+			      &d->command);
+
+	if (err) {
+		log_msg(LOG_ERR, "cannot run %s: %s", d->cli->command[0], strerror(err));
+		d->command = 0;
+		d->command_status = 127;
+	} else {
+		log_msg(LOG_DEBUG, "started %s, pid %ld", d->cli->command[0], (long)d->command);
+	}
+	return !err;
+}
+
+/* Whether COMMAND has ended (and is reaped, its status kept). */
+static bool command_reaped(struct daemon *d)
+{
+	int wstatus;
+	pid_t got = waitpid(d->command, &wstatus, WNOHANG);
+
+	if (got == 0 || (got < 0 && errno == EINTR))
+		return false;
+	d->command_status = got == d->command ? child_exit_status(wstatus) : 127;
+	d->command = 0;
+	log_msg(LOG_INFO, "%s exited with status %d", d->cli->command[0], d->command_status);
+	return true;
+}
+
+/* Detaches the mount lazily, as fusermount3 -u -z does: no new opens, and
+ * the kernel ends it, and with it the loop, once its last user is gone. */
+static void detach(const struct daemon *d)
+{
+	char *mnt = d->cli->opts.mountpoint;
+	char *argv[] = { "fusermount3", "-u", "-q", "-z", "--", mnt, NULL };
+	int wstatus = 0, err;
+	pid_t pid;
+
+	if (umount2(mnt, MNT_DETACH) == 0)
+		return;
+	err = child_start(argv, NULL, &d->caller, &pid);
+	while (!err && waitpid(pid, &wstatus, 0) < 0 && errno == EINTR)
+		;
+	if (err || !WIFEXITED(wstatus) || WEXITSTATUS(wstatus) != 0)
+		log_msg(LOG_WARNING, "cannot detach %s: %s", mnt,
+			err ? strerror(err) : "fusermount3 -u -z failed");
+}
+
+/*
+ * What clients still hold dirty in their mappings of a detached mount,
+ * which no path reaches any more: dropping a view's pages makes the
+ * kernel write the dirty ones back first (FUSE WRITE requests, which the
+ * loop serves while this thread, which serves none, waits).
+ */
+static void launder_views(struct daemon *d)
+{
+	long slot;
+
+	for (size_t i = 0; (slot = table_nth(d->table, i)) >= 0; i++) {
+		struct region *r = table_get(d->table, (size_t)slot);
+		unsigned views = r ? region_entry(r)->views : 0;
+
+		if (r)
+			table_put(d->table, (size_t)slot);
+		for (int v = 0; v < VIEW_COUNT; v++)
+			if (view_at(v) != VIEW_RO && (views & view_at(v)))
+				fuse_lowlevel_notify_inval_inode(
+					d->se, node_ino((size_t)slot, node_of_view(view_at(v))), 0, 0);
+	}
+}
+
+/* COMMAND has exited: unmount as at any unmount. A mount that processes
+ * it left behind still use is detached and served for them a while. */
+static void command_ended(struct daemon *d)
+{
+	log_msg(LOG_INFO, "writing back and unmounting");
+	write_back(d);
+	detach(d);
+	if (loop_returned_within(d, COMMAND_GRACE_MS))
+		return;
+	log_msg(LOG_WARNING, "%s is still in use %d s after %s exited: writing back and "
+		"ending it", d->cli->opts.mountpoint, COMMAND_GRACE_MS / 1000,
+		d->cli->command[0]);
+	launder_views(d);
+	end_loop(d);
+}
+
+/* A signal while COMMAND runs: SIGINT and SIGTERM sent to mmapfs are
+ * passed on (one from the terminal reached COMMAND's process group
+ * itself); false once COMMAND is reaped and nothing is left to wait for. */
+static bool command_signal(struct daemon *d, const siginfo_t *info)
+{
+	bool stopping = atomic_load(&d->stopping);
+
+	switch (info->si_signo) {
+	case SIGCHLD:
+		if (!command_reaped(d))
+			return true;
+		if (!stopping)
+			command_ended(d);
+		return false;
+	case SIGHUP:
+		if (!stopping && info->si_code != SI_TKILL)
+			reload(d);
+		return true;
+	default:
+		if (info->si_code != SI_KERNEL)
+			kill(d->command, info->si_signo);
+		return true;
+	}
+}
+
+/* ---- the signal thread ---- */
+
+/* What one signal does; false when the thread is done. */
+static bool take_signal(struct daemon *d, const siginfo_t *info)
+{
+	if (d->command)
+		return command_signal(d, info);
+	if (atomic_load(&d->stopping))
+		return false;
+	switch (info->si_signo) {
+	case SIGHUP:
+		reload(d);
+		return true;
+	case SIGCHLD:
+		return true;	/* libfuse's fusermount3 */
+	default:
+		stop(d, info->si_signo);
+		return false;
+	}
+}
+
 static void *signal_main(void *arg)
 {
 	struct daemon *d = arg;
+	siginfo_t info;
 	sigset_t set;
-	int sig;
 
 	waited_signals(&set);
-	while (sigwait(&set, &sig) == 0 && !atomic_load(&d->stopping)) {
-		if (sig != SIGHUP) {
-			stop(d, sig);
+	for (;;) {
+		if (sigwaitinfo(&set, &info) < 0) {
+			if (errno == EINTR)
+				continue;
 			break;
 		}
-		reload(d);
+		if (!take_signal(d, &info))
+			break;
 	}
 	return NULL;
 }
@@ -389,6 +544,8 @@ static int start_signal_thread(struct daemon *d)
 	return d->has_signal_thread ? 0 : -1;
 }
 
+/* Once the loop has returned; with COMMAND still running (the mount was
+ * unmounted from elsewhere) this waits for it, passing signals on. */
 static void stop_signal_thread(struct daemon *d)
 {
 	if (!d->has_signal_thread)
@@ -537,7 +694,10 @@ static int run_mounted(struct daemon *d, unsigned flush_interval)
 
 	if (fs_start(d->fs, d->se, d->cli->opts.mountpoint) == 0) {
 		d->flusher = flusher_start(d->table, flush_interval);
-		if (d->flusher && start_signal_thread(d) == 0) {
+		/* COMMAND before the signal thread, which then knows it from
+		 * the first SIGCHLD on (held pending until then) */
+		if (d->flusher && (!d->cli->command || start_command(d)) &&
+		    start_signal_thread(d) == 0) {
 			log_mounted(d->table, d->cli->opts.mountpoint);
 			rc = serve(d->se, &d->cli->opts) == 0 ? EXIT_SUCCESS : EXIT_MOUNT;
 		}
@@ -560,10 +720,11 @@ static int mount_and_serve(struct daemon *d, struct fuse_args *args, const struc
 		fs_destroy(d->fs);
 		return EXIT_USAGE;
 	}
-	if (take_signals() == 0 && fuse_session_mount(d->se, opts->mountpoint) == 0) {
+	if (take_signals(&d->caller) == 0 && fuse_session_mount(d->se, opts->mountpoint) == 0) {
 		d->dev = mount_device(opts->mountpoint);
 		set_readahead(d);
-		fuse_daemonize(opts->foreground);
+		if (!d->cli->command)	/* it changes to / even in the foreground */
+			fuse_daemonize(opts->foreground);
 		/* -d shows libfuse's trace of every request, at debug level. */
 		log_setup(!opts->foreground, opts->debug ? LOG_DEBUG : cfg->log_level);
 		rc = run_mounted(d, cfg->flush_interval);
@@ -575,7 +736,8 @@ static int mount_and_serve(struct daemon *d, struct fuse_args *args, const struc
 
 int daemon_run(struct table *t, struct cli *cli, const struct config *cfg)
 {
-	struct daemon d = { .cli = cli, .table = t, .loop_thread = pthread_self() };
+	struct daemon d = { .cli = cli, .table = t, .loop_thread = pthread_self(),
+			    .command_status = -1 };
 	int rc = EXIT_USAGE;
 
 	/* absolute now: fuse_daemonize() changes to / */
@@ -587,6 +749,8 @@ int daemon_run(struct table *t, struct cli *cli, const struct config *cfg)
 		rc = mount_and_serve(&d, &cli->args, cfg);
 		sem_destroy(&d.loop_done);
 	}
+	if (d.command_status >= 0)
+		rc = d.command_status;	/* it ran, or could not be run (127) */
 	free(d.config_file);
 	free(d.start_dir);
 	return rc;

@@ -694,21 +694,31 @@ static bool range_inside(const char *what, uint64_t off, uint64_t len,
 	return true;
 }
 
+/* Under the lock: the whole region when WHOLE, else [*OFF, *OFF + *LEN),
+ * which must lie inside it. */
+static bool command_range(const struct region *r, bool whole, uint64_t *off,
+			  uint64_t *len, char *why, size_t whylen)
+{
+	if (whole) {
+		*off = 0;
+		*len = r->size;
+	}
+	return range_inside("range", *off, *len, r->size, why, whylen);
+}
+
 /* msync of [OFF, OFF + LEN), or of the whole region when WHOLE (OFF and LEN
  * then unused), then fsync. */
 static int sync_range(struct region *r, bool whole, uint64_t off, uint64_t len,
 		      char *why, size_t whylen)
 {
 	uint64_t start;
+	bool inside;
 	int err = 0;
 
 	pthread_rwlock_rdlock(&r->lock);
-	if (whole) {
-		off = 0;
-		len = r->size;
-	}
+	inside = command_range(r, whole, &off, &len, why, whylen);
 	start = off & ~(r->page - 1);
-	if (!range_inside("range", off, len, r->size, why, whylen))
+	if (!inside)
 		err = EINVAL;
 	else if (r->rw_map && !r->entry.anonymous && len &&
 		 msync(r->rw_map + start, off + len - start, MS_SYNC) < 0)
@@ -734,6 +744,58 @@ int region_sync(struct region *r, uint64_t off, uint64_t len, char *why,
 int region_sync_all(struct region *r, char *why, size_t whylen)
 {
 	return sync_range(r, true, 0, 0, why, whylen);
+}
+
+int region_sync_start(struct region *r, bool whole, uint64_t off, uint64_t len,
+		      char *why, size_t whylen)
+{
+	int err = 0;
+
+	pthread_rwlock_rdlock(&r->lock);
+	if (!command_range(r, whole, &off, &len, why, whylen)) {
+		err = EINVAL;
+	} else if (!r->entry.anonymous && len) {
+		uint64_t start = off & ~(r->page - 1);
+
+		if (sync_file_range(r->fd, (off_t)(r->entry.offset + start),
+				    (off_t)(off + len - start), SYNC_FILE_RANGE_WRITE) < 0) {
+			err = errno;
+			reason_set(why, whylen, "cannot start writing %s: %s", r->entry.path,
+				   strerror(err));
+		}
+	}
+	pthread_rwlock_unlock(&r->lock);
+	if (!err)
+		atomic_fetch_add(&r->flushes, 1);
+	return err;
+}
+
+/* madvise of LEN bytes at OFF of MAP, if mapped. */
+static int advise_map(char *map, uint64_t off, uint64_t len, int advice)
+{
+	return map && len && madvise(map + off, len, advice) < 0 ? errno : 0;
+}
+
+int region_advise(struct region *r, int advice, bool whole, uint64_t off,
+		  uint64_t len, char *why, size_t whylen)
+{
+	int err = EINVAL;
+
+	if (off % r->page) {
+		reason_set(why, whylen, "offset %llu is not a multiple of the page size (%llu)",
+			   (unsigned long long)off, (unsigned long long)r->page);
+		return EINVAL;
+	}
+	pthread_rwlock_rdlock(&r->lock);
+	if (command_range(r, whole, &off, &len, why, whylen)) {
+		err = advise_map(r->ro_map, off, len, advice);
+		if (!err)
+			err = advise_map(r->rw_map, off, len, advice);
+		if (err)
+			reason_set(why, whylen, "madvise: %s", strerror(err));
+	}
+	pthread_rwlock_unlock(&r->lock);
+	return err;
 }
 
 int region_move(struct region *r, unsigned view, uint64_t dest, uint64_t src,

@@ -81,7 +81,7 @@ class ControlFiles(unittest.TestCase):
 
     def test_files_modes_and_owner(self):
         want = {'flush': 0o200, 'resize': 0o600, 'move': 0o200, 'reset': 0o200,
-                'status': 0o400}
+                'advise': 0o200, 'status': 0o400}
         self.assertEqual(sorted(os.listdir(self.m.path('ctl', 'data'))), sorted(want))
         for file, mode in want.items():
             st = os.stat(self.ctl('data', file))
@@ -91,7 +91,8 @@ class ControlFiles(unittest.TestCase):
 
     def test_opening_against_the_mode_is_eacces_for_root_too(self):
         for file, flags in [('status', os.O_WRONLY), ('flush', os.O_RDONLY),
-                            ('move', os.O_RDWR), ('reset', os.O_RDONLY)]:
+                            ('move', os.O_RDWR), ('reset', os.O_RDONLY),
+                            ('advise', os.O_RDONLY)]:
             with self.assertRaises(OSError, msg=file) as cm:
                 os.open(self.ctl('data', file), flags)
             self.assertEqual(cm.exception.errno, errno.EACCES, file)
@@ -161,6 +162,80 @@ class ControlFiles(unittest.TestCase):
         self.assertEqual(self.command('data', 'flush', ' \t\n'), 0)
         self.assertEqual(int(self.m.ctl_status('data')['flushes']), flushes + 4)
         self.assertEqual(self.command('anon', 'flush', '0 64K'), 0)
+
+    def test_flush_async_forms(self):
+        flushes = int(self.m.ctl_status('data')['flushes'])
+        with open(self.m.path('rw', 'data'), 'r+b') as f:
+            f.write(b'async bytes')
+        self.assertEqual(sh('echo async > %s' % self.ctl('data', 'flush')), (0, ''))
+        self.assertEqual(sh('echo ASYNC 0x1000 4096 > %s' % self.ctl('data', 'flush')), (0, ''))
+        self.assertEqual(self.command('data', 'flush', 'Async 100 1\r\n'), 0)
+        self.assertEqual(self.command('data', 'flush', 'async %d 0' % len(DATA)), 0)
+        self.assertEqual(int(self.m.ctl_status('data')['flushes']), flushes + 4)
+        self.assertEqual(self.m.read_backing('data.bin')[:11], b'async bytes')
+        self.assertEqual(self.command('anon', 'flush', 'async'), 0)
+        self.assertEqual(self.command('anon', 'flush', 'async 0 64K'), 0)
+        self.assertEqual(self.m.ctl_status('anon')['flushes'], '2')
+
+    def test_flush_async_errors(self):
+        size = len(DATA)
+        self.assertFails('data', 'flush', 'async 0 %d' % (size + 1), errno.EINVAL,
+                         'range 0+%d is past the end (%d)' % (size + 1, size))
+        self.assertFails('data', 'flush', 'async 1', errno.EINVAL,
+                         'expected async or async OFFSET SIZE, got 2 fields')
+        self.assertFails('anon', 'flush', 'async 64K 1', errno.EINVAL)
+        self.assertEqual(self.command('roonly', 'flush', 'async'), errno.EROFS)
+
+    def test_flush_async_does_not_wait_for_mapped_dirty_pages(self):
+        # A client's dirty page of rw/ stays the client's: flush async writes
+        # out what the region holds, without first asking the kernel for it.
+        import mmap
+        with open(self.m.path('rw', 'data'), 'r+b') as f:
+            mp = mmap.mmap(f.fileno(), PAGE)
+            self.addCleanup(mp.close)
+            mp[:6] = b'mapped'
+            self.assertEqual(self.command('data', 'flush', 'async'), 0)
+            self.assertEqual(self.m.read_backing('data.bin')[:6], DATA[:6])
+            self.assertEqual(self.command('data', 'flush', '\n'), 0)  # a plain one does
+            self.assertEqual(self.m.read_backing('data.bin')[:6], b'mapped')
+
+    def test_advise_every_word(self):
+        with open(self.m.path('rw', 'data'), 'r+b') as f:
+            f.write(b'kept')
+        with open(self.m.path('cow', 'data'), 'r+b') as f:
+            f.seek(PAGE)
+            f.write(b'private')
+        for word in ('normal', 'sequential', 'random', 'willneed', 'dontneed', 'hugepage',
+                     'nohugepage', 'populate', 'DontNeed', 'POPULATE'):
+            with self.subTest(word=word):
+                self.assertEqual(sh('echo %s > %s' % (word, self.ctl('data', 'advise'))), (0, ''))
+                self.assertEqual(self.command('data', 'advise', '%s %d %d\n' % (word, PAGE, PAGE)), 0)
+        self.assertEqual(read_file(self.m.path('ro', 'data'))[:4], b'kept')
+        cow = read_file(self.m.path('cow', 'data'))
+        self.assertEqual(cow[PAGE:PAGE + 7], b'private')
+        self.assertEqual(self.m.ctl_status('data')['cow_private_bytes'], str(PAGE))
+        self.assertEqual(self.m.ctl_status('data')['errors'], '0')
+
+    def test_advise_any_entry(self):
+        for name in ('roonly', 'fixed', 'nocow', 'anon'):
+            with self.subTest(name=name):
+                self.assertEqual(self.command(name, 'advise', 'populate\n'), 0)
+                self.assertEqual(self.command(name, 'advise', 'dontneed 0 %d' % PAGE), 0)
+        self.assertGreater(int(self.m.ctl_status('roonly')['resident_bytes']), 0)
+
+    def test_advise_errors_are_einval(self):
+        size = len(DATA)
+        for text, reason in [
+                ('', 'expected ADVICE or ADVICE OFFSET LENGTH, got 0 fields'),
+                ('willneed 0', 'expected ADVICE or ADVICE OFFSET LENGTH, got 2 fields'),
+                ('free', "'free' is no advice (normal, sequential, random, willneed, "
+                         "dontneed, hugepage, nohugepage, populate)"),
+                ('willneed 100 1', 'offset 100 is not a multiple of the page size (%d)' % PAGE),
+                ('willneed 0 %d' % (size + 1), 'range 0+%d is past the end (%d)' % (size + 1, size)),
+                ('normal %d 0' % (size + PAGE), None),
+                ('normal 0 -1', None)]:
+            with self.subTest(text=text):
+                self.assertFails('data', 'advise', text + '\n', errno.EINVAL, reason)
 
     def test_reset_drops_cow_writes(self):
         fd = os.open(self.m.path('cow', 'data'), os.O_RDWR)

@@ -786,7 +786,8 @@ class DocumentedMapLines(HardCase):
         fixture = pattern(3 * PAGE, 111)
         for source, line in lines:
             with self.subTest(source=source, line=line):
-                argv = shlex.split(line)
+                # the mount part of `... -- COMMAND` (COMMAND: test_command.py)
+                argv = shlex.split(line.split(' -- ', 1)[0])
                 first_opt = next(i for i, a in enumerate(argv) if a.startswith('-'))
                 positional = argv[1:first_opt]
                 self.assertEqual(len(positional), 1, 'a mount point, then --map: %r' % line)

@@ -296,6 +296,8 @@ static void assert_ctl_fails(unsigned at, enum ctl_file file, const char *text,
 	snapshot_free(&after);
 }
 
+static void drop_cached_pages(void);
+
 /* ---- flush ---- */
 
 static void test_flush_whole(void)
@@ -377,6 +379,140 @@ static void test_flush_anonymous(void)
 			 "range 10000+1 is past the end (10000)");
 	ASSERT_VIEW_HOLDS(VIEW_RO, 0, "mem", 3);
 	ASSERT_VIEW_SIZE(VIEW_RW, 10000);
+}
+
+/* SPEC: "flush async" starts the writeback and returns; it counts as a
+ * flush, has a flush's bounds and needs no write-back of clients' pages. */
+static void test_flush_async(void)
+{
+	make_data(3 * page);
+	open_region();
+	CU_ASSERT_EQUAL(write_view(VIEW_RW, page + 1, "later"), 5);
+	ASSERT_CTL(CTL_FLUSH, "async");
+	ASSERT_NO_EFFECT();
+	ASSERT_CTL(CTL_FLUSH, "ASYNC\n");
+	ASSERT_CTL(CTL_FLUSH, fmt_text("async %" PRIu64 " 5", page + 1));
+	ASSERT_CTL(CTL_FLUSH, fmt_text("async %" PRIu64 " 0", 3 * page));
+	CU_ASSERT_EQUAL(STATUS_NUMBER("flushes"), 4);
+	ASSERT_CTL_FAILS(CTL_FLUSH, fmt_text("async %" PRIu64 " 1", 3 * page), EINVAL,
+			 fmt_text("range %" PRIu64 "+1 is past the end (%" PRIu64 ")",
+				  3 * page, 3 * page));
+	ASSERT_CTL_FAILS(CTL_FLUSH, "async 18446744073709551615 2", EINVAL,
+			 "range 18446744073709551615+2 overflows");
+	ASSERT_CTL_FAILS(CTL_FLUSH, "async 1", EINVAL, USAGE_FLUSH_ASYNC ", got 2 fields");
+	CU_ASSERT_EQUAL(STATUS_NUMBER("flushes"), 4);
+	ASSERT_FILE_HOLDS(page + 1, "later", 5);	/* the same page cache */
+	CU_ASSERT_EQUAL(ctl_write_back_views(CTL_FLUSH, "async", 5), 0);
+	CU_ASSERT_EQUAL(ctl_write_back_views(CTL_FLUSH, " Async 0 1\n", 11), 0);
+	CU_ASSERT_EQUAL(ctl_write_back_views(CTL_FLUSH, "", 0), VIEW_RW);
+	CU_ASSERT_EQUAL(ctl_write_back_views(CTL_FLUSH, "0 1", 3), VIEW_RW);
+}
+
+static void test_flush_async_anonymous_and_without_rw(void)
+{
+	open_anonymous(10000);
+	ASSERT_CTL(CTL_FLUSH, "async");
+	ASSERT_CTL(CTL_FLUSH, "async 9999 1");
+	CU_ASSERT_EQUAL(STATUS_NUMBER("flushes"), 2);
+	ASSERT_CTL_FAILS(CTL_FLUSH, "async 10000 1", EINVAL,
+			 "range 10000+1 is past the end (10000)");
+	region_fixture_teardown();
+	region_fixture_setup();
+	make_data(page);
+	fixture.entry.views = VIEW_RO | VIEW_COW;
+	open_region();
+	ASSERT_CTL_FAILS(CTL_FLUSH, "async", EROFS, "the entry has no rw view");
+}
+
+/* ---- advise ---- */
+
+static void test_advise_populate_faults_the_range_in(void)
+{
+	uint64_t resident;
+
+	make_sparse(8 * page);
+	open_region();
+	drop_cached_pages();
+	ASSERT_STATUS("resident_bytes", "0");
+	ASSERT_CTL(CTL_ADVISE, fmt_text("populate %" PRIu64 " %" PRIu64, 2 * page, 3 * page));
+	ASSERT_NO_EFFECT();
+	resident = STATUS_NUMBER("resident_bytes");	/* readahead may bring more */
+	CHECK(resident >= 3 * page, "resident_bytes %" PRIu64 " after populating 3 pages",
+	      resident);
+	ASSERT_CTL(CTL_ADVISE, "POPULATE\n");
+	ASSERT_STATUS("resident_bytes", fmt_text("%" PRIu64, 8 * page));
+	CU_ASSERT_EQUAL(STATUS_NUMBER("errors"), 0);
+}
+
+/* SPEC: every word, on the shared mappings only: neither the cow view's
+ * private pages nor what was written through rw are lost. */
+static void test_advise_every_word_keeps_every_byte(void)
+{
+	static const char *const words[] = {
+		"normal", "sequential", "random", "willneed", "dontneed", "Hugepage",
+		"nohugepage", "populate", "DONTNEED",
+	};
+
+	make_data(4 * page);
+	open_region();
+	CU_ASSERT_EQUAL(write_view(VIEW_RW, page, "shared"), 6);
+	CU_ASSERT_EQUAL(write_view(VIEW_COW, 2 * page, "private"), 7);
+	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
+		ASSERT_CTL(CTL_ADVISE, words[i]);
+		ASSERT_CTL(CTL_ADVISE, fmt_text("%s %" PRIu64 " %" PRIu64, words[i], page,
+						3 * page));
+	}
+	ASSERT_VIEW_HOLDS(VIEW_RO, page, "shared", 6);
+	ASSERT_VIEW_HOLDS(VIEW_COW, 2 * page, "private", 7);
+	ASSERT_VIEW_HOLDS(VIEW_COW, page, "shared", 6);
+	CU_ASSERT_EQUAL(STATUS_NUMBER("cow_private_bytes"), page);
+	CU_ASSERT_EQUAL(STATUS_NUMBER("errors"), 0);
+	CU_ASSERT_EQUAL(ctl_write_back_views(CTL_ADVISE, "dontneed", 8), 0);
+}
+
+static void test_advise_bounds_are_einval(void)
+{
+	make_data(2 * page + 100);
+	open_region();
+	ASSERT_CTL(CTL_ADVISE, fmt_text("willneed %" PRIu64 " 100", 2 * page));
+	ASSERT_CTL(CTL_ADVISE, fmt_text("willneed %" PRIu64 " 0", 2 * page));
+	ASSERT_CTL_FAILS(CTL_ADVISE, "willneed 100 10", EINVAL,
+			 fmt_text("offset 100 is not a multiple of the page size (%" PRIu64 ")",
+				  page));
+	ASSERT_CTL_FAILS(CTL_ADVISE, fmt_text("normal %" PRIu64 " 101", 2 * page), EINVAL,
+			 fmt_text("range %" PRIu64 "+101 is past the end (%" PRIu64 ")",
+				  2 * page, 2 * page + 100));
+	ASSERT_CTL_FAILS(CTL_ADVISE, fmt_text("normal %" PRIu64 " 0", 3 * page), EINVAL,
+			 fmt_text("range %" PRIu64 "+0 is past the end (%" PRIu64 ")",
+				  3 * page, 2 * page + 100));
+	ASSERT_CTL_FAILS(CTL_ADVISE, "random 0 18446744073709551615", EINVAL,
+			 fmt_text("range 0+18446744073709551615 is past the end (%" PRIu64 ")",
+				  2 * page + 100));
+	ASSERT_CTL_FAILS(CTL_ADVISE, "free", EINVAL, "'free' is no advice (normal, "
+			 "sequential, random, willneed, dontneed, hugepage, nohugepage, populate)");
+	ASSERT_CTL_FAILS(CTL_ADVISE, "normal 0", EINVAL, USAGE_ADVISE ", got 2 fields");
+	ASSERT_CTL_FAILS_N(CTL_ADVISE, "normal", 6, 1, EINVAL,
+			   "written at offset 1; a command is one write at offset 0");
+}
+
+/* SPEC: any entry, whatever its views. */
+static void test_advise_any_entry(void)
+{
+	make_data(page);
+	fixture.entry.views = VIEW_RO;
+	fixture.entry.resizable = false;
+	open_region();
+	ASSERT_CTL(CTL_ADVISE, "dontneed");
+	ASSERT_CTL(CTL_ADVISE, "populate");
+	ASSERT_VIEW_HOLDS(VIEW_RO, 0, "\0\1\2", 3);
+	region_fixture_teardown();
+	region_fixture_setup();
+	open_anonymous(3 * page);
+	CU_ASSERT_EQUAL(write_view(VIEW_RW, page, "memory"), 6);
+	ASSERT_CTL(CTL_ADVISE, "dontneed");
+	ASSERT_CTL(CTL_ADVISE, fmt_text("dontneed %" PRIu64 " %" PRIu64, page, page));
+	ASSERT_VIEW_HOLDS(VIEW_RO, page, "memory", 6);
+	CU_ASSERT_EQUAL(STATUS_NUMBER("errors"), 0);
 }
 
 /* ---- resize ---- */
@@ -1293,6 +1429,12 @@ void add_ctl_suite(void)
 	CU_ADD_TEST(s, test_flush_offset_is_rounded_down);
 	CU_ADD_TEST(s, test_flush_range_outside_is_einval);
 	CU_ADD_TEST(s, test_flush_anonymous);
+	CU_ADD_TEST(s, test_flush_async);
+	CU_ADD_TEST(s, test_flush_async_anonymous_and_without_rw);
+	CU_ADD_TEST(s, test_advise_populate_faults_the_range_in);
+	CU_ADD_TEST(s, test_advise_every_word_keeps_every_byte);
+	CU_ADD_TEST(s, test_advise_bounds_are_einval);
+	CU_ADD_TEST(s, test_advise_any_entry);
 	CU_ADD_TEST(s, test_resize_grows_region_and_file);
 	CU_ADD_TEST(s, test_resize_shrinks_region_file_and_cow);
 	CU_ADD_TEST(s, test_resize_takes_every_number_form);

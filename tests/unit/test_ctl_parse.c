@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "ctl.h"
 #include "tests.h"
@@ -73,7 +74,7 @@ static void test_file_names(void)
 {
 	static const char *const names[CTL_FILES] = {
 		[CTL_FLUSH] = "flush", [CTL_RESIZE] = "resize", [CTL_MOVE] = "move",
-		[CTL_RESET] = "reset", [CTL_STATUS] = "status",
+		[CTL_RESET] = "reset", [CTL_ADVISE] = "advise", [CTL_STATUS] = "status",
 	};
 
 	for (int f = 0; f < CTL_FILES; f++) {
@@ -92,6 +93,7 @@ static void test_file_modes(void)
 	CU_ASSERT_EQUAL(ctl_file_mode(CTL_FLUSH), 0200);
 	CU_ASSERT_EQUAL(ctl_file_mode(CTL_MOVE), 0200);
 	CU_ASSERT_EQUAL(ctl_file_mode(CTL_RESET), 0200);
+	CU_ASSERT_EQUAL(ctl_file_mode(CTL_ADVISE), 0200);
 	CU_ASSERT_EQUAL(ctl_file_mode(CTL_RESIZE), 0600);
 	CU_ASSERT_EQUAL(ctl_file_mode(CTL_STATUS), 0400);
 }
@@ -114,6 +116,79 @@ static void test_parse_flush_range(void)
 	ASSERT_FLUSH_RANGE("  100\t\t 7 \r\n", 100, 7);
 	ASSERT_FLUSH_RANGE("0 0", 0, 0);
 	ASSERT_FLUSH_RANGE("\t010 \t 0X10\t", 10, 16);
+}
+
+/* Asserts that TEXT parses for FILE as ASYNC (flush) or ADVICE (advise),
+ * WHOLE or over OFF, LEN. */
+#define ASSERT_FLUSH_ASYNC(text, whole, off, len) \
+	assert_parse_word(__LINE__, CTL_FLUSH, text, true, 0, whole, off, len)
+#define ASSERT_ADVISE(text, advice, whole, off, len) \
+	assert_parse_word(__LINE__, CTL_ADVISE, text, false, advice, whole, off, len)
+
+static void assert_parse_word(unsigned at, enum ctl_file file, const char *text,
+			      bool async, int advice, bool whole, uint64_t off, uint64_t len)
+{
+	struct ctl_command c;
+	char why[400] = "";
+	int err = ctl_parse(file, text, strlen(text), &c, why, sizeof(why));
+
+	check_at(err == 0, false, __FILE__, at, "%s '%s' = %d: %s", ctl_file_name(file),
+		 shown(text, strlen(text)), err, why);
+	if (err)
+		return;
+	check_at(c.async == async && c.advice == advice && c.whole == whole &&
+		 c.arg[0] == off && c.arg[1] == len, false, __FILE__, at,
+		 "%s '%s': async %d advice %d whole %d %" PRIu64 " %" PRIu64
+		 ", want %d %d %d %" PRIu64 " %" PRIu64, ctl_file_name(file),
+		 shown(text, strlen(text)), c.async, c.advice, c.whole, c.arg[0],
+		 c.arg[1], async, advice, whole, off, len);
+}
+
+static void test_parse_flush_async(void)
+{
+	ASSERT_FLUSH_ASYNC("async", true, 0, 0);
+	ASSERT_FLUSH_ASYNC("async\n", true, 0, 0);
+	ASSERT_FLUSH_ASYNC(" \tASYNC \r\n", true, 0, 0);
+	ASSERT_FLUSH_ASYNC("Async 4096 1K", false, 4096, 1024);
+	ASSERT_FLUSH_ASYNC("async 0 0\n", false, 0, 0);
+	ASSERT_FLUSH_RANGE("0 4096", 0, 4096);	/* no word: a plain flush */
+	ASSERT_PARSE_ERROR(CTL_FLUSH, "async 1", USAGE_FLUSH_ASYNC ", got 2 fields");
+	ASSERT_PARSE_ERROR(CTL_FLUSH, "async 1 2 3", USAGE_FLUSH_ASYNC ", got 4 fields");
+	ASSERT_PARSE_ERROR(CTL_FLUSH, "async async", USAGE_FLUSH_ASYNC ", got 2 fields");
+	ASSERT_PARSE_ERROR(CTL_FLUSH, "async x 1", "'x" NOT_A_NUMBER);
+	ASSERT_PARSE_ERROR(CTL_FLUSH, "0 1 async", USAGE_FLUSH ", got 3 fields");
+	ASSERT_PARSE_ERROR(CTL_FLUSH, "asyncx", USAGE_FLUSH ", got 1 field");
+	ASSERT_PARSE_ERROR(CTL_FLUSH, "sync", USAGE_FLUSH ", got 1 field");
+}
+
+static void test_parse_advise_words(void)
+{
+	ASSERT_ADVISE("normal", MADV_NORMAL, true, 0, 0);
+	ASSERT_ADVISE("sequential\n", MADV_SEQUENTIAL, true, 0, 0);
+	ASSERT_ADVISE("RANDOM", MADV_RANDOM, true, 0, 0);
+	ASSERT_ADVISE("WillNeed", MADV_WILLNEED, true, 0, 0);
+	ASSERT_ADVISE("dontneed", MADV_DONTNEED, true, 0, 0);
+	ASSERT_ADVISE("hugepage", MADV_HUGEPAGE, true, 0, 0);
+	ASSERT_ADVISE("nohugepage", MADV_NOHUGEPAGE, true, 0, 0);
+	ASSERT_ADVISE(" populate \r\n", 22 /* MADV_POPULATE_READ */, true, 0, 0);
+	ASSERT_ADVISE("willneed 4096 8K", MADV_WILLNEED, false, 4096, 8192);
+	ASSERT_ADVISE("dontneed\t0x1000\t0\n", MADV_DONTNEED, false, 4096, 0);
+}
+
+static void test_parse_advise_errors(void)
+{
+	ASSERT_PARSE_ERROR(CTL_ADVISE, "", USAGE_ADVISE ", got 0 fields");
+	ASSERT_PARSE_ERROR(CTL_ADVISE, "\n", USAGE_ADVISE ", got 0 fields");
+	ASSERT_PARSE_ERROR(CTL_ADVISE, "normal 0", USAGE_ADVISE ", got 2 fields");
+	ASSERT_PARSE_ERROR(CTL_ADVISE, "normal 0 1 2", USAGE_ADVISE ", got 4 fields");
+	ASSERT_PARSE_ERROR(CTL_ADVISE, "normal 0 -1", "'-1" NOT_A_NUMBER);
+	ASSERT_PARSE_ERROR(CTL_ADVISE, "normal 0x 1", "'0x" NOT_A_NUMBER);
+	ASSERT_PARSE_ERROR(CTL_ADVISE, "free", "'free' is no advice (normal, sequential, "
+			   "random, willneed, dontneed, hugepage, nohugepage, populate)");
+	ASSERT_PARSE_ERROR(CTL_ADVISE, "0 0 4096", "'0' is no advice (normal, sequential, "
+			   "random, willneed, dontneed, hugepage, nohugepage, populate)");
+	ASSERT_PARSE_ERROR(CTL_ADVISE, "normal 0 18446744073709551616",
+			   "'18446744073709551616' is past 2^64 - 1");
 }
 
 static void test_parse_resize_numbers(void)
@@ -337,6 +412,9 @@ void add_ctl_parse_suite(void)
 	CU_ADD_TEST(s, test_file_modes);
 	CU_ADD_TEST(s, test_parse_flush_empty);
 	CU_ADD_TEST(s, test_parse_flush_range);
+	CU_ADD_TEST(s, test_parse_flush_async);
+	CU_ADD_TEST(s, test_parse_advise_words);
+	CU_ADD_TEST(s, test_parse_advise_errors);
 	CU_ADD_TEST(s, test_parse_resize_numbers);
 	CU_ADD_TEST(s, test_parse_suffixes_either_case);
 	CU_ADD_TEST(s, test_parse_suffixes_on_every_field);

@@ -149,6 +149,8 @@ size_t text_len(const char *text, size_t len);
 #define USAGE_FLUSH "expected nothing or OFFSET SIZE"
 #define USAGE_RESIZE "expected SIZE"
 #define USAGE_MOVE "expected DEST SRC COUNT or cow DEST SRC COUNT"
+#define USAGE_FLUSH_ASYNC "expected async or async OFFSET SIZE"
+#define USAGE_ADVISE "expected ADVICE or ADVICE OFFSET LENGTH"
 #define NOT_A_NUMBER "' is not a number (decimal or 0x hex, optional K/M/G/T suffix)"
 
 #endif
