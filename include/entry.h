@@ -39,4 +39,8 @@ void entry_free(struct entry *e);
 const char *entry_advice_name(int advice);
 int entry_advice_by_name(const char *word);
 
+/* Any word of Python's mmap.madvise (ctl/NAME/advise: the config's words,
+ * dontneed, nohugepage, populate), any case; -1 for another word. */
+int entry_madvise_by_name(const char *word);
+
 #endif

@@ -121,29 +121,6 @@ static bool is_cow_keyword(const char *field)
 	return view_by_name(field, strlen(field)) == VIEW_COW;
 }
 
-/* The words of Python's mmap.madvise, any case; -1 for another word. */
-static int advice_by_word(const char *word)
-{
-	static const struct {
-		const char *word;
-		int advice;
-	} words[] = {
-		{ "normal", MADV_NORMAL },
-		{ "sequential", MADV_SEQUENTIAL },
-		{ "random", MADV_RANDOM },
-		{ "willneed", MADV_WILLNEED },
-		{ "dontneed", MADV_DONTNEED },
-		{ "hugepage", MADV_HUGEPAGE },
-		{ "nohugepage", MADV_NOHUGEPAGE },
-		{ "populate", MADV_POPULATE_READ },
-	};
-
-	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
-		if (strcasecmp(word, words[i].word) == 0)
-			return words[i].advice;
-	return -1;
-}
-
 /* flush: [async] [OFFSET SIZE]; sets *FIRST past the word, *WANT to the
  * fields expected, *USAGE for a wrong count. */
 static void parse_flush(const struct fields *f, struct ctl_command *cmd,
@@ -167,7 +144,7 @@ static bool parse_advise(const struct fields *f, struct ctl_command *cmd,
 	*want = cmd->whole ? 1 : 3;
 	if (f->count == 0 || f->count == 2 || f->count > 3)
 		return true;	/* the count is wrong: the caller says so */
-	cmd->advice = advice_by_word(f->field[0]);
+	cmd->advice = entry_madvise_by_name(f->field[0]);
 	if (cmd->advice < 0)
 		snprintf(why, whylen, "'%s' is no advice (normal, sequential, random, "
 			 "willneed, dontneed, hugepage, nohugepage, populate)", f->field[0]);

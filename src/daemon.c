@@ -275,8 +275,8 @@ static void write_back(const struct daemon *d)
 
 	if (root < 0)
 		return;
-	write_back_folder(root, "rw");
-	write_back_folder(root, "cow");
+	write_back_folder(root, view_name(VIEW_RW));
+	write_back_folder(root, view_name(VIEW_COW));
 	close(root);
 }
 
@@ -297,8 +297,8 @@ static void write_back_leaving(const struct daemon *d, const struct config *cfg)
 			continue;
 		if (root < 0 && (root = open_mount_root(d)) < 0)
 			return;
-		write_back_in(root, "rw", table_name(d->table, slot));
-		write_back_in(root, "cow", table_name(d->table, slot));
+		write_back_in(root, view_name(VIEW_RW), table_name(d->table, slot));
+		write_back_in(root, view_name(VIEW_COW), table_name(d->table, slot));
 	}
 	if (root >= 0)
 		close(root);

@@ -9,15 +9,21 @@
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
+/* Python's mmap.madvise words; the config's `advice` key takes those that
+ * are a lasting hint about the mapping, not an act on its pages now. */
 static const struct {
 	const char *word;
 	int advice;
+	bool in_config;
 } advice_words[] = {
-	{ "normal", MADV_NORMAL },
-	{ "sequential", MADV_SEQUENTIAL },
-	{ "random", MADV_RANDOM },
-	{ "willneed", MADV_WILLNEED },
-	{ "hugepage", MADV_HUGEPAGE },
+	{ "normal", MADV_NORMAL, true },
+	{ "sequential", MADV_SEQUENTIAL, true },
+	{ "random", MADV_RANDOM, true },
+	{ "willneed", MADV_WILLNEED, true },
+	{ "hugepage", MADV_HUGEPAGE, true },
+	{ "dontneed", MADV_DONTNEED, false },
+	{ "nohugepage", MADV_NOHUGEPAGE, false },
+	{ "populate", MADV_POPULATE_READ, false },
 };
 
 static bool same_string(const char *a, const char *b)
@@ -64,10 +70,21 @@ const char *entry_advice_name(int advice)
 	return "?";
 }
 
-int entry_advice_by_name(const char *word)
+static int advice_by_name(const char *word, bool config_only)
 {
 	for (size_t i = 0; i < COUNT(advice_words); i++)
-		if (strcasecmp(word, advice_words[i].word) == 0)
+		if (strcasecmp(word, advice_words[i].word) == 0 &&
+		    (advice_words[i].in_config || !config_only))
 			return advice_words[i].advice;
 	return -1;
+}
+
+int entry_advice_by_name(const char *word)
+{
+	return advice_by_name(word, true);
+}
+
+int entry_madvise_by_name(const char *word)
+{
+	return advice_by_name(word, false);
 }
