@@ -21,6 +21,7 @@
 #include <stdint.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include "entry.h"
 #include "errors.h"
@@ -75,8 +76,10 @@ int region_read_fallback(struct region *r, unsigned view, uint64_t off,
 /*
  * Copies BUF into VIEW (VIEW_RW or VIEW_COW) at *OFF, and says in *WRITTEN
  * how many bytes it copied. An rw write ending past the end grows the
- * region first, as region_resize does; with resizable = no, and always for
- * cow, only the part before the end is written (ENOSPC when none fits).
+ * region first, as region_resize does; a cow write past the end grows the
+ * cow view alone (cow.h). With resizable = no, only the part before the end
+ * is written (ENOSPC when none fits); a cow write short of cow_limit is
+ * short too (ENOSPC when none fits).
  * FLAGS:
  *   REGION_WRITE_APPEND    at the view's end as it is when the write runs,
  *                          whatever *OFF says; *OFF is set to where it went
@@ -105,6 +108,22 @@ int region_write(struct region *r, unsigned view, const void *buf, size_t len,
  * shrinks with it. EPERM with resizable = no.
  */
 int region_resize(struct region *r, uint64_t size, char *why, size_t whylen);
+
+/* truncate(2) of VIEW (VIEW_RW or VIEW_COW) to SIZE: a resize for rw, the
+ * cow view's own size for cow. With resizable = no, EPERM unless SIZE is
+ * the view's size already (then nothing changes). */
+int region_truncate(struct region *r, unsigned view, uint64_t size);
+
+/* fallocate(2) of VIEW (VIEW_RW or VIEW_COW) with MODE (SPEC "rw/NAME"):
+ * 0 and KEEP_SIZE allocate in the file (cow: only its size may change),
+ * PUNCH_HOLE|KEEP_SIZE and ZERO_RANGE zero the range (cow: privately);
+ * without KEEP_SIZE a range past the end grows the view first. Other
+ * modes EOPNOTSUPP; another size with resizable = no, EPERM. */
+int region_fallocate(struct region *r, unsigned view, int mode, uint64_t off,
+		     uint64_t len);
+
+/* futimens(2) of the backing descriptor: TIMES as utimensat takes them. */
+int region_set_times(struct region *r, const struct timespec times[2]);
 
 /* msync(MS_SYNC) of [OFF, OFF + LEN) of the rw mapping (OFF rounded down
  * to a page), then fsync of the file; a no-op for anonymous regions. Every

@@ -351,8 +351,14 @@ static void fs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 
 /* ---- opening ---- */
 
-/* Opens view node N; may resize the region (O_TRUNC) or refresh its size.
- * Returns 0 or an errno, and in *CHANGED the views to invalidate. */
+/* What a truncate of view KIND made stale in the other views: an rw one
+ * resized the region, which ro shows and which cuts the cow view's base; a
+ * cow one changed the cow view alone, whose pages the kernel cut itself. */
+static unsigned truncated_views(enum node_kind kind)
+{
+	return kind == NODE_RW ? VIEW_RO | VIEW_COW : 0;
+}
+
 /* Opens view N; may resize the region (O_TRUNC, the views to invalidate
  * in *CHANGED) or refresh its size (*REFRESHED). Returns 0 or an errno. */
 static int open_view(const struct node *n, int flags, unsigned *changed, bool *refreshed)
@@ -363,18 +369,13 @@ static int open_view(const struct node *n, int flags, unsigned *changed, bool *r
 	*changed = 0;
 	if (n->kind == NODE_RO && writing)
 		return EACCES;	/* root too: the view is read-only by nature */
-	if (n->kind == NODE_COW && (flags & O_TRUNC))
-		return EPERM;	/* the cow view's size is fixed */
 	err = region_refresh(n->region, refreshed);
-	if (err)
+	if (err || !(flags & O_TRUNC))
 		return err;
-	if (n->kind == NODE_RW && (flags & O_TRUNC)) {
-		err = region_resize(n->region, 0, NULL, 0);
-		if (err)
-			return err;
-		*changed |= VIEW_RO | VIEW_COW;
-	}
-	return 0;
+	err = region_truncate(n->region, node_view(n->kind), 0);
+	if (!err)
+		*changed = truncated_views(n->kind);
+	return err;
 }
 
 /* Control files are opened only the ways their modes allow, for root too;
@@ -539,7 +540,10 @@ static struct write_effect write_effect(unsigned view, uint64_t kernel_off, uint
 	uint64_t from = size_before & ~(uint64_t)4095;
 	struct write_effect e = { { 0 }, { 0 } };
 
-	if (refreshed || at != kernel_off) {
+	if (view == VIEW_COW && !refreshed) {
+		if (at != kernel_off || at + written > size_before)
+			e.self = (struct ctl_effect){ view, at != kernel_off ? 0 : from, 0 };
+	} else if (refreshed || at != kernel_off) {
 		e.others = (struct ctl_effect){ VIEW_ALL & ~view, 0, 0 };
 		e.self = (struct ctl_effect){ view, 0, 0 };
 	} else if (at + written > size_before) {
@@ -667,9 +671,32 @@ static int truncate_node(const struct node *n, uint64_t size)
 		return EISDIR;
 	if (n->kind == NODE_RO)
 		return EACCES;
-	if (n->kind == NODE_COW)
+	return region_truncate(n->region, node_view(n->kind), size);
+}
+
+/* One time of utimensat(2): now, the one given, or left as it is. */
+static struct timespec time_to_set(int to_set, int given, int now, struct timespec t)
+{
+	if (to_set & now)
+		return (struct timespec){ 0, UTIME_NOW };
+	return (to_set & given) ? t : (struct timespec){ 0, UTIME_OMIT };
+}
+
+/* Times set on rw/ are the backing file's, which every view shows; ro/ is
+ * read-only as a file system is, and cow/ has no times of its own. */
+static int set_times(const struct node *n, const struct stat *attr, int to_set)
+{
+	struct timespec times[2];
+
+	if (n->kind == NODE_RO)
+		return EROFS;
+	if (n->kind != NODE_RW)
 		return EPERM;
-	return region_resize(n->region, size, NULL, 0);
+	times[0] = time_to_set(to_set, FUSE_SET_ATTR_ATIME, FUSE_SET_ATTR_ATIME_NOW,
+			       attr->st_atim);
+	times[1] = time_to_set(to_set, FUSE_SET_ATTR_MTIME, FUSE_SET_ATTR_MTIME_NOW,
+			       attr->st_mtim);
+	return region_set_times(n->region, times);
 }
 
 static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
@@ -678,19 +705,22 @@ static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	struct fs *fs = req_fs(req);
 	struct node n;
 	int err = node_get(fs, ino, &n);
-	bool resized = false;
+	unsigned stale = 0;
 
 	(void)fi;
 	if (!err && (to_set & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)))
 		err = EPERM;
 	else if (!err && (to_set & FUSE_SET_ATTR_SIZE)) {
+		/* The times that come with a truncate are the kernel's own. */
 		err = truncate_node(&n, (uint64_t)attr->st_size);
-		resized = !err && n.kind == NODE_RW;
+		stale = err ? 0 : truncated_views(n.kind);
+	} else if (!err && (to_set & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME))) {
+		err = set_times(&n, attr, to_set);
+		/* Views' attributes are never cached (VIEW_TIMEOUT). */
 	}
-	/* Times are accepted and left alone: they are the backing file's. */
 	node_put(fs, &n);
-	if (resized)
-		coherence_changed(fs->coherence, n.slot, VIEW_RO | VIEW_COW, 0, 0);
+	if (stale)
+		coherence_changed(fs->coherence, n.slot, stale, 0, 0);
 	if (err)
 		fuse_reply_err(req, err);
 	else
@@ -713,6 +743,30 @@ static void fs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 	fuse_reply_err(req, err);
 }
 
+/* fallocate(2) of a view. An rw one zeroes or grows the region, which ro
+ * and unwritten cow pages show (the kernel drops the rw view's own pages of
+ * the range itself); a cow one changes the cow view alone. */
+static void fs_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off,
+			 off_t len, struct fuse_file_info *fi)
+{
+	struct fs *fs = req_fs(req);
+	struct node n;
+	int err = node_get(fs, ino, &n);
+
+	(void)fi;
+	if (!err && !node_is_view(n.kind))
+		err = node_is_dir(n.kind) ? EISDIR : EOPNOTSUPP;
+	else if (!err && n.kind == NODE_RO)
+		err = EBADF;	/* never opened for writing */
+	else if (!err)
+		err = region_fallocate(n.region, node_view(n.kind), mode, (uint64_t)off,
+				       (uint64_t)len);
+	node_put(fs, &n);
+	if (!err && n.kind == NODE_RW)
+		coherence_changed(fs->coherence, n.slot, VIEW_RO | VIEW_COW, 0, 0);
+	fuse_reply_err(req, err);
+}
+
 static void fs_statfs(fuse_req_t req, fuse_ino_t ino)
 {
 	struct fs *fs = req_fs(req);
@@ -731,51 +785,59 @@ static void fs_statfs(fuse_req_t req, fuse_ino_t ino)
 
 /* ---- what the tree does not allow ---- */
 
+/* A namespace change in folder DIR: ro/ is read-only as a file system is,
+ * so that tools fall back to reading (LMDB's lock file); the other folders
+ * are fixed by the config. */
+static int refused_in(fuse_ino_t dir)
+{
+	return dir == NODE_RO_DIR_INO ? EROFS : EPERM;
+}
+
 static void deny_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
 		       mode_t mode, dev_t rdev)
 {
-	(void)parent, (void)name, (void)mode, (void)rdev;
-	fuse_reply_err(req, EPERM);
+	(void)name, (void)mode, (void)rdev;
+	fuse_reply_err(req, refused_in(parent));
 }
 
 static void deny_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 {
-	(void)parent, (void)name, (void)mode;
-	fuse_reply_err(req, EPERM);
+	(void)name, (void)mode;
+	fuse_reply_err(req, refused_in(parent));
 }
 
 static void deny_remove(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-	(void)parent, (void)name;
-	fuse_reply_err(req, EPERM);
+	(void)name;
+	fuse_reply_err(req, refused_in(parent));
 }
 
 static void deny_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
 			 const char *name)
 {
-	(void)link, (void)parent, (void)name;
-	fuse_reply_err(req, EPERM);
+	(void)link, (void)name;
+	fuse_reply_err(req, refused_in(parent));
 }
 
 static void deny_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 			fuse_ino_t newparent, const char *newname, unsigned int flags)
 {
-	(void)parent, (void)name, (void)newparent, (void)newname, (void)flags;
-	fuse_reply_err(req, EPERM);
+	(void)name, (void)newname, (void)flags;
+	fuse_reply_err(req, refused_in(parent) == EROFS ? EROFS : refused_in(newparent));
 }
 
 static void deny_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 		      const char *newname)
 {
-	(void)ino, (void)newparent, (void)newname;
-	fuse_reply_err(req, EPERM);
+	(void)ino, (void)newname;
+	fuse_reply_err(req, refused_in(newparent));
 }
 
 static void deny_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 			mode_t mode, struct fuse_file_info *fi)
 {
-	(void)parent, (void)name, (void)mode, (void)fi;
-	fuse_reply_err(req, EPERM);
+	(void)name, (void)mode, (void)fi;
+	fuse_reply_err(req, refused_in(parent));
 }
 
 /* ---- set-up ---- */
@@ -807,6 +869,7 @@ const struct fuse_lowlevel_ops fs_ops = {
 	.read = fs_read,
 	.write = fs_write,
 	.fsync = fs_fsync,
+	.fallocate = fs_fallocate,
 	.statfs = fs_statfs,
 	.mknod = deny_mknod,
 	.mkdir = deny_mkdir,
