@@ -9,9 +9,10 @@
  *
  *   0                       base                   size
  *   |---- file (MAP_PRIVATE) --|------ anonymous zeros ----|
- *   [  f  |##W##|  f  |ff|Z0000|#W#|  0  |  0  |#W#|  0 ]
- *                        ^ the page across an unaligned base: private,
- *                          the file's bytes below the base, zeros past it
+ *   [  f  |##W##|  f  |ff|z0000|#W#|  0  |  0  |#W#|  0 ]
+ *                        ^ the page across an unaligned base: the file's
+ *                          bytes below the base; past it, zeros (read as
+ *                          zeros while unwritten, zeroed when written)
  *   W: written pages (the bitmap; cow_private_bytes, cow_limit)
  *
  * The base is the least of the size at mount or reset, every later file
@@ -60,7 +61,7 @@ void cow_release(struct cow *c);
 uint64_t cow_private_bytes(const struct cow *c);
 
 enum {
-	COW_GROW = 1 << 0,	/* may grow the view: the lock is held exclusive */
+	COW_GROW = 1 << 0,	/* the lock is held exclusive: may grow the view */
 	COW_WHOLE = 1 << 1,	/* all or nothing: ENOSPC rather than short */
 };
 
@@ -69,11 +70,23 @@ enum {
  * stored. New private pages are taken from cow_limit first: past it the
  * store is short (ENOSPC when nothing fits, or with COW_WHOLE when not all
  * of it does). A store past the size grows the view with COW_GROW, and is
- * EAGAIN (nothing done) without it. EIO: a page past the end of a file cut
+ * EAGAIN (nothing done) without it; so is one that makes the page across
+ * the base private (cow_seal_for). EIO: a page past the end of a file cut
  * outside the mount.
  */
 int cow_store(struct cow *c, const void *buf, size_t len, uint64_t off,
 	      unsigned how, size_t *stored);
+
+/* Before bytes [OFF, OFF + LEN) of the mapping are read other than by a
+ * reply (a move's source): the unwritten page across the base becomes
+ * private with zeros past the base, as they read. Lock held exclusive. */
+int cow_seal_for(struct cow *c, uint64_t off, uint64_t len);
+
+/* How to read LEN bytes at OFF: returns how many from OFF on the mapping
+ * holds as they read; *ZEROS bytes of zeros follow (the part past the base
+ * of the unwritten page across it, which maps the file), then the mapping
+ * again for the rest. */
+size_t cow_readable(const struct cow *c, uint64_t off, size_t len, size_t *zeros);
 
 /* The view becomes SIZE bytes: what is cut off is gone (a regrown part
  * reads as zeros), what grows is zeros. Returns 0 or an errno. */

@@ -61,6 +61,13 @@ size_t region_read_begin(struct region *r, unsigned view, uint64_t off,
 			 size_t len, const void **data);
 void region_read_end(struct region *r);
 
+/* Between the two: of the LEN bytes at OFF that region_read_begin gave,
+ * how many the mapping holds as they read; *ZEROS bytes of zeros follow
+ * (cow: past the base, in the unwritten page across it, which maps the
+ * file), then the mapping again for the rest. */
+size_t region_read_mapped(const struct region *r, unsigned view, uint64_t off,
+			  size_t len, size_t *zeros);
+
 /*
  * Between region_read_begin and region_read_end, when the mapping could not
  * give the LEN bytes at OFF (a page faulted: fault_probe), copies them into

@@ -235,11 +235,12 @@ static int unmap_file_past(struct cow *c, uint64_t from, bool keep)
 }
 
 /*
- * The page across an unaligned base maps the file past the base too, and
- * the file may grow there later: once the view reaches past the base, or a
- * store touches that page, it becomes private with zeros past the base.
- * Charged whatever the limit: one page, so that no read ever shows file
- * data past the base.
+ * The page across an unaligned base maps the file past the base too, where
+ * the file may grow later. While unwritten it follows the file below the
+ * base, and reads give zeros past it (cow_readable); the store that makes
+ * it private zeroes that tail first, since the kernel's copy takes the
+ * file's bytes there. Charged whatever the limit: the store that needs it
+ * has its own pages charged already, this page among them.
  */
 static int seal_base(struct cow *c)
 {
@@ -254,11 +255,30 @@ static int seal_base(struct cow *c)
 	return err;
 }
 
-static bool touches_base_page(const struct cow *c, uint64_t off, size_t len)
+/* Whether [OFF, OFF + LEN) touches the unwritten page across the base. */
+static bool touches_base_page(const struct cow *c, uint64_t off, uint64_t len)
 {
 	uint64_t first = c->base & ~(c->page - 1);
 
-	return len && off < first + c->page && off + len > first;
+	return len && c->base % c->page && !is_written(c, first / c->page) &&
+	       off < first + c->page && off + len > first;
+}
+
+int cow_seal_for(struct cow *c, uint64_t off, uint64_t len)
+{
+	return touches_base_page(c, off, len) ? seal_base(c) : 0;
+}
+
+size_t cow_readable(const struct cow *c, uint64_t off, size_t len, size_t *zeros)
+{
+	uint64_t base = c->base, tail_end = page_up(c, base);
+	uint64_t from = off > base ? off : base, to = off + len < tail_end ? off + len : tail_end;
+
+	*zeros = 0;
+	if (!touches_base_page(c, off, len) || from >= to)
+		return len;
+	*zeros = (size_t)(to - from);
+	return (size_t)(from - off);
 }
 
 /* ---- the operations ---- */
@@ -309,7 +329,7 @@ static int grow(struct cow *c, uint64_t size)
 	if (err)
 		return err;
 	c->size = size;
-	return seal_base(c);
+	return 0;
 }
 
 static int shrink(struct cow *c, uint64_t size)
@@ -350,7 +370,7 @@ int cow_cut_base(struct cow *c, uint64_t base)
 	if (err)
 		return err;
 	c->base = base;
-	return base < c->size ? seal_base(c) : 0;
+	return 0;
 }
 
 /* How much of the store fits the limit: the bytes in *LEN, the bytes
@@ -385,7 +405,7 @@ int cow_store(struct cow *c, const void *buf, size_t len, uint64_t off,
 	if (off + len > c->size)
 		err = (how & COW_GROW) ? grow(c, off + len) : EAGAIN;
 	if (!err && touches_base_page(c, off, len))
-		err = seal_base(c);
+		err = (how & COW_GROW) ? seal_base(c) : EAGAIN;
 	if (!err)
 		err = buf ? fault_copy(c->map + off, buf, len) : fault_zero(c->map + off, len);
 	if (err) {

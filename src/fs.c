@@ -470,6 +470,24 @@ static void read_ctl_file(fuse_req_t req, const struct node *n, size_t size, off
 		fuse_reply_buf(req, text + off, len - (size_t)off < size ? len - (size_t)off : size);
 }
 
+/* Replies with LEN bytes of VIEW at OFF from DATA, its mapping, but for
+ * bytes that read as zeros though the mapping holds the file's there. */
+static int reply_mapped(fuse_req_t req, const struct region *r, unsigned view,
+			uint64_t off, const char *data, size_t len)
+{
+	static const char zeros[65536];	/* at least a page, whatever the page */
+	size_t gap, head = region_read_mapped(r, view, off, len, &gap);
+	struct iovec iov[3] = {
+		{ (void *)data, head },
+		{ (void *)zeros, gap },
+		{ (void *)(data + head + gap), len - head - gap },
+	};
+
+	if (!gap)
+		return fuse_reply_buf(req, data, len);
+	return fuse_reply_iov(req, iov, 3);
+}
+
 static void read_view(fuse_req_t req, const struct node *n, size_t size, off_t off)
 {
 	unsigned view = node_view(n->kind);
@@ -486,7 +504,7 @@ static void read_view(fuse_req_t req, const struct node *n, size_t size, off_t o
 	 * mount is EIO. */
 	len = region_read_begin(n->region, view, (uint64_t)off, size, &data);
 	if (fault_probe(data, len, 4096) == 0) {
-		err = fuse_reply_buf(req, data, len);
+		err = reply_mapped(req, n->region, view, (uint64_t)off, data, len);
 	} else {
 		copy = malloc(len);
 		err = copy ? region_read_fallback(n->region, view, (uint64_t)off, len, copy)

@@ -306,6 +306,13 @@ size_t region_read_begin(struct region *r, unsigned view, uint64_t off,
 	return len;
 }
 
+size_t region_read_mapped(const struct region *r, unsigned view, uint64_t off,
+			  size_t len, size_t *zeros)
+{
+	*zeros = 0;
+	return view == VIEW_COW ? cow_readable(&r->cow, off, len, zeros) : len;
+}
+
 void region_read_end(struct region *r)
 {
 	pthread_rwlock_unlock(&r->lock);
@@ -786,12 +793,17 @@ static int fallocate_range(struct region *r, unsigned view, int mode, uint64_t o
 
 	if (view == VIEW_COW && !zeroing)
 		return 0;	/* the cow view's memory is taken as it is written */
-	pthread_rwlock_rdlock(&r->lock);
+	/* Zeroing the cow view may make the page across its base private,
+	 * which takes the lock exclusive (cow.h); rare enough to always. */
+	if (view == VIEW_COW)
+		pthread_rwlock_wrlock(&r->lock);
+	else
+		pthread_rwlock_rdlock(&r->lock);
 	size = region_view_size(r, view);
 	if (zeroing && end > size)
 		end = size;	/* never past the view: a window's file goes on */
 	if (off < end && view == VIEW_COW)
-		err = cow_store(&r->cow, NULL, end - off, off, COW_WHOLE, &n);
+		err = cow_store(&r->cow, NULL, end - off, off, COW_GROW | COW_WHOLE, &n);
 	else if (off < end)
 		err = file_fallocate(r, mode, off, end - off);
 	pthread_rwlock_unlock(&r->lock);
@@ -871,7 +883,11 @@ int region_move(struct region *r, unsigned view, uint64_t dest, uint64_t src,
 	uint64_t size;
 	int err = EINVAL;
 
-	pthread_rwlock_rdlock(&r->lock);
+	/* A cow move may make the page across the base private (cow.h). */
+	if (view == VIEW_COW)
+		pthread_rwlock_wrlock(&r->lock);
+	else
+		pthread_rwlock_rdlock(&r->lock);
 	size = region_view_size(r, view);
 	if (range_inside("destination", dest, count, size, why, whylen) &&
 	    range_inside("source", src, count, size, why, whylen)) {
@@ -882,8 +898,9 @@ int region_move(struct region *r, unsigned view, uint64_t dest, uint64_t src,
 		 * move takes its new private pages whole or not at all. */
 		if (dest == src)
 			err = 0;
-		else if (view == VIEW_COW)
-			err = cow_store(&r->cow, r->cow.map + src, count, dest, COW_WHOLE, &stored);
+		else if (view == VIEW_COW && !(err = cow_seal_for(&r->cow, src, count)))
+			err = cow_store(&r->cow, r->cow.map + src, count, dest,
+					COW_GROW | COW_WHOLE, &stored);
 		else
 			err = fault_copy(view_map(r, view) + dest, view_map(r, view) + src, count);
 	}
