@@ -71,16 +71,11 @@ enum {
  * store is short (ENOSPC when nothing fits, or with COW_WHOLE when not all
  * of it does). A store past the size grows the view with COW_GROW, and is
  * EAGAIN (nothing done) without it; so is one that makes the page across
- * the base private (cow_seal_for). EIO: a page past the end of a file cut
+ * the base private. EIO: a page past the end of a file cut
  * outside the mount.
  */
 int cow_store(struct cow *c, const void *buf, size_t len, uint64_t off,
 	      unsigned how, size_t *stored);
-
-/* Before bytes [OFF, OFF + LEN) of the mapping are read other than by a
- * reply (a move's source): the unwritten page across the base becomes
- * private with zeros past the base, as they read. Lock held exclusive. */
-int cow_seal_for(struct cow *c, uint64_t off, uint64_t len);
 
 /* How to read LEN bytes at OFF: returns how many from OFF on the mapping
  * holds as they read; *ZEROS bytes of zeros follow (the part past the base

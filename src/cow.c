@@ -264,11 +264,6 @@ static bool touches_base_page(const struct cow *c, uint64_t off, uint64_t len)
 	       off < first + c->page && off + len > first;
 }
 
-int cow_seal_for(struct cow *c, uint64_t off, uint64_t len)
-{
-	return touches_base_page(c, off, len) ? seal_base(c) : 0;
-}
-
 size_t cow_readable(const struct cow *c, uint64_t off, size_t len, size_t *zeros)
 {
 	uint64_t base = c->base, tail_end = page_up(c, base);

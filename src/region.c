@@ -877,6 +877,31 @@ int region_sync_all(struct region *r, char *why, size_t whylen)
 	return sync_range(r, true, 0, 0, why, whylen);
 }
 
+/* A move in the cow view, whose new private pages are taken whole or not
+ * at all; under the lock held exclusive (cow_store may seal the base). */
+static int move_cow(struct region *r, uint64_t dest, uint64_t src, uint64_t count)
+{
+	size_t zeros, head = cow_readable(&r->cow, src, count, &zeros), stored;
+	char *copy;
+	int err;
+
+	if (!zeros)
+		return cow_store(&r->cow, r->cow.map + src, count, dest, COW_GROW | COW_WHOLE,
+				 &stored);
+	/* Part of the source reads as zeros where the mapping holds the
+	 * file's bytes (past the base): the bytes are moved as they read. */
+	copy = malloc(count);
+	if (!copy)
+		return ENOMEM;
+	err = fault_copy(copy, r->cow.map + src, count);
+	if (!err) {
+		memset(copy + head, 0, zeros);
+		err = cow_store(&r->cow, copy, count, dest, COW_GROW | COW_WHOLE, &stored);
+	}
+	free(copy);
+	return err;
+}
+
 int region_move(struct region *r, unsigned view, uint64_t dest, uint64_t src,
 		uint64_t count, char *why, size_t whylen)
 {
@@ -891,16 +916,13 @@ int region_move(struct region *r, unsigned view, uint64_t dest, uint64_t src,
 	size = region_view_size(r, view);
 	if (range_inside("destination", dest, count, size, why, whylen) &&
 	    range_inside("source", src, count, size, why, whylen)) {
-		size_t stored;
-
 		/* A move onto itself writes nothing, so it copies no cow page
 		 * (memmove alone would store or not depending on COUNT); a cow
 		 * move takes its new private pages whole or not at all. */
 		if (dest == src)
 			err = 0;
-		else if (view == VIEW_COW && !(err = cow_seal_for(&r->cow, src, count)))
-			err = cow_store(&r->cow, r->cow.map + src, count, dest,
-					COW_GROW | COW_WHOLE, &stored);
+		else if (view == VIEW_COW)
+			err = move_cow(r, dest, src, count);
 		else
 			err = fault_copy(view_map(r, view) + dest, view_map(r, view) + src, count);
 	}
