@@ -217,12 +217,16 @@ static void test_open_empty_file(void)
 	ASSERT_VIEW_SIZE(VIEW_COW, 0);
 	CU_ASSERT_EQUAL(read_view(VIEW_RO, 0, buf, sizeof(buf)), 0);
 	CU_ASSERT_EQUAL(read_view(VIEW_COW, 0, buf, sizeof(buf)), 0);
-	CU_ASSERT_EQUAL(write_view(VIEW_COW, 0, "abc"), -ENOSPC);
+	CU_ASSERT_EQUAL(write_view(VIEW_COW, 0, "xyz!"), 4);	/* grows the cow view alone */
+	ASSERT_VIEW_SIZE(VIEW_COW, 4);
+	ASSERT_VIEW_SIZE(VIEW_RO, 0);
+	ASSERT_FILE_SIZE(0);
 	CU_ASSERT_EQUAL(write_view(VIEW_RW, 0, "abc"), 3);
 	ASSERT_VIEW_SIZE(VIEW_RO, 3);
 	ASSERT_FILE_SIZE(3);
 	ASSERT_FILE_HOLDS(0, "abc", 3);
 	ASSERT_VIEW_HOLDS(VIEW_RO, 0, "abc", 3);
+	ASSERT_VIEW_HOLDS(VIEW_COW, 0, "xyz!", 4);
 	close_region();
 }
 
@@ -350,14 +354,15 @@ static void test_cow_shows_file_bytes_it_has_not_written(void)
 	close_region();
 }
 
-static void test_cow_write_crossing_the_end_is_short(void)
+static void test_cow_write_crossing_the_end_grows_the_cow_view(void)
 {
 	make_data(page);
 	open_region();
-	CU_ASSERT_EQUAL(write_view(VIEW_COW, page - 4, "0123456789"), 4);
-	ASSERT_VIEW_HOLDS(VIEW_COW, page - 4, "0123", 4);
-	CU_ASSERT_EQUAL(write_view(VIEW_COW, page, "0123456789"), -ENOSPC);
-	ASSERT_VIEW_SIZE(VIEW_COW, page);
+	CU_ASSERT_EQUAL(write_view(VIEW_COW, page - 4, "0123456789"), 10);
+	ASSERT_VIEW_HOLDS(VIEW_COW, page - 4, "0123456789", 10);
+	CU_ASSERT_EQUAL(write_view(VIEW_COW, 3 * page, "end"), 3);
+	ASSERT_VIEW_SIZE(VIEW_COW, 3 * page + 3);
+	ASSERT_VIEW_ZEROS(VIEW_COW, page + 6, 2 * page - 6);
 	ASSERT_VIEW_SIZE(VIEW_RO, page);
 	ASSERT_FILE_SIZE(page);
 	ASSERT_FILE_UNTOUCHED(0, page);
@@ -522,19 +527,19 @@ static void test_resize_window_past_the_file_end_extends_the_file(void)
 	close_region();
 }
 
-static void test_resize_below_the_cow_size_shrinks_cow(void)
+static void test_resize_below_the_cow_size_cuts_only_its_base(void)
 {
-	char buf[10];
-
 	make_data(3 * page);
 	open_region();
 	CU_ASSERT_EQUAL(write_view(VIEW_COW, 2 * page, "private"), 7);
 	ASSERT_RESIZE(page);
-	ASSERT_VIEW_SIZE(VIEW_COW, page);
-	CU_ASSERT_EQUAL(read_view(VIEW_COW, page, buf, sizeof(buf)), 0);
+	ASSERT_VIEW_SIZE(VIEW_COW, 3 * page);
 	ASSERT_VIEW_IS_FILE(VIEW_COW, 0, page, 0);
-	ASSERT_RESIZE(3 * page);	/* shows after reset */
-	ASSERT_VIEW_SIZE(VIEW_COW, page);
+	ASSERT_VIEW_ZEROS(VIEW_COW, page, page);
+	ASSERT_VIEW_HOLDS(VIEW_COW, 2 * page, "private", 7);
+	ASSERT_RESIZE(3 * page);	/* the file's growth never shows past the base */
+	write_file(page + 1, "file");
+	ASSERT_VIEW_ZEROS(VIEW_COW, page, page);
 	close_region();
 }
 
@@ -571,7 +576,8 @@ static void test_resize_anonymous(void)
 	CU_ASSERT_EQUAL(st.st_size, (off_t)(3 * page));
 	ASSERT_RESIZE(10);
 	ASSERT_VIEW_SIZE(VIEW_RW, 10);
-	ASSERT_VIEW_SIZE(VIEW_COW, 10);
+	ASSERT_VIEW_SIZE(VIEW_COW, page);	/* its own; zeros past 10 */
+	ASSERT_VIEW_ZEROS(VIEW_COW, 10, page - 10);
 	ASSERT_VIEW_HOLDS(VIEW_RW, 0, "keep", 4);
 	close_region();
 }
@@ -612,9 +618,10 @@ static void test_refresh_after_the_file_shrank(void)
 	truncate_data(page);
 	ASSERT_REFRESH(true);
 	ASSERT_VIEW_SIZE(VIEW_RO, page);
-	ASSERT_VIEW_SIZE(VIEW_COW, page);
+	ASSERT_VIEW_SIZE(VIEW_COW, 3 * page);	/* its own; zeros past the file */
 	ASSERT_VIEW_IS_FILE(VIEW_RO, 0, page, 0);
 	ASSERT_VIEW_IS_FILE(VIEW_COW, 0, page, 0);
+	ASSERT_VIEW_ZEROS(VIEW_COW, page, 2 * page);
 	close_region();
 }
 
@@ -630,7 +637,8 @@ static void test_refresh_follows_from_the_offset(void)
 	truncate_data(page / 2);
 	ASSERT_REFRESH(true);
 	ASSERT_VIEW_SIZE(VIEW_RO, 0);
-	ASSERT_VIEW_SIZE(VIEW_COW, 0);
+	ASSERT_VIEW_SIZE(VIEW_COW, page);
+	ASSERT_VIEW_ZEROS(VIEW_COW, 0, page);
 	close_region();
 }
 
@@ -832,7 +840,7 @@ void add_region_suite(void)
 	CU_ADD_TEST(s, test_rw_write_in_a_window_lands_at_its_offset);
 	CU_ADD_TEST(s, test_cow_write_stays_private);
 	CU_ADD_TEST(s, test_cow_shows_file_bytes_it_has_not_written);
-	CU_ADD_TEST(s, test_cow_write_crossing_the_end_is_short);
+	CU_ADD_TEST(s, test_cow_write_crossing_the_end_grows_the_cow_view);
 	CU_ADD_TEST(s, test_fixed_size_rw_write_is_short_then_enospc);
 	CU_ADD_TEST(s, test_fixed_size_resize_is_eperm);
 	CU_ADD_TEST(s, test_rw_write_past_the_end_grows_region_and_file);
@@ -844,7 +852,7 @@ void add_region_suite(void)
 	CU_ADD_TEST(s, test_resize_window_reaching_the_end_moves_the_end);
 	CU_ADD_TEST(s, test_resize_window_before_the_end_keeps_the_data_after_it);
 	CU_ADD_TEST(s, test_resize_window_past_the_file_end_extends_the_file);
-	CU_ADD_TEST(s, test_resize_below_the_cow_size_shrinks_cow);
+	CU_ADD_TEST(s, test_resize_below_the_cow_size_cuts_only_its_base);
 	CU_ADD_TEST(s, test_resize_past_the_largest_file_size_is_einval);
 	CU_ADD_TEST(s, test_resize_anonymous);
 	CU_ADD_TEST(s, test_refresh_after_the_file_grew);
