@@ -17,6 +17,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cow.h"
+#include "fault.h"
 #include "region.h"
 #include "tests.h"
 
@@ -33,6 +35,7 @@ static int init_suite(void)
 
 static void teardown(void)
 {
+	cow_set_limit(0);	/* a test that set it may have failed midway */
 	free(exe);
 	exe = NULL;
 	region_fixture_teardown();
@@ -782,6 +785,305 @@ static uint64_t mapped_bytes(void)
  * cow mapping needs, below that and its 256 KiB bitmap. Where the
  * allocator takes no new address space (a sanitizer's), the reset may
  * succeed: then the view is fresh, and works too. */
+/* ---- the cow view as a file of its own (cow.h) ---- */
+
+/* Asserts that region_truncate(VIEW, SIZE) returns WANT. */
+#define ASSERT_TRUNCATE(view, size, want) \
+	CU_ASSERT_EQUAL(region_truncate(fixture.region, view, size), want)
+
+static uint64_t cow_private(void)
+{
+	struct region_stats st;
+
+	region_get_stats(fixture.region, &st);
+	return st.cow_private_bytes;
+}
+
+static void test_cow_grows_by_writes_and_truncates(void)
+{
+	make_data(2 * page + 100);
+	open_region();
+	ASSERT_TRUNCATE(VIEW_COW, 4 * page, 0);
+	ASSERT_VIEW_SIZE(VIEW_COW, 4 * page);
+	ASSERT_VIEW_IS_FILE(VIEW_COW, 0, 2 * page + 100, 0);
+	ASSERT_VIEW_ZEROS(VIEW_COW, 2 * page + 100, 2 * page - 100);
+	CU_ASSERT_EQUAL(write_view(VIEW_COW, 5 * page, "far"), 3);
+	ASSERT_VIEW_SIZE(VIEW_COW, 5 * page + 3);
+	ASSERT_VIEW_ZEROS(VIEW_COW, 4 * page, page);
+	ASSERT_VIEW_HOLDS(VIEW_COW, 5 * page, "far", 3);
+	/* the file's later growth never shows past the base */
+	write_file(2 * page + 100, "file data");
+	ASSERT_VIEW_ZEROS(VIEW_COW, 2 * page + 100, 9);
+	CU_ASSERT_EQUAL(cow_private(), page);
+	ASSERT_VIEW_SIZE(VIEW_RO, 2 * page + 100);
+	ASSERT_FILE_UNTOUCHED(0, 2 * page + 100);
+	close_region();
+}
+
+static void test_cow_truncate_then_regrow_reads_zeros(void)
+{
+	make_data(3 * page);
+	open_region();
+	CU_ASSERT_EQUAL(write_view(VIEW_COW, page + 10, "abc"), 3);
+	ASSERT_TRUNCATE(VIEW_COW, page + 11, 0);
+	ASSERT_TRUNCATE(VIEW_COW, 3 * page, 0);
+	ASSERT_VIEW_IS_FILE(VIEW_COW, 0, page, 0);
+	ASSERT_VIEW_HOLDS(VIEW_COW, page + 10, "a\0\0", 3);
+	ASSERT_TRUNCATE(VIEW_COW, 100, 0);
+	CU_ASSERT_EQUAL(cow_private(), 0);
+	ASSERT_TRUNCATE(VIEW_COW, 2 * page, 0);
+	ASSERT_VIEW_IS_FILE(VIEW_COW, 0, 100, 0);
+	ASSERT_VIEW_ZEROS(VIEW_COW, 100, 2 * page - 100);
+	ASSERT_TRUNCATE(VIEW_COW, 0, 0);
+	ASSERT_TRUNCATE(VIEW_COW, page, 0);
+	ASSERT_VIEW_ZEROS(VIEW_COW, 0, page);
+	ASSERT_FILE_UNTOUCHED(0, 3 * page);
+	close_region();
+}
+
+static void test_cow_file_shrink_keeps_its_size_and_written_pages(void)
+{
+	make_data(4 * page);
+	open_region();
+	CU_ASSERT_EQUAL(write_view(VIEW_COW, 10, "kept"), 4);
+	CU_ASSERT_EQUAL(write_view(VIEW_COW, 3 * page, "also"), 4);
+	ASSERT_RESIZE(page + 7);
+	ASSERT_VIEW_SIZE(VIEW_COW, 4 * page);
+	ASSERT_VIEW_HOLDS(VIEW_COW, 10, "kept", 4);
+	ASSERT_VIEW_IS_FILE(VIEW_COW, page, 7, page);
+	ASSERT_VIEW_ZEROS(VIEW_COW, page + 7, 2 * page - 7);
+	ASSERT_VIEW_HOLDS(VIEW_COW, 3 * page, "also", 4);
+	CU_ASSERT_EQUAL(cow_private(), 2 * page);
+	ASSERT_RESIZE(4 * page);	/* grown again: the base stays cut */
+	write_file(page + 7, "new");
+	ASSERT_VIEW_ZEROS(VIEW_COW, page + 7, 3);
+	/* an unwritten page below the base still follows the file */
+	write_file(page, "follow");
+	ASSERT_VIEW_HOLDS(VIEW_COW, page, "follow", 6);
+	close_region();
+}
+
+static void test_cow_outside_truncation_loses_the_pages_past_it(void)
+{
+	bool changed;
+
+	/* The daemon's handler: the kernel dropped the private page past the
+	 * cut, and the region's copy of it faults. */
+	CU_ASSERT_EQUAL_FATAL(fault_setup(), 0);
+	make_data(4 * page);
+	open_region();
+	CU_ASSERT_EQUAL(write_view(VIEW_COW, 10, "kept"), 4);
+	CU_ASSERT_EQUAL(write_view(VIEW_COW, 3 * page, "lost"), 4);
+	truncate_data(page + 7);
+	CU_ASSERT_EQUAL(region_refresh(fixture.region, &changed), 0);
+	ASSERT_VIEW_SIZE(VIEW_COW, 4 * page);
+	ASSERT_VIEW_HOLDS(VIEW_COW, 10, "kept", 4);
+	ASSERT_VIEW_IS_FILE(VIEW_COW, page, 7, page);
+	ASSERT_VIEW_ZEROS(VIEW_COW, page + 7, 3 * page - 7);
+	CU_ASSERT_EQUAL(cow_private(), page);
+	CU_ASSERT_EQUAL(write_view(VIEW_COW, 3 * page, "again"), 5);
+	ASSERT_VIEW_HOLDS(VIEW_COW, 3 * page, "again", 5);
+	close_region();
+}
+
+static void test_cow_resizable_no_keeps_its_size(void)
+{
+	make_data(page);
+	fixture.entry.resizable = false;
+	open_region();
+	CU_ASSERT_EQUAL(write_view(VIEW_COW, page - 2, "abcd"), 2);
+	CU_ASSERT_EQUAL(write_view(VIEW_COW, page, "x"), -ENOSPC);
+	ASSERT_TRUNCATE(VIEW_COW, 10, EPERM);
+	ASSERT_TRUNCATE(VIEW_COW, 2 * page, EPERM);
+	ASSERT_TRUNCATE(VIEW_COW, page, 0);
+	CU_ASSERT_EQUAL(region_fallocate(fixture.region, VIEW_COW, 0, 0, 2 * page), EPERM);
+	CU_ASSERT_EQUAL(region_fallocate(fixture.region, VIEW_COW, FALLOC_FL_ZERO_RANGE, 0, 4), 0);
+	ASSERT_VIEW_SIZE(VIEW_COW, page);
+	ASSERT_VIEW_ZEROS(VIEW_COW, 0, 4);
+	ASSERT_VIEW_HOLDS(VIEW_COW, page - 2, "ab", 2);
+	close_region();
+}
+
+static void test_cow_limit_bounds_the_private_pages(void)
+{
+	cow_set_limit(3 * page);
+	make_data(4 * page);
+	open_region();
+	CU_ASSERT_EQUAL(write_view(VIEW_COW, 0, "a"), 1);
+	CU_ASSERT_EQUAL(write_view(VIEW_COW, page, "b"), 1);
+	CU_ASSERT_EQUAL(write_view(VIEW_COW, 10, "again"), 5);	/* no new page */
+	{
+		char big[8192];
+
+		memset(big, 'c', sizeof(big));
+		big[sizeof(big) - 1] = '\0';
+		/* from the middle of page 2 on: page 2 fits, page 3 does not */
+		CU_ASSERT_EQUAL(write_view(VIEW_COW, 3 * page - 100, big), 100);
+	}
+	CU_ASSERT_EQUAL(write_view(VIEW_COW, 3 * page, "d"), -ENOSPC);
+	CU_ASSERT_EQUAL(write_view(VIEW_COW, 9 * page, "d"), -ENOSPC);
+	ASSERT_VIEW_SIZE(VIEW_COW, 4 * page);
+	CU_ASSERT_EQUAL(region_fallocate(fixture.region, VIEW_COW, FALLOC_FL_ZERO_RANGE,
+					 3 * page, 10), ENOSPC);
+	CU_ASSERT_EQUAL(cow_private(), 3 * page);
+	CU_ASSERT_EQUAL(cow_total_private(), 3 * page);
+	ASSERT_TRUNCATE(VIEW_COW, page, 0);	/* gives pages back */
+	CU_ASSERT_EQUAL(cow_total_private(), page);
+	CU_ASSERT_EQUAL(region_reset(fixture.region, NULL, 0), 0);
+	CU_ASSERT_EQUAL(cow_total_private(), 0);
+	close_region();
+	cow_set_limit(0);
+}
+
+/* The reference model of the cow view (SPEC "cow/NAME"): its written
+ * pages, then the file below its base, then zeros. The entry follows its
+ * file, so the file is the region. */
+enum { MODEL_PAGES = 16 };
+
+struct cow_model {
+	unsigned char *file, *priv;
+	bool written[MODEL_PAGES];
+	uint64_t file_size, cow_size, base;
+};
+
+static unsigned char model_byte(const struct cow_model *m, uint64_t i)
+{
+	if (m->written[i / page])
+		return m->priv[i];
+	return i < m->base ? m->file[i] : 0;
+}
+
+static void model_cow_write(struct cow_model *m, uint64_t off, const char *text)
+{
+	size_t len = strlen(text);
+
+	for (size_t i = 0; i < len; i++) {
+		uint64_t p = (off + i) / page;
+
+		for (uint64_t j = p * page; !m->written[p] && j < (p + 1) * page; j++)
+			m->priv[j] = model_byte(m, j);
+		m->written[p] = true;
+		m->priv[off + i] = (unsigned char)text[i];
+	}
+	if (off + len > m->cow_size)
+		m->cow_size = off + len;
+}
+
+static void model_cow_truncate(struct cow_model *m, uint64_t size)
+{
+	uint64_t tail = size % page;
+
+	for (uint64_t p = (size + page - 1) / page; size < m->cow_size && p < MODEL_PAGES; p++)
+		m->written[p] = false;
+	if (tail && size < m->cow_size && m->written[size / page])
+		memset(m->priv + size, 0, page - tail);
+	if (size < m->base)
+		m->base = size;
+	m->cow_size = size;
+}
+
+static void model_resize(struct cow_model *m, uint64_t size)
+{
+	if (size < m->file_size)
+		memset(m->file + size, 0, m->file_size - size);
+	if (size < m->base)
+		m->base = size;
+	m->file_size = size;
+}
+
+static void model_rw_write(struct cow_model *m, uint64_t off, const char *text)
+{
+	memcpy(m->file + off, text, strlen(text));
+	if (off + strlen(text) > m->file_size)
+		m->file_size = off + strlen(text);
+}
+
+static void model_reset(struct cow_model *m)
+{
+	memset(m->written, 0, sizeof(m->written));
+	m->cow_size = m->base = m->file_size;
+}
+
+/* Whether the region's cow view, file and private bytes are the model's. */
+static bool model_matches(const struct cow_model *m, unsigned char *buf)
+{
+	uint64_t pages = 0;
+
+	if (region_view_size(fixture.region, VIEW_COW) != m->cow_size ||
+	    region_view_size(fixture.region, VIEW_RW) != m->file_size ||
+	    read_view(VIEW_COW, 0, buf, MODEL_PAGES * page) != m->cow_size)
+		return false;
+	for (uint64_t i = 0; i < m->cow_size; i++)
+		if (buf[i] != model_byte(m, i))
+			return false;
+	if (read_file(0, buf, MODEL_PAGES * page) != (ssize_t)m->file_size ||
+	    memcmp(buf, m->file, m->file_size) != 0)
+		return false;
+	for (uint64_t p = 0; p < (m->cow_size + page - 1) / page; p++)
+		pages += m->written[p];
+	return cow_private() == pages * page;
+}
+
+/* One random step on both; returns its name, for the failure message. */
+static const char *model_step(struct cow_model *m, unsigned *seed)
+{
+	static const char *texts[] = { "x", "seven!!", "a longer line of text crossing" };
+	const char *text = texts[rand_r(seed) % 3];
+	uint64_t off = (uint64_t)rand_r(seed) % (12 * page), size = off;
+	uint64_t edges[] = { off, off / page * page, off / page * page + page - 3 };
+
+	off = edges[rand_r(seed) % 3];
+	switch (rand_r(seed) % 6) {
+	case 0:
+	case 1:
+		CU_ASSERT_EQUAL(write_view(VIEW_COW, off, text), (ssize_t)strlen(text));
+		model_cow_write(m, off, text);
+		return "cow write";
+	case 2:
+		ASSERT_TRUNCATE(VIEW_COW, size, 0);
+		model_cow_truncate(m, size);
+		return "cow truncate";
+	case 3:
+		ASSERT_RESIZE(size);
+		model_resize(m, size);
+		return "resize";
+	case 4:
+		CU_ASSERT_EQUAL(write_view(VIEW_RW, off, text), (ssize_t)strlen(text));
+		model_rw_write(m, off, text);
+		return "rw write";
+	default:
+		CU_ASSERT_EQUAL(region_reset(fixture.region, NULL, 0), 0);
+		model_reset(m);
+		return "reset";
+	}
+}
+
+static void test_cow_against_a_reference_model(void)
+{
+	struct cow_model m = { .file_size = 3 * page + 100 };
+	unsigned char *buf = malloc(MODEL_PAGES * page);
+	unsigned seed = 12;
+
+	m.file = calloc(MODEL_PAGES, page);
+	m.priv = calloc(MODEL_PAGES, page);
+	CU_ASSERT_FATAL(buf && m.file && m.priv);
+	make_data(m.file_size);
+	for (uint64_t i = 0; i < m.file_size; i++)
+		m.file[i] = pattern(i);
+	m.cow_size = m.base = m.file_size;
+	open_region();
+	for (int step = 0; step < 3000; step++) {
+		const char *what = model_step(&m, &seed);
+
+		CHECK_FATAL(model_matches(&m, buf), "step %d (%s): the cow view differs from the "
+			    "model", step, what);
+	}
+	close_region();
+	free(buf);
+	free(m.file);
+	free(m.priv);
+}
+
 static void test_reset_out_of_memory_keeps_the_old_cow_view(void)
 {
 	const uint64_t big = 1ULL << 33;
@@ -867,4 +1169,11 @@ void add_region_suite(void)
 	CU_ADD_TEST(s, test_sizes_past_the_limits_are_efbig);
 	CU_ADD_TEST(s, test_sync_of_size_2_64_minus_1_is_einval);
 	CU_ADD_TEST(s, test_reset_out_of_memory_keeps_the_old_cow_view);
+	CU_ADD_TEST(s, test_cow_grows_by_writes_and_truncates);
+	CU_ADD_TEST(s, test_cow_truncate_then_regrow_reads_zeros);
+	CU_ADD_TEST(s, test_cow_file_shrink_keeps_its_size_and_written_pages);
+	CU_ADD_TEST(s, test_cow_outside_truncation_loses_the_pages_past_it);
+	CU_ADD_TEST(s, test_cow_resizable_no_keeps_its_size);
+	CU_ADD_TEST(s, test_cow_limit_bounds_the_private_pages);
+	CU_ADD_TEST(s, test_cow_against_a_reference_model);
 }
