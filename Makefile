@@ -6,7 +6,8 @@ DESTDIR   ?=
 CC        ?= cc
 BUILD     := build
 PKGS      := fuse3 inih cunit
-APT_PKGS  := libfuse3-dev fuse3 libinih-dev libcunit1-dev pkg-config python3 valgrind groff-base
+APT_PKGS  := libfuse3-dev fuse3 libinih-dev libcunit1-dev pkg-config python3 valgrind groff-base \
+             sqlite3 python3-lmdb lmdb-utils rsync
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 WARN      := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wformat=2
@@ -45,11 +46,15 @@ help:
 	@echo "make test    install what is missing, build, run every test"
 	@echo "make all | clean | install | uninstall (PREFIX=$(PREFIX) DESTDIR=...)"
 
-# Debian's packages, installed only when something is missing.
+# Debian's packages, installed only when something is missing. The program
+# tests use sqlite3, mdb_stat, rsync and Debian's python3-lmdb, which only
+# /usr/bin/python3 imports (tests/integration/test_programs.py looks there).
 deps:
 	@if ! pkg-config --exists $(PKGS) 2>/dev/null || ! command -v fusermount3 >/dev/null \
 	    || ! command -v python3 >/dev/null || ! command -v valgrind >/dev/null \
-	    || ! command -v groff >/dev/null; then \
+	    || ! command -v groff >/dev/null || ! command -v sqlite3 >/dev/null \
+	    || ! command -v mdb_stat >/dev/null || ! command -v rsync >/dev/null \
+	    || ! /usr/bin/python3 -c 'import lmdb' 2>/dev/null; then \
 		echo "installing $(APT_PKGS)"; \
 		$(SUDO) apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $(APT_PKGS); \

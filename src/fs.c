@@ -475,7 +475,7 @@ static void read_ctl_file(fuse_req_t req, const struct node *n, size_t size, off
 static int reply_mapped(fuse_req_t req, const struct region *r, unsigned view,
 			uint64_t off, const char *data, size_t len)
 {
-	static const char zeros[65536];	/* at least a page, whatever the page */
+	static const char zeros[65536] = { 0 };	/* a page, whatever the page */
 	size_t gap, head = region_read_mapped(r, view, off, len, &gap);
 	struct iovec iov[3] = {
 		{ (void *)data, head },

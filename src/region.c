@@ -815,15 +815,13 @@ static int fallocate_range(struct region *r, unsigned view, int mode, uint64_t o
 int region_fallocate(struct region *r, unsigned view, int mode, uint64_t off,
 		     uint64_t len)
 {
-	int err;
-
 	if (!known_mode(mode))
 		return EOPNOTSUPP;
 	if (len == 0 || off > (uint64_t)INT64_MAX - len ||
 	    (view != VIEW_COW && off + len > (uint64_t)INT64_MAX - r->entry.offset))
 		return len ? EFBIG : EINVAL;
 	if (!(mode & FALLOC_FL_KEEP_SIZE) && off + len > region_view_size(r, view)) {
-		err = r->entry.resizable ? region_truncate(r, view, off + len) : EPERM;
+		int err = r->entry.resizable ? region_truncate(r, view, off + len) : EPERM;
 		if (err)
 			return err;
 	}
