@@ -847,8 +847,14 @@ static void deny_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 static void deny_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 		      const char *newname)
 {
-	(void)ino, (void)newname;
-	fuse_reply_err(req, refused_in(newparent));
+	enum node_kind kind;
+	size_t slot;
+
+	(void)newname;
+	if (node_decode(ino, &slot, &kind) && kind == NODE_RO)
+		fuse_reply_err(req, EROFS);	/* a link to a file of ro/ */
+	else
+		fuse_reply_err(req, refused_in(newparent));
 }
 
 static void deny_create(fuse_req_t req, fuse_ino_t parent, const char *name,
