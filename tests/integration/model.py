@@ -87,6 +87,17 @@ class Model:
         self.base = min(self.base, size)
         return 0
 
+    def truncate_outside(self, size):
+        """Another process sets the file's size: a cut drops the cow view's
+        private pages past the new end that still map the file, below its
+        base (the kernel unmaps even private copies; the page across the end
+        stays; pages past the base are anonymous memory already), and cuts
+        its base."""
+        if size < len(self.region):
+            lost = range((size + PAGE - 1) // PAGE, (self.base + PAGE - 1) // PAGE)
+            self.private = {p: v for p, v in self.private.items() if p not in lost}
+        return self.resize(size)
+
     def move(self, cow, dest, src, count):
         size = self.cow_size if cow else len(self.region)
         if dest + count > size or src + count > size:
@@ -156,6 +167,14 @@ class Mounted:
     def truncate_cow(self, size):
         return self._call(os.ftruncate, self.cow, size)
 
+    def truncate_outside(self, size):
+        os.truncate(self.backing, size)
+        # seen at the next open of each view (close-to-open), which drops
+        # the kernel's pages of the view for earlier descriptors too
+        for view in ("ro", "rw", "cow"):
+            os.close(os.open(f"{self.mnt}/{view}/{self.name}", os.O_RDONLY))
+        return 0
+
     def move(self, cow, dest, src, count):
         return self.ctl("move", f"{'cow ' if cow else ''}{dest} {src} {count}\n")
 
@@ -191,13 +210,15 @@ def _random_step(rng, model):
     size, cow_size = len(model.region), model.cow_size
     kind = rng.choices(
         ["write_rw", "write_cow", "move", "move_cow", "resize_up", "resize_down",
-         "truncate", "truncate_cow", "reset", "flush"],
-        weights=[25, 20, 12, 8, 6, 6, 5, 5, 4, 4])[0]
+         "truncate", "truncate_cow", "truncate_outside", "reset", "flush"],
+        weights=[25, 20, 12, 8, 6, 6, 5, 5, 3, 4, 4])[0]
     data = bytes(rng.getrandbits(8) for _ in range(rng.choice([1, 7, 100, PAGE, PAGE + 3, 3 * PAGE])))
     if kind == "write_rw":
         return ("write_rw", min(_random_offset(rng, size), 1 << 18), data)
     if kind == "write_cow":
         return ("write_cow", min(_random_offset(rng, cow_size), 1 << 18), data)
+    if kind == "truncate_outside":
+        return ("truncate_outside", rng.randrange(0, min(size * 2, 1 << 18) + 2))
     if kind == "truncate_cow":
         return ("truncate_cow", rng.randrange(0, min(cow_size * 2, 1 << 18) + 2))
     if kind in ("move", "move_cow"):
