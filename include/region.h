@@ -7,7 +7,8 @@
  *   rw   MAP_SHARED  PROT_READ | PROT_WRITE  when the rw view is configured
  *   cow  MAP_PRIVATE PROT_READ | PROT_WRITE  when the cow view is configured
  * ro and rw share the page cache with the file, so they agree at once; cow
- * shows the file with this region's private writes on top.
+ * shows the file with this region's private writes on top, and has a size
+ * of its own (cow.h).
  *
  * Locking: a writer-preferring rwlock. Copies to and from the mappings hold
  * it shared; anything that moves a mapping (resize, refresh) holds it
@@ -111,8 +112,9 @@ int region_write(struct region *r, unsigned view, const void *buf, size_t len,
 /*
  * Makes the region SIZE bytes: the file is extended or cut (a window that
  * ends before the file's end never cuts the data after it), both shared
- * mappings follow, and a cow view longer than what is left of the file
- * shrinks with it. EPERM with resizable = no.
+ * mappings follow. The cow view keeps its size and its written pages; a
+ * cut of the file cuts its base (cow_cut_base, before the file is cut, so
+ * that the kernel's truncation cannot drop them). EPERM with resizable = no.
  */
 int region_resize(struct region *r, uint64_t size, char *why, size_t whylen);
 
@@ -177,7 +179,8 @@ void region_note_error(struct region *r, const char *file, const char *reason);
 /* Fits the region to its file as it is now: an entry that follows its file
  * (length 0) takes the file's size; a window shows its size (as configured
  * or last resized) or, while the file is cut short outside the mount, what
- * is left of it. *CHANGED tells whether a size changed. */
+ * is left of it; the cow view's base is cut to the file (its size stays).
+ * *CHANGED tells whether a size or the base changed. */
 int region_refresh(struct region *r, bool *changed);
 
 #endif
