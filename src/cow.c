@@ -108,10 +108,14 @@ static int fit_bitmap(struct cow *c, uint64_t size)
 
 	if (words <= c->words)
 		return 0;
-	grown = realloc(c->written, words * sizeof(*grown));
+	/* calloc, not realloc: its untouched pages cost no memory until
+	 * written, so a view grown to a terabyte holds no 32 MiB bitmap. */
+	grown = calloc(words, sizeof(*grown));
 	if (!grown)
 		return ENOMEM;
-	memset((void *)(grown + c->words), 0, (words - c->words) * sizeof(*grown));
+	if (c->words)
+		memcpy((void *)grown, (const void *)c->written, c->words * sizeof(*grown));
+	free(c->written);
 	c->written = grown;
 	c->words = words;
 	return 0;
