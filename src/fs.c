@@ -780,6 +780,12 @@ static void fs_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off,
 		err = region_fallocate(n.region, node_view(n.kind), mode, (uint64_t)off,
 				       (uint64_t)len);
 	node_put(fs, &n);
+	/* The kernel drops its own pages of a punched hole; for a zeroed
+	 * range not every version does: the view's own pages go too, without
+	 * waiting, as for a write. */
+	if (!err && (mode & FALLOC_FL_ZERO_RANGE))
+		coherence_changed_later(fs->coherence, n.slot, node_view(n.kind),
+					(uint64_t)off, (uint64_t)len);
 	if (!err && n.kind == NODE_RW)
 		coherence_changed(fs->coherence, n.slot, VIEW_RO | VIEW_COW, 0, 0);
 	fuse_reply_err(req, err);

@@ -1084,6 +1084,57 @@ static void test_cow_against_a_reference_model(void)
 	free(m.priv);
 }
 
+static void test_fallocate_modes_on_rw(void)
+{
+	struct stat st;
+
+	make_data(2 * page);
+	open_region();
+	CU_ASSERT_EQUAL(region_fallocate(fixture.region, VIEW_RW, 0, page, 3 * page), 0);
+	ASSERT_VIEW_SIZE(VIEW_RW, 4 * page);	/* grown first, as a resize */
+	ASSERT_FILE_SIZE(4 * page);
+	CU_ASSERT_EQUAL(region_fallocate(fixture.region, VIEW_RW, FALLOC_FL_KEEP_SIZE, 0,
+					 8 * page), 0);
+	ASSERT_FILE_SIZE(4 * page);
+	CU_ASSERT_EQUAL(region_fallocate(fixture.region, VIEW_RW,
+					 FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 10, 20), 0);
+	ASSERT_FILE_ZEROS(10, 20);
+	ASSERT_VIEW_ZEROS(VIEW_RO, 10, 20);
+	CU_ASSERT_EQUAL(region_fallocate(fixture.region, VIEW_RW, FALLOC_FL_ZERO_RANGE,
+					 4 * page - 5, 10), 0);
+	ASSERT_VIEW_SIZE(VIEW_RO, 4 * page + 5);
+	ASSERT_FILE_ZEROS(4 * page - 5, 10);
+	ASSERT_FILE_UNTOUCHED(30, page - 30);
+	CU_ASSERT_EQUAL(region_fallocate(fixture.region, VIEW_RW, FALLOC_FL_COLLAPSE_RANGE, 0,
+					 page), EOPNOTSUPP);
+	CU_ASSERT_EQUAL(region_fallocate(fixture.region, VIEW_RW, FALLOC_FL_PUNCH_HOLE, 0,
+					 page), EOPNOTSUPP);	/* without KEEP_SIZE */
+	CU_ASSERT_EQUAL(region_fstat(fixture.region, &st), 0);
+	CU_ASSERT_EQUAL(st.st_size, (off_t)(4 * page + 5));
+	ASSERT_VIEW_SIZE(VIEW_COW, 2 * page);	/* the cow view's own */
+	close_region();
+}
+
+static void test_set_times_sets_the_files(void)
+{
+	struct timespec times[2] = { { 981173106, 5 }, { 1012615506, 7 } };
+	struct stat st;
+
+	make_data(page);
+	open_region();
+	CU_ASSERT_EQUAL(region_set_times(fixture.region, times), 0);
+	CU_ASSERT_EQUAL(stat(fixture.path, &st), 0);
+	CU_ASSERT_EQUAL(st.st_atim.tv_sec, times[0].tv_sec);
+	CU_ASSERT_EQUAL(st.st_mtim.tv_sec, times[1].tv_sec);
+	times[0].tv_nsec = UTIME_OMIT;
+	times[1].tv_sec = 1;
+	CU_ASSERT_EQUAL(region_set_times(fixture.region, times), 0);
+	CU_ASSERT_EQUAL(stat(fixture.path, &st), 0);
+	CU_ASSERT_EQUAL(st.st_atim.tv_sec, 981173106);
+	CU_ASSERT_EQUAL(st.st_mtim.tv_sec, 1);
+	close_region();
+}
+
 static void test_reset_out_of_memory_keeps_the_old_cow_view(void)
 {
 	const uint64_t big = 1ULL << 33;
@@ -1176,4 +1227,6 @@ void add_region_suite(void)
 	CU_ADD_TEST(s, test_cow_resizable_no_keeps_its_size);
 	CU_ADD_TEST(s, test_cow_limit_bounds_the_private_pages);
 	CU_ADD_TEST(s, test_cow_against_a_reference_model);
+	CU_ADD_TEST(s, test_fallocate_modes_on_rw);
+	CU_ADD_TEST(s, test_set_times_sets_the_files);
 }
