@@ -6,7 +6,8 @@ DESTDIR   ?=
 CC        ?= cc
 BUILD     := build
 PKGS      := fuse3 inih cunit
-APT_PKGS  := libfuse3-dev fuse3 libinih-dev libcunit1-dev pkg-config python3 valgrind groff-base
+APT_PKGS  := libfuse3-dev fuse3 libinih-dev libcunit1-dev pkg-config python3 valgrind groff-base \
+             sqlite3 python3-lmdb lmdb-utils rsync
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 WARN      := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wformat=2
@@ -20,7 +21,7 @@ SANITIZE  := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-
 # The core knows no FUSE: one library that the daemon, the unit tests and
 # the fuzzers link. The FUSE side translates requests into core calls.
 CORE_SRC  := src/size.c src/errors.c src/view.c src/entry.c src/config.c src/log.c \
-             src/fault.c src/thread.c src/stable.c src/region.c src/ctl.c src/node.c \
+             src/fault.c src/thread.c src/stable.c src/cow.c src/region.c src/ctl.c src/node.c \
              src/table.c src/flusher.c
 FUSE_SRC  := src/notify.c src/coherence.c src/fs.c src/cli.c src/child.c src/daemon.c src/main.c
 # The FUSE side's bookkeeping, unit-tested without a kernel.
@@ -45,11 +46,15 @@ help:
 	@echo "make test    install what is missing, build, run every test"
 	@echo "make all | clean | install | uninstall (PREFIX=$(PREFIX) DESTDIR=...)"
 
-# Debian's packages, installed only when something is missing.
+# Debian's packages, installed only when something is missing. The program
+# tests use sqlite3, mdb_stat, rsync and Debian's python3-lmdb, which only
+# /usr/bin/python3 imports (tests/integration/test_programs.py looks there).
 deps:
 	@if ! pkg-config --exists $(PKGS) 2>/dev/null || ! command -v fusermount3 >/dev/null \
 	    || ! command -v python3 >/dev/null || ! command -v valgrind >/dev/null \
-	    || ! command -v groff >/dev/null; then \
+	    || ! command -v groff >/dev/null || ! command -v sqlite3 >/dev/null \
+	    || ! command -v mdb_stat >/dev/null || ! command -v rsync >/dev/null \
+	    || ! /usr/bin/python3 -c 'import lmdb' 2>/dev/null; then \
 		echo "installing $(APT_PKGS)"; \
 		$(SUDO) apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $(APT_PKGS); \

@@ -32,6 +32,7 @@ struct config {
 	char *file;		/* the config path as given, for messages; may be NULL */
 	int log_level;		/* a syslog LOG_* priority */
 	unsigned flush_interval;	/* seconds; 0 = no automatic flush */
+	uint64_t cow_limit;	/* bytes all cow views may hold privately; 0 = no limit */
 	struct config_entry *entries;
 	size_t n_entries;
 };

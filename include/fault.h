@@ -22,6 +22,9 @@ int fault_setup(void);
 /* memmove(DST, SRC, LEN); returns 0, or EIO if a page of either faulted. */
 int fault_copy(void *dst, const void *src, size_t len);
 
+/* memset(DST, 0, LEN); returns 0, or EIO if a page faulted. */
+int fault_zero(void *dst, size_t len);
+
 /* Reads one byte of every PAGE-byte page of [SRC, SRC + LEN), so that each
  * is faulted in; returns 0, or EIO if one faulted. */
 int fault_probe(const void *src, size_t len, size_t page);

@@ -7,7 +7,8 @@
  *   rw   MAP_SHARED  PROT_READ | PROT_WRITE  when the rw view is configured
  *   cow  MAP_PRIVATE PROT_READ | PROT_WRITE  when the cow view is configured
  * ro and rw share the page cache with the file, so they agree at once; cow
- * shows the file with this region's private writes on top.
+ * shows the file with this region's private writes on top, and has a size
+ * of its own (cow.h).
  *
  * Locking: a writer-preferring rwlock. Copies to and from the mappings hold
  * it shared; anything that moves a mapping (resize, refresh) holds it
@@ -21,6 +22,7 @@
 #include <stdint.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include "entry.h"
 #include "errors.h"
@@ -60,6 +62,13 @@ size_t region_read_begin(struct region *r, unsigned view, uint64_t off,
 			 size_t len, const void **data);
 void region_read_end(struct region *r);
 
+/* Between the two: of the LEN bytes at OFF that region_read_begin gave,
+ * how many the mapping holds as they read; *ZEROS bytes of zeros follow
+ * (cow: past the base, in the unwritten page across it, which maps the
+ * file), then the mapping again for the rest. */
+size_t region_read_mapped(const struct region *r, unsigned view, uint64_t off,
+			  size_t len, size_t *zeros);
+
 /*
  * Between region_read_begin and region_read_end, when the mapping could not
  * give the LEN bytes at OFF (a page faulted: fault_probe), copies them into
@@ -75,8 +84,10 @@ int region_read_fallback(struct region *r, unsigned view, uint64_t off,
 /*
  * Copies BUF into VIEW (VIEW_RW or VIEW_COW) at *OFF, and says in *WRITTEN
  * how many bytes it copied. An rw write ending past the end grows the
- * region first, as region_resize does; with resizable = no, and always for
- * cow, only the part before the end is written (ENOSPC when none fits).
+ * region first, as region_resize does; a cow write past the end grows the
+ * cow view alone (cow.h). With resizable = no, only the part before the end
+ * is written (ENOSPC when none fits); a cow write short of cow_limit is
+ * short too (ENOSPC when none fits).
  * FLAGS:
  *   REGION_WRITE_APPEND    at the view's end as it is when the write runs,
  *                          whatever *OFF says; *OFF is set to where it went
@@ -101,10 +112,27 @@ int region_write(struct region *r, unsigned view, const void *buf, size_t len,
 /*
  * Makes the region SIZE bytes: the file is extended or cut (a window that
  * ends before the file's end never cuts the data after it), both shared
- * mappings follow, and a cow view longer than what is left of the file
- * shrinks with it. EPERM with resizable = no.
+ * mappings follow. The cow view keeps its size and its written pages; a
+ * cut of the file cuts its base (cow_cut_base, before the file is cut, so
+ * that the kernel's truncation cannot drop them). EPERM with resizable = no.
  */
 int region_resize(struct region *r, uint64_t size, char *why, size_t whylen);
+
+/* truncate(2) of VIEW (VIEW_RW or VIEW_COW) to SIZE: a resize for rw, the
+ * cow view's own size for cow. With resizable = no, EPERM unless SIZE is
+ * the view's size already (then nothing changes). */
+int region_truncate(struct region *r, unsigned view, uint64_t size);
+
+/* fallocate(2) of VIEW (VIEW_RW or VIEW_COW) with MODE (SPEC "rw/NAME"):
+ * 0 and KEEP_SIZE allocate in the file (cow: only its size may change),
+ * PUNCH_HOLE|KEEP_SIZE and ZERO_RANGE zero the range (cow: privately);
+ * without KEEP_SIZE a range past the end grows the view first. Other
+ * modes EOPNOTSUPP; another size with resizable = no, EPERM. */
+int region_fallocate(struct region *r, unsigned view, int mode, uint64_t off,
+		     uint64_t len);
+
+/* futimens(2) of the backing descriptor: TIMES as utimensat takes them. */
+int region_set_times(struct region *r, const struct timespec times[2]);
 
 /* msync(MS_SYNC) of [OFF, OFF + LEN) of the rw mapping (OFF rounded down
  * to a page), then fsync of the file; a no-op for anonymous regions. Every
@@ -165,7 +193,8 @@ void region_note_error(struct region *r, const char *file, const char *reason);
 /* Fits the region to its file as it is now: an entry that follows its file
  * (length 0) takes the file's size; a window shows its size (as configured
  * or last resized) or, while the file is cut short outside the mount, what
- * is left of it. *CHANGED tells whether a size changed. */
+ * is left of it; the cow view's base is cut to the file (its size stays).
+ * *CHANGED tells whether a size or the base changed. */
 int region_refresh(struct region *r, bool *changed);
 
 #endif

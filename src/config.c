@@ -37,7 +37,7 @@ struct parser {
 	const char *map_arg;	/* the --map argument being read, or NULL */
 	int lineno;		/* for a --map argument, the item's place in it */
 	bool at_line_start;
-	int log_level_line, flush_interval_line;
+	int log_level_line, flush_interval_line, cow_limit_line;
 	/* The mount the config is for (struct config_mount): */
 	const char *mount_point;	/* as given, for messages; NULL: no check */
 	char *mount_real;	/* not yet mounted: the point resolved, or NULL */
@@ -242,6 +242,9 @@ static bool first_time(struct parser *p, const struct config_entry *e,
 	return true;
 }
 
+static void set_size(struct parser *p, struct config_entry *e, const char *key,
+		     const char *value, uint64_t *out);
+
 static void set_global(struct parser *p, const char *key, const char *value)
 {
 	struct config *cfg = p->cfg;
@@ -262,9 +265,12 @@ static void set_global(struct parser *p, const char *key, const char *value)
 		if (!parse_seconds(value, &cfg->flush_interval))
 			report(p, NULL, p->lineno,
 			       "flush_interval '%s' is not a whole number of seconds", value);
+	} else if (strcasecmp(key, "cow_limit") == 0) {
+		if (first_time(p, NULL, "cow_limit", &p->cow_limit_line))
+			set_size(p, NULL, "cow_limit", value, &cfg->cow_limit);
 	} else {
-		report(p, NULL, p->lineno,
-		       "unknown global key '%s' (global keys are log_level, flush_interval)", key);
+		report(p, NULL, p->lineno, "unknown global key '%s' (global keys are "
+		       "log_level, flush_interval, cow_limit)", key);
 	}
 }
 
@@ -745,6 +751,14 @@ static void parse_map(struct parser *p, const char *arg)
 	p->map_arg = NULL;
 }
 
+/* cow_limit's default: half the machine's physical memory. */
+static uint64_t half_the_memory(void)
+{
+	long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+
+	return pages > 0 && page > 0 ? (uint64_t)pages * (uint64_t)page / 2 : 0;
+}
+
 int config_load(const char *file, struct config *cfg, struct errors *errs)
 {
 	return config_load_all(file, NULL, 0, NULL, NULL, cfg, errs);
@@ -760,6 +774,7 @@ int config_load_all(const char *file, char *const *maps, size_t n_maps,
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->file = file ? xstrdup(file) : NULL;
 	cfg->log_level = LOG_INFO;
+	cfg->cow_limit = half_the_memory();
 	if (file && parse_file(&p, file) < 0)
 		return -1;
 	p.dir = n_maps ? realpath(map_dir ? map_dir : ".", NULL) : NULL;

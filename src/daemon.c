@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "child.h"
+#include "cow.h"
 #include "flusher.h"
 #include "fs.h"
 #include "log.h"
@@ -330,6 +331,7 @@ static void reload(struct daemon *d)
 		fs_reloaded(d->fs, &changes);
 		log_set_level(cfg.log_level);
 		flusher_set_interval(d->flusher, cfg.flush_interval);
+		cow_set_limit(cfg.cow_limit);
 		log_msg(LOG_INFO, "reloaded: %zu added, %zu removed, %zu changed",
 			changes.added, changes.removed, changes.changed);
 		table_changes_free(&changes);

@@ -48,6 +48,20 @@ int fault_copy(void *dst, const void *src, size_t len)
 	return 0;
 }
 
+int fault_zero(void *dst, size_t len)
+{
+	sigjmp_buf here;
+
+	if (sigsetjmp(here, 0)) {
+		resume_at = NULL;
+		return EIO;
+	}
+	resume_at = &here;
+	memset(dst, 0, len);
+	resume_at = NULL;
+	return 0;
+}
+
 int fault_probe(const void *src, size_t len, size_t page)
 {
 	const volatile unsigned char *p = src;

@@ -351,8 +351,14 @@ static void fs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 
 /* ---- opening ---- */
 
-/* Opens view node N; may resize the region (O_TRUNC) or refresh its size.
- * Returns 0 or an errno, and in *CHANGED the views to invalidate. */
+/* What a truncate of view KIND made stale in the other views: an rw one
+ * resized the region, which ro shows and which cuts the cow view's base; a
+ * cow one changed the cow view alone, whose pages the kernel cut itself. */
+static unsigned truncated_views(enum node_kind kind)
+{
+	return kind == NODE_RW ? VIEW_RO | VIEW_COW : 0;
+}
+
 /* Opens view N; may resize the region (O_TRUNC, the views to invalidate
  * in *CHANGED) or refresh its size (*REFRESHED). Returns 0 or an errno. */
 static int open_view(const struct node *n, int flags, unsigned *changed, bool *refreshed)
@@ -363,18 +369,13 @@ static int open_view(const struct node *n, int flags, unsigned *changed, bool *r
 	*changed = 0;
 	if (n->kind == NODE_RO && writing)
 		return EACCES;	/* root too: the view is read-only by nature */
-	if (n->kind == NODE_COW && (flags & O_TRUNC))
-		return EPERM;	/* the cow view's size is fixed */
 	err = region_refresh(n->region, refreshed);
-	if (err)
+	if (err || !(flags & O_TRUNC))
 		return err;
-	if (n->kind == NODE_RW && (flags & O_TRUNC)) {
-		err = region_resize(n->region, 0, NULL, 0);
-		if (err)
-			return err;
-		*changed |= VIEW_RO | VIEW_COW;
-	}
-	return 0;
+	err = region_truncate(n->region, node_view(n->kind), 0);
+	if (!err)
+		*changed = truncated_views(n->kind);
+	return err;
 }
 
 /* Control files are opened only the ways their modes allow, for root too;
@@ -540,6 +541,24 @@ static void read_ctl_file(fuse_req_t req, const struct node *n, size_t size, off
 		fuse_reply_buf(req, text + off, len - (size_t)off < size ? len - (size_t)off : size);
 }
 
+/* Replies with LEN bytes of VIEW at OFF from DATA, its mapping, but for
+ * bytes that read as zeros though the mapping holds the file's there. */
+static int reply_mapped(fuse_req_t req, const struct region *r, unsigned view,
+			uint64_t off, const char *data, size_t len)
+{
+	static const char zeros[65536] = { 0 };	/* a page, whatever the page */
+	size_t gap, head = region_read_mapped(r, view, off, len, &gap);
+	struct iovec iov[3] = {
+		{ (void *)data, head },
+		{ (void *)zeros, gap },
+		{ (void *)(data + head + gap), len - head - gap },
+	};
+
+	if (!gap)
+		return fuse_reply_buf(req, data, len);
+	return fuse_reply_iov(req, iov, 3);
+}
+
 static void read_view(fuse_req_t req, const struct node *n, size_t size, off_t off)
 {
 	unsigned view = node_view(n->kind);
@@ -556,7 +575,7 @@ static void read_view(fuse_req_t req, const struct node *n, size_t size, off_t o
 	 * mount is EIO. */
 	len = region_read_begin(n->region, view, (uint64_t)off, size, &data);
 	if (fault_probe(data, len, 4096) == 0) {
-		err = fuse_reply_buf(req, data, len);
+		err = reply_mapped(req, n->region, view, (uint64_t)off, data, len);
 	} else {
 		copy = malloc(len);
 		err = copy ? region_read_fallback(n->region, view, (uint64_t)off, len, copy)
@@ -614,7 +633,13 @@ static struct write_effect write_effect(unsigned view, uint64_t kernel_off, uint
 	uint64_t from = size_before & ~(page - 1), at_page = at & ~(page - 1);
 	struct write_effect e = { { { 0 }, { 0 } }, { 0 } };
 
-	if (refreshed || at != kernel_off) {
+	if (view == VIEW_COW && !refreshed) {
+		/* The cow view is its own file: a write changes no other view. */
+		if (at == kernel_off && at + written > size_before && at_page > from)
+			e.before[1] = (struct ctl_effect){ view, from, at_page - from };
+		if (at != kernel_off || at + written > size_before)
+			e.self = (struct ctl_effect){ view, at != kernel_off ? 0 : from, 0 };
+	} else if (refreshed || at != kernel_off) {
 		e.before[0] = (struct ctl_effect){ VIEW_ALL & ~view, 0, 0 };
 		e.self = (struct ctl_effect){ view, 0, 0 };
 	} else if (at + written > size_before) {
@@ -745,9 +770,32 @@ static int truncate_node(const struct node *n, uint64_t size)
 		return EISDIR;
 	if (n->kind == NODE_RO)
 		return EACCES;
-	if (n->kind == NODE_COW)
+	return region_truncate(n->region, node_view(n->kind), size);
+}
+
+/* One time of utimensat(2): now, the one given, or left as it is. */
+static struct timespec time_to_set(int to_set, int given, int now, struct timespec t)
+{
+	if (to_set & now)
+		return (struct timespec){ 0, UTIME_NOW };
+	return (to_set & given) ? t : (struct timespec){ 0, UTIME_OMIT };
+}
+
+/* Times set on rw/ are the backing file's, which every view shows; ro/ is
+ * read-only as a file system is, and cow/ has no times of its own. */
+static int set_times(const struct node *n, const struct stat *attr, int to_set)
+{
+	struct timespec times[2];
+
+	if (n->kind == NODE_RO)
+		return EROFS;
+	if (n->kind != NODE_RW)
 		return EPERM;
-	return region_resize(n->region, size, NULL, 0);
+	times[0] = time_to_set(to_set, FUSE_SET_ATTR_ATIME, FUSE_SET_ATTR_ATIME_NOW,
+			       attr->st_atim);
+	times[1] = time_to_set(to_set, FUSE_SET_ATTR_MTIME, FUSE_SET_ATTR_MTIME_NOW,
+			       attr->st_mtim);
+	return region_set_times(n->region, times);
 }
 
 static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
@@ -756,23 +804,26 @@ static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	struct fs *fs = req_fs(req);
 	struct node n;
 	int err = node_get(fs, ino, &n);
-	bool resized = false;
+	unsigned stale = 0;
 
 	(void)fi;
 	if (!err && (to_set & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)))
 		err = EPERM;
 	else if (!err && (to_set & FUSE_SET_ATTR_SIZE)) {
+		/* The times that come with a truncate are the kernel's own. */
 		err = truncate_node(&n, (uint64_t)attr->st_size);
-		resized = !err && n.kind == NODE_RW;
+		stale = err ? 0 : truncated_views(n.kind);
+	} else if (!err && (to_set & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME))) {
+		err = set_times(&n, attr, to_set);
+		/* Views' attributes are never cached (VIEW_TIMEOUT). */
 	}
-	/* Times are accepted and left alone: they are the backing file's. */
 	node_put(fs, &n);
 	if (err)
 		fuse_reply_err(req, err);
 	else
 		reply_after(&(struct held_reply){ .kind = HELD_ATTR, .fs = fs, .req = req,
 						  .ino = ino, .slot = n.slot },
-			    &(struct ctl_effect){ resized ? VIEW_RO | VIEW_COW : 0, 0, 0 }, 1);
+			    &(struct ctl_effect){ stale, 0, 0 }, 1);
 }
 
 static void fs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
@@ -788,6 +839,36 @@ static void fs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 	if (!err && n.kind == NODE_RW)
 		err = region_sync_all(n.region, NULL, 0);
 	node_put(fs, &n);
+	fuse_reply_err(req, err);
+}
+
+/* fallocate(2) of a view. An rw one zeroes or grows the region, which ro
+ * and unwritten cow pages show (the kernel drops the rw view's own pages of
+ * the range itself); a cow one changes the cow view alone. */
+static void fs_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off,
+			 off_t len, struct fuse_file_info *fi)
+{
+	struct fs *fs = req_fs(req);
+	struct node n;
+	int err = node_get(fs, ino, &n);
+
+	(void)fi;
+	if (!err && !node_is_view(n.kind))
+		err = node_is_dir(n.kind) ? EISDIR : EOPNOTSUPP;
+	else if (!err && n.kind == NODE_RO)
+		err = EBADF;	/* never opened for writing */
+	else if (!err)
+		err = region_fallocate(n.region, node_view(n.kind), mode, (uint64_t)off,
+				       (uint64_t)len);
+	node_put(fs, &n);
+	/* The kernel drops its own pages of a punched hole; for a zeroed
+	 * range not every version does: the view's own pages go too, without
+	 * waiting, as for a write. */
+	if (!err && (mode & FALLOC_FL_ZERO_RANGE))
+		coherence_changed_later(fs->coherence, n.slot, node_view(n.kind),
+					(uint64_t)off, (uint64_t)len);
+	if (!err && n.kind == NODE_RW)
+		coherence_changed(fs->coherence, n.slot, VIEW_RO | VIEW_COW, 0, 0);
 	fuse_reply_err(req, err);
 }
 
@@ -809,51 +890,65 @@ static void fs_statfs(fuse_req_t req, fuse_ino_t ino)
 
 /* ---- what the tree does not allow ---- */
 
+/* A namespace change in folder DIR: ro/ is read-only as a file system is,
+ * so that tools fall back to reading (LMDB's lock file); the other folders
+ * are fixed by the config. */
+static int refused_in(fuse_ino_t dir)
+{
+	return dir == NODE_RO_DIR_INO ? EROFS : EPERM;
+}
+
 static void deny_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
 		       mode_t mode, dev_t rdev)
 {
-	(void)parent, (void)name, (void)mode, (void)rdev;
-	fuse_reply_err(req, EPERM);
+	(void)name, (void)mode, (void)rdev;
+	fuse_reply_err(req, refused_in(parent));
 }
 
 static void deny_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 {
-	(void)parent, (void)name, (void)mode;
-	fuse_reply_err(req, EPERM);
+	(void)name, (void)mode;
+	fuse_reply_err(req, refused_in(parent));
 }
 
 static void deny_remove(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-	(void)parent, (void)name;
-	fuse_reply_err(req, EPERM);
+	(void)name;
+	fuse_reply_err(req, refused_in(parent));
 }
 
 static void deny_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
 			 const char *name)
 {
-	(void)link, (void)parent, (void)name;
-	fuse_reply_err(req, EPERM);
+	(void)link, (void)name;
+	fuse_reply_err(req, refused_in(parent));
 }
 
 static void deny_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 			fuse_ino_t newparent, const char *newname, unsigned int flags)
 {
-	(void)parent, (void)name, (void)newparent, (void)newname, (void)flags;
-	fuse_reply_err(req, EPERM);
+	(void)name, (void)newname, (void)flags;
+	fuse_reply_err(req, refused_in(parent) == EROFS ? EROFS : refused_in(newparent));
 }
 
 static void deny_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 		      const char *newname)
 {
-	(void)ino, (void)newparent, (void)newname;
-	fuse_reply_err(req, EPERM);
+	enum node_kind kind;
+	size_t slot;
+
+	(void)newname;
+	if (node_decode(ino, &slot, &kind) && kind == NODE_RO)
+		fuse_reply_err(req, EROFS);	/* a link to a file of ro/ */
+	else
+		fuse_reply_err(req, refused_in(newparent));
 }
 
 static void deny_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 			mode_t mode, struct fuse_file_info *fi)
 {
-	(void)parent, (void)name, (void)mode, (void)fi;
-	fuse_reply_err(req, EPERM);
+	(void)name, (void)mode, (void)fi;
+	fuse_reply_err(req, refused_in(parent));
 }
 
 /* ---- set-up ---- */
@@ -885,6 +980,7 @@ const struct fuse_lowlevel_ops fs_ops = {
 	.read = fs_read,
 	.write = fs_write,
 	.fsync = fs_fsync,
+	.fallocate = fs_fallocate,
 	.statfs = fs_statfs,
 	.mknod = deny_mknod,
 	.mkdir = deny_mkdir,

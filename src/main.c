@@ -11,6 +11,7 @@
 
 #include "cli.h"
 #include "config.h"
+#include "cow.h"
 #include "daemon.h"
 #include "fault.h"
 #include "log.h"
@@ -59,6 +60,7 @@ static int map_and_run(struct cli *cli, const struct config *cfg, struct errors 
 	t = table_new(cfg, errs);
 	if (!t)
 		return EXIT_USAGE;
+	cow_set_limit(cfg->cow_limit);
 	rc = daemon_run(t, cli, cfg);
 	if (table_free(t) != 0 && rc == EXIT_SUCCESS)
 		rc = EXIT_MOUNT;	/* a flush at unmount failed: logged */

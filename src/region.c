@@ -20,6 +20,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "cow.h"
 #include "fault.h"
 #include "log.h"
 #include "thread.h"
@@ -34,14 +35,12 @@ struct region {
 
 	/* Mappings and their sizes change only under the exclusive lock; the
 	 * sizes are atomic so that getattr can read them without it. */
-	char *ro_map, *rw_map, *cow_map;
-	_Atomic uint64_t size, cow_size;
+	char *ro_map, *rw_map;
+	_Atomic uint64_t size;
+	struct cow cow;			/* cow.map NULL: no cow view */
 	/* A window's size as configured or last resized: what it shows again
 	 * once a file cut outside the mount has grown back. */
 	_Atomic uint64_t intended;
-
-	/* One bit per cow page written since mount or reset. */
-	_Atomic uint64_t *cow_written;
 
 	_Atomic uint64_t reads, writes, flushes, resizes, moves, resets, errors;
 	pthread_mutex_t error_mu;
@@ -58,36 +57,6 @@ static uint64_t map_length(const struct region *r, uint64_t size)
 static uint64_t page_count(const struct region *r, uint64_t size)
 {
 	return (size + r->page - 1) / r->page;
-}
-
-/* A cleared bitmap for COW_SIZE bytes, or NULL when memory ran out; the
- * caller swaps it in only once everything else it needs has succeeded. */
-static _Atomic uint64_t *new_cow_bitmap(const struct region *r, uint64_t cow_size)
-{
-	uint64_t words = (page_count(r, cow_size) + 63) / 64;
-
-	/* calloc'd pages stay untouched, and cost no memory, until written. */
-	return calloc(words ? words : 1, sizeof(_Atomic uint64_t));
-}
-
-static void mark_cow_written(struct region *r, uint64_t off, uint64_t len)
-{
-	for (uint64_t p = off / r->page; len && p <= (off + len - 1) / r->page; p++)
-		atomic_fetch_or(&r->cow_written[p / 64], 1ULL << (p % 64));
-}
-
-static uint64_t cow_written_bytes(const struct region *r)
-{
-	uint64_t pages = page_count(r, r->cow_size), n = 0;
-
-	for (uint64_t p = 0; p < pages; p += 64) {
-		uint64_t word = atomic_load(&r->cow_written[p / 64]);
-
-		if (pages - p < 64)
-			word &= (1ULL << (pages - p)) - 1;
-		n += (uint64_t)__builtin_popcountll(word);
-	}
-	return n * r->page;
 }
 
 static void advise(const struct region *r, void *map, uint64_t len)
@@ -200,19 +169,22 @@ static int map_all(struct region *r, char *why, size_t whylen)
 		}
 		size = following_size(r, file_size);
 	}
-	r->size = r->cow_size = r->intended = size;
+	r->size = r->intended = size;
 	r->ro_map = map_view(r, size, PROT_READ, MAP_SHARED);
 	if (r->ro_map && (r->entry.views & VIEW_RW))
 		r->rw_map = map_view(r, size, PROT_READ | PROT_WRITE, MAP_SHARED);
 	if (r->ro_map && (r->entry.views & VIEW_COW)) {
-		r->cow_map = map_view(r, size, PROT_READ | PROT_WRITE, MAP_PRIVATE);
-		if (r->cow_map && !(r->cow_written = new_cow_bitmap(r, size))) {
-			reason_set(why, whylen, "out of memory");
-			return ENOMEM;
+		char *cow = map_view(r, size, PROT_READ | PROT_WRITE, MAP_PRIVATE);
+		int err = cow ? cow_init(&r->cow, cow, size, r->page) : 0;
+
+		if (err) {
+			munmap(cow, map_length(r, size));
+			reason_set(why, whylen, "cannot make the cow view: %s", strerror(err));
+			return err;
 		}
 	}
 	if (!r->ro_map || (!r->rw_map && (r->entry.views & VIEW_RW)) ||
-	    (!r->cow_map && (r->entry.views & VIEW_COW))) {
+	    (!r->cow.map && (r->entry.views & VIEW_COW))) {
 		reason_set(why, whylen, "cannot map %llu bytes: %s", (unsigned long long)size,
 		    strerror(errno));
 		return errno;
@@ -226,8 +198,7 @@ static void unmap_all(struct region *r)
 		munmap(r->ro_map, map_length(r, r->size));
 	if (r->rw_map)
 		munmap(r->rw_map, map_length(r, r->size));
-	if (r->cow_map)
-		munmap(r->cow_map, map_length(r, r->cow_size));
+	cow_release(&r->cow);
 }
 
 static void free_region(struct region *r)
@@ -237,7 +208,6 @@ static void free_region(struct region *r)
 		close(r->fd);
 	pthread_rwlock_destroy(&r->lock);
 	pthread_mutex_destroy(&r->error_mu);
-	free(r->cow_written);
 	entry_free(&r->entry);
 	free(r);
 }
@@ -303,7 +273,7 @@ const struct entry *region_entry(const struct region *r)
 
 uint64_t region_view_size(const struct region *r, unsigned view)
 {
-	return view == VIEW_COW ? r->cow_size : r->size;
+	return view == VIEW_COW ? r->cow.size : r->size;
 }
 
 int region_fstat(const struct region *r, struct stat *st)
@@ -315,7 +285,7 @@ static char *view_map(const struct region *r, unsigned view)
 {
 	switch (view) {
 	case VIEW_RW:  return r->rw_map;
-	case VIEW_COW: return r->cow_map;
+	case VIEW_COW: return r->cow.map;
 	default:       return r->ro_map;
 	}
 }
@@ -334,6 +304,13 @@ size_t region_read_begin(struct region *r, unsigned view, uint64_t off,
 		len = (size_t)(size - off);
 	*data = view_map(r, view) + off;
 	return len;
+}
+
+size_t region_read_mapped(const struct region *r, unsigned view, uint64_t off,
+			  size_t len, size_t *zeros)
+{
+	*zeros = 0;
+	return view == VIEW_COW ? cow_readable(&r->cow, off, len, zeros) : len;
 }
 
 void region_read_end(struct region *r)
@@ -358,20 +335,11 @@ int region_read_fallback(struct region *r, unsigned view, uint64_t off,
 
 /* ---- resizing; all of it under the exclusive lock ---- */
 
-/* Fits the cow view into what is left of the backing file. */
-static int shrink_cow_to(struct region *r, uint64_t file_size)
+/* The file is about to end, or has ended, at FILE_SIZE: the cow view's
+ * base follows it; its size and written pages stay (cow.h). */
+static int cut_cow_base(struct region *r, uint64_t file_size)
 {
-	uint64_t fits = following_size(r, file_size);
-	char *moved;
-
-	if (!r->cow_map || r->cow_size <= fits)
-		return 0;
-	moved = remap_view(r, r->cow_map, r->cow_size, fits);
-	if (!moved)
-		return errno;
-	r->cow_map = moved;
-	r->cow_size = fits;
-	return 0;
+	return r->cow.map ? cow_cut_base(&r->cow, following_size(r, file_size)) : 0;
 }
 
 /* The file size a resize to SIZE leaves: a window that reached the end of
@@ -444,6 +412,12 @@ static int resize_locked(struct region *r, uint64_t size, char *why, size_t whyl
 			return past_the_limits(err);
 		}
 	}
+	/* The kernel's truncation drops the cow view's private pages past
+	 * the new end: they move out of its reach first. */
+	if (target < file_size && (err = cut_cow_base(r, target)) != 0) {
+		reason_set(why, whylen, "cannot keep the cow view's pages: %s", strerror(err));
+		return err;
+	}
 	if (target != file_size && ftruncate(r->fd, (off_t)target) < 0) {
 		err = errno;
 		reason_set(why, whylen, "cannot make the file %llu bytes: %s",
@@ -465,7 +439,7 @@ static int resize_locked(struct region *r, uint64_t size, char *why, size_t whyl
 		}
 	}
 	r->intended = size;
-	return shrink_cow_to(r, target);
+	return 0;
 }
 
 int region_resize(struct region *r, uint64_t size, char *why, size_t whylen)
@@ -501,7 +475,7 @@ static uint64_t size_over(const struct region *r, uint64_t file_size)
 
 static bool cow_past_end(const struct region *r, uint64_t file_size)
 {
-	return r->cow_map && r->cow_size > following_size(r, file_size);
+	return r->cow.map && r->cow.base > following_size(r, file_size);
 }
 
 int region_refresh(struct region *r, bool *changed)
@@ -523,7 +497,7 @@ int region_refresh(struct region *r, bool *changed)
 		*changed = true;
 	}
 	if (!err && cow_past_end(r, file_size)) {
-		err = shrink_cow_to(r, file_size);
+		err = cut_cow_base(r, file_size);
 		*changed = true;
 	}
 	pthread_rwlock_unlock(&r->lock);
@@ -623,23 +597,27 @@ static int write_file_rw(struct region *r, const void *buf, size_t len,
 	return err;
 }
 
-int region_write(struct region *r, unsigned view, const void *buf, size_t len,
-		 uint64_t *off, unsigned flags, size_t *written)
+/* Whether a LEN-byte write at OFF passes the largest file size. */
+static bool too_big(const struct region *r, size_t len, uint64_t off)
 {
-	bool grow = view == VIEW_RW && r->entry.resizable && !(flags & REGION_WRITE_IN_PLACE);
-	bool file_rw = view == VIEW_RW && !r->entry.anonymous;
+	return len > (uint64_t)SSIZE_MAX || off > INT64_MAX - len ||
+	       off + len > INT64_MAX - r->entry.offset;
+}
+
+/* An rw write, under the lock (exclusive when it grows the region). */
+static int write_rw(struct region *r, const void *buf, size_t len, uint64_t *off,
+		    unsigned flags, size_t *written)
+{
+	bool grow = r->entry.resizable && !(flags & REGION_WRITE_IN_PLACE);
+	bool file_rw = !r->entry.anonymous;
+	unsigned view = VIEW_RW;
 	size_t n = 0;
 	int err = 0;
 
-	atomic_fetch_add(&r->writes, 1);
-	*written = 0;
-	if (len == 0)
-		return 0;	/* as write(2) of nothing: no growth either */
 	pthread_rwlock_rdlock(&r->lock);
 	if (flags & REGION_WRITE_APPEND)
 		*off = region_view_size(r, view);
-	if (len > (uint64_t)SSIZE_MAX || *off > INT64_MAX - len ||
-	    *off + len > INT64_MAX - r->entry.offset)
+	if (too_big(r, len, *off))
 		err = EFBIG;
 	else if (grow && *off + len > r->size) {
 		/* Growing moves mappings: the lock is taken again, exclusive,
@@ -663,14 +641,62 @@ int region_write(struct region *r, unsigned view, const void *buf, size_t len,
 		err = fitting(r, view, len, *off, &n);
 	if (!err)
 		err = fault_copy(view_map(r, view) + *off, buf, n);
-	if (!err && view == VIEW_COW)
-		mark_cow_written(r, *off, n);
 done:
 	pthread_rwlock_unlock(&r->lock);
-	if (err == EIO)
-		region_fault(r, "a write");
 	if (!err)
 		*written = n;
+	return err;
+}
+
+/* One try of a cow write, under the lock; EXCLUSIVE: it may grow the view
+ * (without, EAGAIN says that it must). */
+static int store_cow(struct region *r, const void *buf, size_t len, uint64_t *off,
+		     unsigned flags, bool exclusive, size_t *written)
+{
+	bool fixed = !r->entry.resizable || (flags & REGION_WRITE_IN_PLACE);
+	uint64_t size = r->cow.size;
+
+	if (flags & REGION_WRITE_APPEND)
+		*off = size;
+	if (too_big(r, len, *off))
+		return EFBIG;
+	if (fixed && *off >= size)
+		return ENOSPC;
+	if (fixed && len > size - *off)
+		len = (size_t)(size - *off);
+	return cow_store(&r->cow, buf, len, *off, exclusive ? COW_GROW : 0, written);
+}
+
+/* A cow write: under the lock shared, exclusive when it grows the view. */
+static int write_cow(struct region *r, const void *buf, size_t len, uint64_t *off,
+		     unsigned flags, size_t *written)
+{
+	int err;
+
+	pthread_rwlock_rdlock(&r->lock);
+	err = store_cow(r, buf, len, off, flags, false, written);
+	if (err == EAGAIN) {
+		pthread_rwlock_unlock(&r->lock);
+		pthread_rwlock_wrlock(&r->lock);
+		err = store_cow(r, buf, len, off, flags, true, written);
+	}
+	pthread_rwlock_unlock(&r->lock);
+	return err;
+}
+
+int region_write(struct region *r, unsigned view, const void *buf, size_t len,
+		 uint64_t *off, unsigned flags, size_t *written)
+{
+	int err;
+
+	atomic_fetch_add(&r->writes, 1);
+	*written = 0;
+	if (len == 0)
+		return 0;	/* as write(2) of nothing: no growth either */
+	err = view == VIEW_COW ? write_cow(r, buf, len, off, flags, written)
+			       : write_rw(r, buf, len, off, flags, written);
+	if (err == EIO)
+		region_fault(r, "a write");
 	return err;
 }
 
@@ -704,6 +730,119 @@ static bool command_range(const struct region *r, bool whole, uint64_t *off,
 		*len = r->size;
 	}
 	return range_inside("range", *off, *len, r->size, why, whylen);
+}
+
+/* ---- truncate, fallocate, times ---- */
+
+static int truncate_cow(struct region *r, uint64_t size)
+{
+	int err;
+
+	pthread_rwlock_wrlock(&r->lock);
+	err = cow_truncate(&r->cow, size);
+	pthread_rwlock_unlock(&r->lock);
+	if (err == EIO)
+		region_fault(r, "a truncate");
+	return err == ENOMEM || err == EINVAL ? EFBIG : err;
+}
+
+int region_truncate(struct region *r, unsigned view, uint64_t size)
+{
+	int err;
+
+	if (!r->entry.resizable && size == region_view_size(r, view))
+		return 0;	/* LMDB ftruncates to the size it has */
+	if (view != VIEW_COW)
+		return region_resize(r, size, NULL, 0);
+	if (!r->entry.resizable)
+		return EPERM;
+	if (size > (uint64_t)INT64_MAX)
+		return EFBIG;
+	err = truncate_cow(r, size);
+	if (!err)
+		atomic_fetch_add(&r->resizes, 1);
+	return err;
+}
+
+/* The fallocate(2) modes of SPEC "rw/NAME". */
+static bool known_mode(int mode)
+{
+	switch (mode) {
+	case 0:
+	case FALLOC_FL_KEEP_SIZE:
+	case FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE:
+	case FALLOC_FL_ZERO_RANGE:
+	case FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* fallocate of the file at the region's [OFF, OFF + LEN). */
+static int file_fallocate(const struct region *r, int mode, uint64_t off, uint64_t len)
+{
+	off_t at = (off_t)(r->entry.offset + off);
+
+	if (fallocate(r->fd, mode, at, (off_t)len) == 0)
+		return 0;
+	/* tmpfs and memfds have no ZERO_RANGE; a punched hole reads as zeros. */
+	if (errno == EOPNOTSUPP && (mode & FALLOC_FL_ZERO_RANGE) &&
+	    fallocate(r->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, at, (off_t)len) == 0)
+		return 0;
+	return errno;
+}
+
+/* After any growth: allocates in the file, or zeroes what lies inside the
+ * view (in the file for rw, privately for cow: a store of zeros). */
+static int fallocate_range(struct region *r, unsigned view, int mode, uint64_t off,
+			   uint64_t end)
+{
+	bool zeroing = mode & ~FALLOC_FL_KEEP_SIZE;
+	uint64_t size;
+	size_t n;
+	int err = 0;
+
+	if (view == VIEW_COW && !zeroing)
+		return 0;	/* the cow view's memory is taken as it is written */
+	/* Zeroing the cow view may make the page across its base private,
+	 * which takes the lock exclusive (cow.h); rare enough to always. */
+	if (view == VIEW_COW)
+		pthread_rwlock_wrlock(&r->lock);
+	else
+		pthread_rwlock_rdlock(&r->lock);
+	size = region_view_size(r, view);
+	if (zeroing && end > size)
+		end = size;	/* never past the view: a window's file goes on */
+	if (off < end && view == VIEW_COW)
+		err = cow_store(&r->cow, NULL, end - off, off, COW_GROW | COW_WHOLE, &n);
+	else if (off < end)
+		err = file_fallocate(r, mode, off, end - off);
+	pthread_rwlock_unlock(&r->lock);
+	if (err == EIO)
+		region_fault(r, "a fallocate");
+	return err;
+}
+
+int region_fallocate(struct region *r, unsigned view, int mode, uint64_t off,
+		     uint64_t len)
+{
+	if (!known_mode(mode))
+		return EOPNOTSUPP;
+	if (len == 0 || off > (uint64_t)INT64_MAX - len ||
+	    (view != VIEW_COW && off + len > (uint64_t)INT64_MAX - r->entry.offset))
+		return len ? EFBIG : EINVAL;
+	if (!(mode & FALLOC_FL_KEEP_SIZE) && off + len > region_view_size(r, view)) {
+		int err = r->entry.resizable ? region_truncate(r, view, off + len) : EPERM;
+		if (err)
+			return err;
+	}
+	return fallocate_range(r, view, mode, off, off + len);
+}
+
+int region_set_times(struct region *r, const struct timespec times[2])
+{
+	return futimens(r->fd, times) < 0 ? errno : 0;
 }
 
 /* msync of [OFF, OFF + LEN), or of the whole region when WHOLE (OFF and LEN
@@ -798,25 +937,59 @@ int region_advise(struct region *r, int advice, bool whole, uint64_t off,
 	return err;
 }
 
+/* A move in the cow view, whose new private pages are taken whole or not
+ * at all; under the lock held exclusive (cow_store may seal the base). */
+static int move_cow(struct region *r, uint64_t dest, uint64_t src, uint64_t count)
+{
+	size_t zeros, head = cow_readable(&r->cow, src, count, &zeros), stored;
+	char *copy;
+	int err;
+
+	if (!zeros)
+		return cow_store(&r->cow, r->cow.map + src, count, dest, COW_GROW | COW_WHOLE,
+				 &stored);
+	/* Part of the source reads as zeros where the mapping holds the
+	 * file's bytes (past the base): the bytes are moved as they read. */
+	copy = malloc(count);
+	if (!copy)
+		return ENOMEM;
+	err = fault_copy(copy, r->cow.map + src, count);
+	if (!err) {
+		memset(copy + head, 0, zeros);
+		err = cow_store(&r->cow, copy, count, dest, COW_GROW | COW_WHOLE, &stored);
+	}
+	free(copy);
+	return err;
+}
+
 int region_move(struct region *r, unsigned view, uint64_t dest, uint64_t src,
 		uint64_t count, char *why, size_t whylen)
 {
 	uint64_t size;
 	int err = EINVAL;
 
-	pthread_rwlock_rdlock(&r->lock);
+	/* A cow move may make the page across the base private (cow.h). */
+	if (view == VIEW_COW)
+		pthread_rwlock_wrlock(&r->lock);
+	else
+		pthread_rwlock_rdlock(&r->lock);
 	size = region_view_size(r, view);
 	if (range_inside("destination", dest, count, size, why, whylen) &&
 	    range_inside("source", src, count, size, why, whylen)) {
 		/* A move onto itself writes nothing, so it copies no cow page
-		 * (memmove alone would store or not depending on COUNT). */
-		err = dest == src ? 0 : fault_copy(view_map(r, view) + dest,
-						    view_map(r, view) + src, count);
-		if (!err && dest != src && view == VIEW_COW)
-			mark_cow_written(r, dest, count);
+		 * (memmove alone would store or not depending on COUNT); a cow
+		 * move takes its new private pages whole or not at all. */
+		if (dest == src)
+			err = 0;
+		else if (view == VIEW_COW)
+			err = move_cow(r, dest, src, count);
+		else
+			err = fault_copy(view_map(r, view) + dest, view_map(r, view) + src, count);
 	}
 	pthread_rwlock_unlock(&r->lock);
-	if (err == EIO) {
+	if (err == ENOSPC) {
+		reason_set(why, whylen, "the cow views hold cow_limit bytes already");
+	} else if (err == EIO) {
 		reason_set(why, whylen, "a page past the end of the file, which was cut "
 		    "outside the mount");
 		region_fault(r, "a move");
@@ -828,27 +1001,22 @@ int region_move(struct region *r, unsigned view, uint64_t dest, uint64_t src,
 
 int region_reset(struct region *r, char *why, size_t whylen)
 {
-	_Atomic uint64_t *bitmap;
-	char *fresh = NULL;
+	struct cow fresh;
+	char *map;
 	int err = 0;
 
 	pthread_rwlock_wrlock(&r->lock);
-	/* Everything new first: on failure the old mapping and its bitmap
-	 * stay, together, as they were. */
-	bitmap = new_cow_bitmap(r, r->size);
-	if (!bitmap)
-		err = ENOMEM;
-	else if (!(fresh = map_view(r, r->size, PROT_READ | PROT_WRITE, MAP_PRIVATE)))
+	/* Everything new first: on failure the old view stays as it was. */
+	map = map_view(r, r->size, PROT_READ | PROT_WRITE, MAP_PRIVATE);
+	if (!map)
 		err = errno;
+	else if ((err = cow_init(&fresh, map, r->size, r->page)) != 0)
+		munmap(map, map_length(r, r->size));
 	if (err) {
 		reason_set(why, whylen, "cannot map the cow view afresh: %s", strerror(err));
-		free(bitmap);
 	} else {
-		munmap(r->cow_map, map_length(r, r->cow_size));
-		free(r->cow_written);
-		r->cow_map = fresh;
-		r->cow_written = bitmap;
-		r->cow_size = r->size;
+		cow_release(&r->cow);
+		r->cow = fresh;
 	}
 	pthread_rwlock_unlock(&r->lock);
 	if (!err)
@@ -881,9 +1049,9 @@ void region_get_stats(struct region *r, struct region_stats *st)
 
 	pthread_rwlock_rdlock(&r->lock);
 	st->size = r->size;
-	st->cow_size = r->cow_map ? r->cow_size : 0;
+	st->cow_size = r->cow.map ? r->cow.size : 0;
 	st->resident_bytes = resident_bytes(r);
-	st->cow_private_bytes = r->cow_map ? cow_written_bytes(r) : 0;
+	st->cow_private_bytes = cow_private_bytes(&r->cow);
 	pthread_rwlock_unlock(&r->lock);
 	st->file_size = current_file_size(r, &file_size) ? 0 : file_size;
 	st->reads = r->reads;

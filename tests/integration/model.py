@@ -3,10 +3,12 @@ differential run of the real mount against it (SPEC "Views" and "Control
 files").
 
 The model is two things: the region's bytes (the ro and rw views, and the
-backing file, since the entry maps its whole file), and the cow view, which
-is the region's bytes seen through the pages the cow view has written
-(MAP_PRIVATE: an unwritten page shows the file as it is now; the first write
-to a page copies the page as it is then).
+backing file, since the entry maps its whole file), and the cow view, a file
+of its own (SPEC "cow/NAME"): its own size, and its base, the least of its
+size at reset and every later size of the file or of the cow view itself.
+It reads as the pages it has written, then the region below the base, then
+zeros (MAP_PRIVATE: an unwritten page shows the file as it is now; the first
+write to a page copies the page as it reads then).
 """
 
 import errno
@@ -21,17 +23,18 @@ PAGE = os.sysconf("SC_PAGE_SIZE")
 class Model:
     def __init__(self, data):
         self.region = bytearray(data)
-        self.cow_size = len(data)
+        self.cow_size = self.base = len(data)
         self.private = {}  # cow page index -> bytearray(PAGE)
 
     # ---- the cow view ----
 
-    def _file_page(self, p):
-        page = self.region[p * PAGE:(p + 1) * PAGE]
+    def _unwritten_page(self, p):
+        """Cow page P as it reads while unwritten: the file below the base."""
+        page = self.region[p * PAGE:min((p + 1) * PAGE, self.base)]
         return page + bytes(PAGE - len(page))
 
     def cow_bytes(self):
-        out = bytearray(self.region[:self.cow_size])
+        out = bytearray(self.region[:self.base]) + bytes(self.cow_size - self.base)
         for p, page in self.private.items():
             start = p * PAGE
             if start < self.cow_size:
@@ -43,8 +46,9 @@ class Model:
         for i in range(0, len(data)):
             p, o = divmod(off + i, PAGE)
             if p not in self.private:
-                self.private[p] = bytearray(self._file_page(p))
+                self.private[p] = bytearray(self._unwritten_page(p))
             self.private[p][o] = data[i]
+        self.cow_size = max(self.cow_size, off + len(data))
 
     # ---- operations; each returns what the syscall returns, or an errno ----
 
@@ -56,24 +60,43 @@ class Model:
         return len(data)
 
     def write_cow(self, off, data):
-        if off >= self.cow_size:
-            return -errno.ENOSPC if data else 0
-        n = min(len(data), self.cow_size - off)
         # Pages are copied as they are when first written, so store page by
-        # page in order: a write never reads what it wrote.
-        self._cow_store(off, data[:n])
-        return n
+        # page in order: a write never reads what it wrote. Past the end it
+        # grows the cow view, zeros between.
+        self._cow_store(off, data)
+        return len(data)
+
+    def truncate_cow(self, size):
+        if size < self.cow_size:
+            last = (size + PAGE - 1) // PAGE
+            self.private = {p: v for p, v in self.private.items() if p < last}
+            p, o = divmod(size, PAGE)
+            if o and p in self.private:
+                self.private[p][o:] = bytes(PAGE - o)
+            self.base = min(self.base, size)
+        self.cow_size = size
+        return 0
 
     def resize(self, size):
+        """Through rw/ or ctl: the cow view keeps its size and its written
+        pages; a shrink of the file cuts its base."""
         if size < len(self.region):
             del self.region[size:]
         else:
             self.region.extend(bytes(size - len(self.region)))
-        if size < self.cow_size:
-            self.cow_size = size
-            last = (size + PAGE - 1) // PAGE
-            self.private = {p: v for p, v in self.private.items() if p < last}
+        self.base = min(self.base, size)
         return 0
+
+    def truncate_outside(self, size):
+        """Another process sets the file's size: a cut drops the cow view's
+        private pages past the new end that still map the file, below its
+        base (the kernel unmaps even private copies; the page across the end
+        stays; pages past the base are anonymous memory already), and cuts
+        its base."""
+        if size < len(self.region):
+            lost = range((size + PAGE - 1) // PAGE, (self.base + PAGE - 1) // PAGE)
+            self.private = {p: v for p, v in self.private.items() if p not in lost}
+        return self.resize(size)
 
     def move(self, cow, dest, src, count):
         size = self.cow_size if cow else len(self.region)
@@ -90,7 +113,7 @@ class Model:
 
     def reset(self):
         self.private = {}
-        self.cow_size = len(self.region)
+        self.cow_size = self.base = len(self.region)
         return 0
 
     def flush(self, off, size):
@@ -141,6 +164,17 @@ class Mounted:
     def truncate(self, size):
         return self._call(os.ftruncate, self.rw, size)
 
+    def truncate_cow(self, size):
+        return self._call(os.ftruncate, self.cow, size)
+
+    def truncate_outside(self, size):
+        os.truncate(self.backing, size)
+        # seen at the next open of each view (close-to-open), which drops
+        # the kernel's pages of the view for earlier descriptors too
+        for view in ("ro", "rw", "cow"):
+            os.close(os.open(f"{self.mnt}/{view}/{self.name}", os.O_RDONLY))
+        return 0
+
     def move(self, cow, dest, src, count):
         return self.ctl("move", f"{'cow ' if cow else ''}{dest} {src} {count}\n")
 
@@ -176,13 +210,17 @@ def _random_step(rng, model):
     size, cow_size = len(model.region), model.cow_size
     kind = rng.choices(
         ["write_rw", "write_cow", "move", "move_cow", "resize_up", "resize_down",
-         "truncate", "reset", "flush"],
-        weights=[25, 20, 12, 8, 6, 6, 5, 4, 4])[0]
+         "truncate", "truncate_cow", "truncate_outside", "reset", "flush"],
+        weights=[25, 20, 12, 8, 6, 6, 5, 5, 3, 4, 4])[0]
     data = bytes(rng.getrandbits(8) for _ in range(rng.choice([1, 7, 100, PAGE, PAGE + 3, 3 * PAGE])))
     if kind == "write_rw":
         return ("write_rw", min(_random_offset(rng, size), 1 << 18), data)
     if kind == "write_cow":
-        return ("write_cow", _random_offset(rng, cow_size), data)
+        return ("write_cow", min(_random_offset(rng, cow_size), 1 << 18), data)
+    if kind == "truncate_outside":
+        return ("truncate_outside", rng.randrange(0, min(size * 2, 1 << 18) + 2))
+    if kind == "truncate_cow":
+        return ("truncate_cow", rng.randrange(0, min(cow_size * 2, 1 << 18) + 2))
     if kind in ("move", "move_cow"):
         limit = cow_size if kind == "move_cow" else size
         count = rng.choice([0, 1, 100, PAGE, rng.randrange(0, limit + 2)])

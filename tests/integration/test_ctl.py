@@ -254,14 +254,15 @@ class ControlFiles(unittest.TestCase):
         self.assertEqual(self.command('data', 'reset', 'now please'), 0)
         self.assertEqual(os.stat(self.m.path('cow', 'data')).st_size, 20 * 1024)
 
-    def test_shrink_below_the_cow_view_shrinks_it(self):
+    def test_shrink_below_the_cow_view_keeps_its_size_and_written_pages(self):
         fd = os.open(self.m.path('cow', 'data'), os.O_RDWR)
         self.addCleanup(os.close, fd)
         os.pwrite(fd, b'x' * 10, 3 * PAGE)
         self.assertEqual(self.command('data', 'resize', str(PAGE)), 0)
-        self.assertEqual(os.fstat(fd).st_size, PAGE)
-        self.assertEqual(self.m.ctl_status('data')['cow_size'], str(PAGE))
-        self.assertEqual(self.m.ctl_status('data')['cow_private_bytes'], '0')
+        self.assertEqual(os.fstat(fd).st_size, len(DATA))
+        self.assertEqual(self.m.ctl_status('data')['cow_size'], str(len(DATA)))
+        self.assertEqual(self.m.ctl_status('data')['cow_private_bytes'], str(PAGE))
+        self.assertEqual(os.pread(fd, 20, 3 * PAGE - 10), bytes(10) + b'x' * 10)
 
     # -- coherence: descriptors opened before the command
 
@@ -274,9 +275,13 @@ class ControlFiles(unittest.TestCase):
         for view, fd in fds.items():
             self.assertEqual(os.pread(fd, 16, 0), DATA[PAGE:PAGE + 16], view)
         self.assertEqual(self.command('data', 'resize', '100'), 0)
-        for view, fd in fds.items():
-            self.assertEqual(os.fstat(fd).st_size, 100, view)
-            self.assertEqual(len(os.pread(fd, PAGE, 0)), 100, view)
+        for view in ('ro', 'rw'):
+            self.assertEqual(os.fstat(fds[view]).st_size, 100, view)
+            self.assertEqual(len(os.pread(fds[view], PAGE, 0)), 100, view)
+        # the cow view keeps its size; past its base it reads zeros
+        self.assertEqual(os.fstat(fds['cow']).st_size, len(DATA))
+        self.assertEqual(os.pread(fds['cow'], PAGE, 0),
+                         DATA[PAGE:PAGE + 16] + DATA[16:100] + bytes(PAGE - 100))
 
     # -- status
 

@@ -539,7 +539,7 @@ static void test_resize_grows_region_and_file(void)
 	CU_ASSERT_STRING_EQUAL(buf, fmt_text("%" PRIu64 "\n", 3 * page));
 }
 
-static void test_resize_shrinks_region_file_and_cow(void)
+static void test_resize_shrinks_region_and_file_not_cow(void)
 {
 	make_data(3 * page);
 	open_region();
@@ -547,12 +547,12 @@ static void test_resize_shrinks_region_file_and_cow(void)
 	ASSERT_EFFECT(VIEW_ALL, 0, 0);
 	ASSERT_VIEW_SIZE(VIEW_RO, 100);
 	ASSERT_VIEW_SIZE(VIEW_RW, 100);
-	ASSERT_VIEW_SIZE(VIEW_COW, 100);
+	ASSERT_VIEW_SIZE(VIEW_COW, 3 * page);	/* its own; zeros past the base */
 	ASSERT_FILE_SIZE(100);
 	ASSERT_FILE_UNTOUCHED(0, 100);
 	ASSERT_CTL(CTL_RESIZE, "0");
 	ASSERT_VIEW_SIZE(VIEW_RO, 0);
-	ASSERT_VIEW_SIZE(VIEW_COW, 0);
+	ASSERT_VIEW_SIZE(VIEW_COW, 3 * page);
 	ASSERT_FILE_SIZE(0);
 	CU_ASSERT_EQUAL(STATUS_NUMBER("resizes"), 2);
 }
@@ -582,7 +582,7 @@ static void test_resize_window_reaching_the_end_moves_the_end(void)
 	ASSERT_CTL(CTL_RESIZE, fmt_text("%" PRIu64, page / 2));
 	ASSERT_FILE_SIZE(page + page / 2);
 	ASSERT_VIEW_SIZE(VIEW_RW, page / 2);
-	ASSERT_VIEW_SIZE(VIEW_COW, page / 2);
+	ASSERT_VIEW_SIZE(VIEW_COW, 2 * page);
 	ASSERT_FILE_UNTOUCHED(0, page + page / 2);
 	ASSERT_CTL(CTL_RESIZE, fmt_text("%" PRIu64, 3 * page));
 	ASSERT_FILE_SIZE(4 * page);
@@ -600,7 +600,7 @@ static void test_resize_fixed_window_at_the_end_moves_the_end(void)
 	ASSERT_CTL(CTL_RESIZE, fmt_text("%" PRIu64, page));
 	ASSERT_FILE_SIZE(2 * page);
 	ASSERT_VIEW_SIZE(VIEW_RO, page);
-	ASSERT_VIEW_SIZE(VIEW_COW, page);
+	ASSERT_VIEW_SIZE(VIEW_COW, 2 * page);
 	ASSERT_FILE_UNTOUCHED(0, 2 * page);
 }
 
@@ -639,7 +639,7 @@ static void test_resize_anonymous(void)
 	ASSERT_VIEW_HOLDS(VIEW_RO, 0, "keep", 4);
 	ASSERT_CTL(CTL_RESIZE, "2");
 	ASSERT_VIEW_SIZE(VIEW_RO, 2);
-	ASSERT_VIEW_SIZE(VIEW_COW, 2);
+	ASSERT_VIEW_SIZE(VIEW_COW, 10000);
 	CU_ASSERT_EQUAL(STATUS_NUMBER("file_size"), 2);
 	ASSERT_VIEW_HOLDS(VIEW_RW, 0, "ke", 2);
 }
@@ -1389,15 +1389,15 @@ static void test_status_cow_private_bytes(void)
 	CU_ASSERT_EQUAL(write_view(VIEW_COW, 3 * page, "x"), 1);
 	CU_ASSERT_EQUAL(write_view(VIEW_COW, page, "x"), 1);
 	CU_ASSERT_EQUAL(STATUS_NUMBER("cow_private_bytes"), 2 * page);
-	/* A resize that cuts the cow view drops its pages past the end. */
+	/* A resize that cuts the file keeps the cow view's pages. */
 	ASSERT_CTL(CTL_RESIZE, fmt_text("%" PRIu64, 2 * page + 1));
-	ASSERT_VIEW_SIZE(VIEW_COW, 2 * page + 1);
-	CU_ASSERT_EQUAL(STATUS_NUMBER("cow_private_bytes"), page);
+	ASSERT_VIEW_SIZE(VIEW_COW, 4 * page);
+	CU_ASSERT_EQUAL(STATUS_NUMBER("cow_private_bytes"), 2 * page);
 	ASSERT_CTL(CTL_RESIZE, "10");
-	CU_ASSERT_EQUAL(STATUS_NUMBER("cow_private_bytes"), 0);
-	/* Growing back does not bring them back. */
+	CU_ASSERT_EQUAL(STATUS_NUMBER("cow_private_bytes"), 2 * page);
+	ASSERT_VIEW_HOLDS(VIEW_COW, 3 * page, "x", 1);
 	ASSERT_CTL(CTL_RESIZE, fmt_text("%" PRIu64, 4 * page));
-	CU_ASSERT_EQUAL(STATUS_NUMBER("cow_private_bytes"), 0);
+	CU_ASSERT_EQUAL(STATUS_NUMBER("cow_private_bytes"), 2 * page);
 }
 
 /*
@@ -1436,7 +1436,7 @@ void add_ctl_suite(void)
 	CU_ADD_TEST(s, test_advise_bounds_are_einval);
 	CU_ADD_TEST(s, test_advise_any_entry);
 	CU_ADD_TEST(s, test_resize_grows_region_and_file);
-	CU_ADD_TEST(s, test_resize_shrinks_region_file_and_cow);
+	CU_ADD_TEST(s, test_resize_shrinks_region_and_file_not_cow);
 	CU_ADD_TEST(s, test_resize_takes_every_number_form);
 	CU_ADD_TEST(s, test_resize_window_reaching_the_end_moves_the_end);
 	CU_ADD_TEST(s, test_resize_fixed_window_at_the_end_moves_the_end);

@@ -259,7 +259,7 @@ static void test_rw_write_past_the_cut_end_is_eio(void)
 	CU_ASSERT_EQUAL(st.writes, 1);
 	ASSERT_VIEW_SIZE(VIEW_RO, page);
 	ASSERT_VIEW_SIZE(VIEW_RW, page);
-	ASSERT_VIEW_SIZE(VIEW_COW, page);
+	ASSERT_VIEW_SIZE(VIEW_COW, 3 * page);
 	ASSERT_FILE_SIZE(page);
 	/* everything else keeps working */
 	CU_ASSERT_EQUAL(write_view(VIEW_RW, 10, "after"), 5);
@@ -276,7 +276,7 @@ static void test_rw_write_past_a_cut_mid_page_is_eio(void)
 	cut_file(page + 100);
 	CU_ASSERT_EQUAL(write_view(VIEW_RW, 2 * page + 5, "abc"), -EIO);
 	ASSERT_VIEW_SIZE(VIEW_RW, page + 100);
-	ASSERT_VIEW_SIZE(VIEW_COW, page + 100);
+	ASSERT_VIEW_SIZE(VIEW_COW, 3 * page);
 	ASSERT_FILE_SIZE(page + 100);
 }
 
@@ -289,7 +289,7 @@ static void test_rw_write_following_from_an_offset(void)
 	cut_file(2 * page);
 	CU_ASSERT_EQUAL(write_view(VIEW_RW, 2 * page, "x"), -EIO);
 	ASSERT_VIEW_SIZE(VIEW_RW, page);
-	ASSERT_VIEW_SIZE(VIEW_COW, page);
+	ASSERT_VIEW_SIZE(VIEW_COW, 3 * page);
 	ASSERT_FILE_SIZE(2 * page);
 }
 
@@ -304,7 +304,7 @@ static void test_fixed_window_shrinks_to_what_is_left(void)
 	CU_ASSERT_EQUAL(write_view(VIEW_RW, page + 10, "abc"), -EIO);
 	ASSERT_VIEW_SIZE(VIEW_RO, page);
 	ASSERT_VIEW_SIZE(VIEW_RW, page);
-	ASSERT_VIEW_SIZE(VIEW_COW, page);
+	ASSERT_VIEW_SIZE(VIEW_COW, 2 * page);
 	ASSERT_FILE_SIZE(2 * page);
 	CU_ASSERT_EQUAL(write_view(VIEW_RW, 10, "ok"), 2);
 	ASSERT_FILE_HOLDS(page + 10, "ok", 2);
@@ -319,7 +319,7 @@ static void test_fixed_window_cut_before_its_start(void)
 	cut_file(page);
 	CU_ASSERT_EQUAL(write_view(VIEW_RW, 0, "abc"), -EIO);
 	ASSERT_VIEW_SIZE(VIEW_RW, 0);
-	ASSERT_VIEW_SIZE(VIEW_COW, 0);
+	ASSERT_VIEW_SIZE(VIEW_COW, page);
 	ASSERT_FILE_SIZE(page);
 }
 
@@ -331,7 +331,7 @@ static void test_cow_write_on_a_cut_page_is_eio(void)
 	open_region();
 	cut_file(page);
 	CU_ASSERT_EQUAL(write_view(VIEW_COW, 2 * page, "x"), -EIO);
-	ASSERT_VIEW_SIZE(VIEW_COW, page);
+	ASSERT_VIEW_SIZE(VIEW_COW, 3 * page);
 	ASSERT_VIEW_SIZE(VIEW_RO, page);
 	region_get_stats(fixture.region, &st);
 	CU_ASSERT_EQUAL(st.cow_private_bytes, 0);
@@ -356,7 +356,7 @@ static void test_read_of_a_cut_page_then_region_fault(void)
 	region_read_end(fixture.region);
 	region_fault(fixture.region, "a read");
 	ASSERT_VIEW_SIZE(VIEW_RO, page);
-	ASSERT_VIEW_SIZE(VIEW_COW, page);
+	ASSERT_VIEW_SIZE(VIEW_COW, 3 * page);
 	CU_ASSERT_EQUAL(read_view(VIEW_RO, 2 * page, buf, sizeof(buf)), 0);
 	CU_ASSERT_EQUAL(read_view(VIEW_RO, 0, buf, sizeof(buf)), sizeof(buf));
 	ASSERT_PATTERN(buf, 0, sizeof(buf));
@@ -383,11 +383,11 @@ static void test_region_fault_fits_a_following_entry_to_the_file(void)
 	region_fault(fixture.region, "a read");
 	ASSERT_VIEW_SIZE(VIEW_RO, 3 * page);
 	ASSERT_VIEW_SIZE(VIEW_RW, 3 * page);
-	ASSERT_VIEW_SIZE(VIEW_COW, page);	/* cow grows only at reset */
+	ASSERT_VIEW_SIZE(VIEW_COW, page);	/* its own size */
 	cut_file(100);
 	region_fault(fixture.region, "a read");
 	ASSERT_VIEW_SIZE(VIEW_RW, 100);
-	ASSERT_VIEW_SIZE(VIEW_COW, 100);
+	ASSERT_VIEW_SIZE(VIEW_COW, page);
 }
 
 static void test_move_from_a_cut_page_is_eio(void)
@@ -403,7 +403,7 @@ static void test_move_from_a_cut_page_is_eio(void)
 			EIO);
 	CU_ASSERT_STRING_EQUAL(why, CUT_REASON);
 	ASSERT_VIEW_SIZE(VIEW_RW, page);
-	ASSERT_VIEW_SIZE(VIEW_COW, page);
+	ASSERT_VIEW_SIZE(VIEW_COW, 3 * page);
 	for (size_t i = 0; i < sizeof(want); i++)
 		want[i] = pattern(i);
 	ASSERT_FILE_HOLDS(0, want, sizeof(want));
@@ -440,7 +440,7 @@ static void test_move_cow_on_a_cut_page_is_eio(void)
 	CU_ASSERT_EQUAL(region_move(fixture.region, VIEW_COW, 0, 2 * page, 10, why, sizeof(why)),
 			EIO);
 	CU_ASSERT_STRING_EQUAL(why, CUT_REASON);
-	ASSERT_VIEW_SIZE(VIEW_COW, page);
+	ASSERT_VIEW_SIZE(VIEW_COW, 3 * page);
 	region_get_stats(fixture.region, &st);
 	CU_ASSERT_EQUAL(st.cow_private_bytes, 0);
 	CU_ASSERT_EQUAL(st.moves, 0);

@@ -17,6 +17,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cow.h"
+#include "fault.h"
 #include "region.h"
 #include "tests.h"
 
@@ -33,6 +35,7 @@ static int init_suite(void)
 
 static void teardown(void)
 {
+	cow_set_limit(0);	/* a test that set it may have failed midway */
 	free(exe);
 	exe = NULL;
 	region_fixture_teardown();
@@ -217,12 +220,16 @@ static void test_open_empty_file(void)
 	ASSERT_VIEW_SIZE(VIEW_COW, 0);
 	CU_ASSERT_EQUAL(read_view(VIEW_RO, 0, buf, sizeof(buf)), 0);
 	CU_ASSERT_EQUAL(read_view(VIEW_COW, 0, buf, sizeof(buf)), 0);
-	CU_ASSERT_EQUAL(write_view(VIEW_COW, 0, "abc"), -ENOSPC);
+	CU_ASSERT_EQUAL(write_view(VIEW_COW, 0, "xyz!"), 4);	/* grows the cow view alone */
+	ASSERT_VIEW_SIZE(VIEW_COW, 4);
+	ASSERT_VIEW_SIZE(VIEW_RO, 0);
+	ASSERT_FILE_SIZE(0);
 	CU_ASSERT_EQUAL(write_view(VIEW_RW, 0, "abc"), 3);
 	ASSERT_VIEW_SIZE(VIEW_RO, 3);
 	ASSERT_FILE_SIZE(3);
 	ASSERT_FILE_HOLDS(0, "abc", 3);
 	ASSERT_VIEW_HOLDS(VIEW_RO, 0, "abc", 3);
+	ASSERT_VIEW_HOLDS(VIEW_COW, 0, "xyz!", 4);
 	close_region();
 }
 
@@ -350,14 +357,15 @@ static void test_cow_shows_file_bytes_it_has_not_written(void)
 	close_region();
 }
 
-static void test_cow_write_crossing_the_end_is_short(void)
+static void test_cow_write_crossing_the_end_grows_the_cow_view(void)
 {
 	make_data(page);
 	open_region();
-	CU_ASSERT_EQUAL(write_view(VIEW_COW, page - 4, "0123456789"), 4);
-	ASSERT_VIEW_HOLDS(VIEW_COW, page - 4, "0123", 4);
-	CU_ASSERT_EQUAL(write_view(VIEW_COW, page, "0123456789"), -ENOSPC);
-	ASSERT_VIEW_SIZE(VIEW_COW, page);
+	CU_ASSERT_EQUAL(write_view(VIEW_COW, page - 4, "0123456789"), 10);
+	ASSERT_VIEW_HOLDS(VIEW_COW, page - 4, "0123456789", 10);
+	CU_ASSERT_EQUAL(write_view(VIEW_COW, 3 * page, "end"), 3);
+	ASSERT_VIEW_SIZE(VIEW_COW, 3 * page + 3);
+	ASSERT_VIEW_ZEROS(VIEW_COW, page + 6, 2 * page - 6);
 	ASSERT_VIEW_SIZE(VIEW_RO, page);
 	ASSERT_FILE_SIZE(page);
 	ASSERT_FILE_UNTOUCHED(0, page);
@@ -522,19 +530,19 @@ static void test_resize_window_past_the_file_end_extends_the_file(void)
 	close_region();
 }
 
-static void test_resize_below_the_cow_size_shrinks_cow(void)
+static void test_resize_below_the_cow_size_cuts_only_its_base(void)
 {
-	char buf[10];
-
 	make_data(3 * page);
 	open_region();
 	CU_ASSERT_EQUAL(write_view(VIEW_COW, 2 * page, "private"), 7);
 	ASSERT_RESIZE(page);
-	ASSERT_VIEW_SIZE(VIEW_COW, page);
-	CU_ASSERT_EQUAL(read_view(VIEW_COW, page, buf, sizeof(buf)), 0);
+	ASSERT_VIEW_SIZE(VIEW_COW, 3 * page);
 	ASSERT_VIEW_IS_FILE(VIEW_COW, 0, page, 0);
-	ASSERT_RESIZE(3 * page);	/* shows after reset */
-	ASSERT_VIEW_SIZE(VIEW_COW, page);
+	ASSERT_VIEW_ZEROS(VIEW_COW, page, page);
+	ASSERT_VIEW_HOLDS(VIEW_COW, 2 * page, "private", 7);
+	ASSERT_RESIZE(3 * page);	/* the file's growth never shows past the base */
+	write_file(page + 1, "file");
+	ASSERT_VIEW_ZEROS(VIEW_COW, page, page);
 	close_region();
 }
 
@@ -571,7 +579,8 @@ static void test_resize_anonymous(void)
 	CU_ASSERT_EQUAL(st.st_size, (off_t)(3 * page));
 	ASSERT_RESIZE(10);
 	ASSERT_VIEW_SIZE(VIEW_RW, 10);
-	ASSERT_VIEW_SIZE(VIEW_COW, 10);
+	ASSERT_VIEW_SIZE(VIEW_COW, page);	/* its own; zeros past 10 */
+	ASSERT_VIEW_ZEROS(VIEW_COW, 10, page - 10);
 	ASSERT_VIEW_HOLDS(VIEW_RW, 0, "keep", 4);
 	close_region();
 }
@@ -612,9 +621,10 @@ static void test_refresh_after_the_file_shrank(void)
 	truncate_data(page);
 	ASSERT_REFRESH(true);
 	ASSERT_VIEW_SIZE(VIEW_RO, page);
-	ASSERT_VIEW_SIZE(VIEW_COW, page);
+	ASSERT_VIEW_SIZE(VIEW_COW, 3 * page);	/* its own; zeros past the file */
 	ASSERT_VIEW_IS_FILE(VIEW_RO, 0, page, 0);
 	ASSERT_VIEW_IS_FILE(VIEW_COW, 0, page, 0);
+	ASSERT_VIEW_ZEROS(VIEW_COW, page, 2 * page);
 	close_region();
 }
 
@@ -630,7 +640,8 @@ static void test_refresh_follows_from_the_offset(void)
 	truncate_data(page / 2);
 	ASSERT_REFRESH(true);
 	ASSERT_VIEW_SIZE(VIEW_RO, 0);
-	ASSERT_VIEW_SIZE(VIEW_COW, 0);
+	ASSERT_VIEW_SIZE(VIEW_COW, page);
+	ASSERT_VIEW_ZEROS(VIEW_COW, 0, page);
 	close_region();
 }
 
@@ -774,6 +785,356 @@ static uint64_t mapped_bytes(void)
  * cow mapping needs, below that and its 256 KiB bitmap. Where the
  * allocator takes no new address space (a sanitizer's), the reset may
  * succeed: then the view is fresh, and works too. */
+/* ---- the cow view as a file of its own (cow.h) ---- */
+
+/* Asserts that region_truncate(VIEW, SIZE) returns WANT. */
+#define ASSERT_TRUNCATE(view, size, want) \
+	CU_ASSERT_EQUAL(region_truncate(fixture.region, view, size), want)
+
+static uint64_t cow_private(void)
+{
+	struct region_stats st;
+
+	region_get_stats(fixture.region, &st);
+	return st.cow_private_bytes;
+}
+
+static void test_cow_grows_by_writes_and_truncates(void)
+{
+	make_data(2 * page + 100);
+	open_region();
+	ASSERT_TRUNCATE(VIEW_COW, 4 * page, 0);
+	ASSERT_VIEW_SIZE(VIEW_COW, 4 * page);
+	ASSERT_VIEW_IS_FILE(VIEW_COW, 0, 2 * page + 100, 0);
+	ASSERT_VIEW_ZEROS(VIEW_COW, 2 * page + 100, 2 * page - 100);
+	CU_ASSERT_EQUAL(write_view(VIEW_COW, 5 * page, "far"), 3);
+	ASSERT_VIEW_SIZE(VIEW_COW, 5 * page + 3);
+	ASSERT_VIEW_ZEROS(VIEW_COW, 4 * page, page);
+	ASSERT_VIEW_HOLDS(VIEW_COW, 5 * page, "far", 3);
+	/* the file's later growth never shows past the base */
+	write_file(2 * page + 100, "file data");
+	ASSERT_VIEW_ZEROS(VIEW_COW, 2 * page + 100, 9);
+	CU_ASSERT_EQUAL(cow_private(), page);
+	ASSERT_VIEW_SIZE(VIEW_RO, 2 * page + 100);
+	ASSERT_FILE_UNTOUCHED(0, 2 * page + 100);
+	close_region();
+}
+
+static void test_cow_truncate_then_regrow_reads_zeros(void)
+{
+	make_data(3 * page);
+	open_region();
+	CU_ASSERT_EQUAL(write_view(VIEW_COW, page + 10, "abc"), 3);
+	ASSERT_TRUNCATE(VIEW_COW, page + 11, 0);
+	ASSERT_TRUNCATE(VIEW_COW, 3 * page, 0);
+	ASSERT_VIEW_IS_FILE(VIEW_COW, 0, page, 0);
+	ASSERT_VIEW_HOLDS(VIEW_COW, page + 10, "a\0\0", 3);
+	ASSERT_TRUNCATE(VIEW_COW, 100, 0);
+	CU_ASSERT_EQUAL(cow_private(), 0);
+	ASSERT_TRUNCATE(VIEW_COW, 2 * page, 0);
+	ASSERT_VIEW_IS_FILE(VIEW_COW, 0, 100, 0);
+	ASSERT_VIEW_ZEROS(VIEW_COW, 100, 2 * page - 100);
+	ASSERT_TRUNCATE(VIEW_COW, 0, 0);
+	ASSERT_TRUNCATE(VIEW_COW, page, 0);
+	ASSERT_VIEW_ZEROS(VIEW_COW, 0, page);
+	ASSERT_FILE_UNTOUCHED(0, 3 * page);
+	close_region();
+}
+
+static void test_cow_file_shrink_keeps_its_size_and_written_pages(void)
+{
+	make_data(4 * page);
+	open_region();
+	CU_ASSERT_EQUAL(write_view(VIEW_COW, 10, "kept"), 4);
+	CU_ASSERT_EQUAL(write_view(VIEW_COW, 3 * page, "also"), 4);
+	ASSERT_RESIZE(page + 7);
+	ASSERT_VIEW_SIZE(VIEW_COW, 4 * page);
+	ASSERT_VIEW_HOLDS(VIEW_COW, 10, "kept", 4);
+	ASSERT_VIEW_IS_FILE(VIEW_COW, page, 7, page);
+	ASSERT_VIEW_ZEROS(VIEW_COW, page + 7, 2 * page - 7);
+	ASSERT_VIEW_HOLDS(VIEW_COW, 3 * page, "also", 4);
+	CU_ASSERT_EQUAL(cow_private(), 2 * page);
+	ASSERT_RESIZE(4 * page);	/* grown again: the base stays cut */
+	write_file(page + 7, "new");
+	ASSERT_VIEW_ZEROS(VIEW_COW, page + 7, 3);
+	/* an unwritten page below the base still follows the file */
+	write_file(page, "follow");
+	ASSERT_VIEW_HOLDS(VIEW_COW, page, "follow", 6);
+	close_region();
+}
+
+static void test_cow_outside_truncation_loses_the_pages_past_it(void)
+{
+	bool changed;
+
+	/* The daemon's handler: the kernel dropped the private page past the
+	 * cut, and the region's copy of it faults. */
+	CU_ASSERT_EQUAL_FATAL(fault_setup(), 0);
+	make_data(4 * page);
+	open_region();
+	CU_ASSERT_EQUAL(write_view(VIEW_COW, 10, "kept"), 4);
+	CU_ASSERT_EQUAL(write_view(VIEW_COW, 3 * page, "lost"), 4);
+	truncate_data(page + 7);
+	CU_ASSERT_EQUAL(region_refresh(fixture.region, &changed), 0);
+	ASSERT_VIEW_SIZE(VIEW_COW, 4 * page);
+	ASSERT_VIEW_HOLDS(VIEW_COW, 10, "kept", 4);
+	ASSERT_VIEW_IS_FILE(VIEW_COW, page, 7, page);
+	ASSERT_VIEW_ZEROS(VIEW_COW, page + 7, 3 * page - 7);
+	CU_ASSERT_EQUAL(cow_private(), page);
+	CU_ASSERT_EQUAL(write_view(VIEW_COW, 3 * page, "again"), 5);
+	ASSERT_VIEW_HOLDS(VIEW_COW, 3 * page, "again", 5);
+	close_region();
+}
+
+static void test_cow_resizable_no_keeps_its_size(void)
+{
+	make_data(page);
+	fixture.entry.resizable = false;
+	open_region();
+	CU_ASSERT_EQUAL(write_view(VIEW_COW, page - 2, "abcd"), 2);
+	CU_ASSERT_EQUAL(write_view(VIEW_COW, page, "x"), -ENOSPC);
+	ASSERT_TRUNCATE(VIEW_COW, 10, EPERM);
+	ASSERT_TRUNCATE(VIEW_COW, 2 * page, EPERM);
+	ASSERT_TRUNCATE(VIEW_COW, page, 0);
+	CU_ASSERT_EQUAL(region_fallocate(fixture.region, VIEW_COW, 0, 0, 2 * page), EPERM);
+	CU_ASSERT_EQUAL(region_fallocate(fixture.region, VIEW_COW, FALLOC_FL_ZERO_RANGE, 0, 4), 0);
+	ASSERT_VIEW_SIZE(VIEW_COW, page);
+	ASSERT_VIEW_ZEROS(VIEW_COW, 0, 4);
+	ASSERT_VIEW_HOLDS(VIEW_COW, page - 2, "ab", 2);
+	close_region();
+}
+
+static void test_cow_limit_bounds_the_private_pages(void)
+{
+	cow_set_limit(3 * page);
+	make_data(4 * page);
+	open_region();
+	CU_ASSERT_EQUAL(write_view(VIEW_COW, 0, "a"), 1);
+	CU_ASSERT_EQUAL(write_view(VIEW_COW, page, "b"), 1);
+	CU_ASSERT_EQUAL(write_view(VIEW_COW, 10, "again"), 5);	/* no new page */
+	{
+		char big[8192];
+
+		memset(big, 'c', sizeof(big));
+		big[sizeof(big) - 1] = '\0';
+		/* from the middle of page 2 on: page 2 fits, page 3 does not */
+		CU_ASSERT_EQUAL(write_view(VIEW_COW, 3 * page - 100, big), 100);
+	}
+	CU_ASSERT_EQUAL(write_view(VIEW_COW, 3 * page, "d"), -ENOSPC);
+	CU_ASSERT_EQUAL(write_view(VIEW_COW, 9 * page, "d"), -ENOSPC);
+	ASSERT_VIEW_SIZE(VIEW_COW, 4 * page);
+	CU_ASSERT_EQUAL(region_fallocate(fixture.region, VIEW_COW, FALLOC_FL_ZERO_RANGE,
+					 3 * page, 10), ENOSPC);
+	CU_ASSERT_EQUAL(cow_private(), 3 * page);
+	CU_ASSERT_EQUAL(cow_total_private(), 3 * page);
+	ASSERT_TRUNCATE(VIEW_COW, page, 0);	/* gives pages back */
+	CU_ASSERT_EQUAL(cow_total_private(), page);
+	CU_ASSERT_EQUAL(region_reset(fixture.region, NULL, 0), 0);
+	CU_ASSERT_EQUAL(cow_total_private(), 0);
+	close_region();
+	cow_set_limit(0);
+}
+
+/* The reference model of the cow view (SPEC "cow/NAME"): its written
+ * pages, then the file below its base, then zeros. The entry follows its
+ * file, so the file is the region. */
+enum { MODEL_PAGES = 16 };
+
+struct cow_model {
+	unsigned char *file, *priv;
+	bool written[MODEL_PAGES];
+	uint64_t file_size, cow_size, base;
+};
+
+static unsigned char model_byte(const struct cow_model *m, uint64_t i)
+{
+	if (m->written[i / page])
+		return m->priv[i];
+	return i < m->base ? m->file[i] : 0;
+}
+
+static void model_cow_write(struct cow_model *m, uint64_t off, const char *text)
+{
+	size_t len = strlen(text);
+
+	for (size_t i = 0; i < len; i++) {
+		uint64_t p = (off + i) / page;
+
+		for (uint64_t j = p * page; !m->written[p] && j < (p + 1) * page; j++)
+			m->priv[j] = model_byte(m, j);
+		m->written[p] = true;
+		m->priv[off + i] = (unsigned char)text[i];
+	}
+	if (off + len > m->cow_size)
+		m->cow_size = off + len;
+}
+
+static void model_cow_truncate(struct cow_model *m, uint64_t size)
+{
+	uint64_t tail = size % page;
+
+	for (uint64_t p = (size + page - 1) / page; size < m->cow_size && p < MODEL_PAGES; p++)
+		m->written[p] = false;
+	if (tail && size < m->cow_size && m->written[size / page])
+		memset(m->priv + size, 0, page - tail);
+	if (size < m->base)
+		m->base = size;
+	m->cow_size = size;
+}
+
+static void model_resize(struct cow_model *m, uint64_t size)
+{
+	if (size < m->file_size)
+		memset(m->file + size, 0, m->file_size - size);
+	if (size < m->base)
+		m->base = size;
+	m->file_size = size;
+}
+
+static void model_rw_write(struct cow_model *m, uint64_t off, const char *text)
+{
+	memcpy(m->file + off, text, strlen(text));
+	if (off + strlen(text) > m->file_size)
+		m->file_size = off + strlen(text);
+}
+
+static void model_reset(struct cow_model *m)
+{
+	memset(m->written, 0, sizeof(m->written));
+	m->cow_size = m->base = m->file_size;
+}
+
+/* Whether the region's cow view, file and private bytes are the model's. */
+static bool model_matches(const struct cow_model *m, unsigned char *buf)
+{
+	uint64_t pages = 0;
+
+	if (region_view_size(fixture.region, VIEW_COW) != m->cow_size ||
+	    region_view_size(fixture.region, VIEW_RW) != m->file_size ||
+	    read_view(VIEW_COW, 0, buf, MODEL_PAGES * page) != m->cow_size)
+		return false;
+	for (uint64_t i = 0; i < m->cow_size; i++)
+		if (buf[i] != model_byte(m, i))
+			return false;
+	if (read_file(0, buf, MODEL_PAGES * page) != (ssize_t)m->file_size ||
+	    memcmp(buf, m->file, m->file_size) != 0)
+		return false;
+	for (uint64_t p = 0; p < (m->cow_size + page - 1) / page; p++)
+		pages += m->written[p];
+	return cow_private() == pages * page;
+}
+
+/* One random step on both; returns its name, for the failure message. */
+static const char *model_step(struct cow_model *m, unsigned *seed)
+{
+	static const char *texts[] = { "x", "seven!!", "a longer line of text crossing" };
+	const char *text = texts[rand_r(seed) % 3];
+	uint64_t off = (uint64_t)rand_r(seed) % (12 * page), size = off;
+	uint64_t edges[] = { off, off / page * page, off / page * page + page - 3 };
+
+	off = edges[rand_r(seed) % 3];
+	switch (rand_r(seed) % 6) {
+	case 0:
+	case 1:
+		CU_ASSERT_EQUAL(write_view(VIEW_COW, off, text), (ssize_t)strlen(text));
+		model_cow_write(m, off, text);
+		return "cow write";
+	case 2:
+		ASSERT_TRUNCATE(VIEW_COW, size, 0);
+		model_cow_truncate(m, size);
+		return "cow truncate";
+	case 3:
+		ASSERT_RESIZE(size);
+		model_resize(m, size);
+		return "resize";
+	case 4:
+		CU_ASSERT_EQUAL(write_view(VIEW_RW, off, text), (ssize_t)strlen(text));
+		model_rw_write(m, off, text);
+		return "rw write";
+	default:
+		CU_ASSERT_EQUAL(region_reset(fixture.region, NULL, 0), 0);
+		model_reset(m);
+		return "reset";
+	}
+}
+
+static void test_cow_against_a_reference_model(void)
+{
+	struct cow_model m = { .file_size = 3 * page + 100 };
+	unsigned char *buf = malloc(MODEL_PAGES * page);
+	unsigned seed = 12;
+
+	m.file = calloc(MODEL_PAGES, page);
+	m.priv = calloc(MODEL_PAGES, page);
+	CU_ASSERT_FATAL(buf && m.file && m.priv);
+	make_data(m.file_size);
+	for (uint64_t i = 0; i < m.file_size; i++)
+		m.file[i] = pattern(i);
+	m.cow_size = m.base = m.file_size;
+	open_region();
+	for (int step = 0; step < 3000; step++) {
+		const char *what = model_step(&m, &seed);
+
+		CHECK_FATAL(model_matches(&m, buf), "step %d (%s): the cow view differs from the "
+			    "model", step, what);
+	}
+	close_region();
+	free(buf);
+	free(m.file);
+	free(m.priv);
+}
+
+static void test_fallocate_modes_on_rw(void)
+{
+	struct stat st;
+
+	make_data(2 * page);
+	open_region();
+	CU_ASSERT_EQUAL(region_fallocate(fixture.region, VIEW_RW, 0, page, 3 * page), 0);
+	ASSERT_VIEW_SIZE(VIEW_RW, 4 * page);	/* grown first, as a resize */
+	ASSERT_FILE_SIZE(4 * page);
+	CU_ASSERT_EQUAL(region_fallocate(fixture.region, VIEW_RW, FALLOC_FL_KEEP_SIZE, 0,
+					 8 * page), 0);
+	ASSERT_FILE_SIZE(4 * page);
+	CU_ASSERT_EQUAL(region_fallocate(fixture.region, VIEW_RW,
+					 FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 10, 20), 0);
+	ASSERT_FILE_ZEROS(10, 20);
+	ASSERT_VIEW_ZEROS(VIEW_RO, 10, 20);
+	CU_ASSERT_EQUAL(region_fallocate(fixture.region, VIEW_RW, FALLOC_FL_ZERO_RANGE,
+					 4 * page - 5, 10), 0);
+	ASSERT_VIEW_SIZE(VIEW_RO, 4 * page + 5);
+	ASSERT_FILE_ZEROS(4 * page - 5, 10);
+	ASSERT_FILE_UNTOUCHED(30, page - 30);
+	CU_ASSERT_EQUAL(region_fallocate(fixture.region, VIEW_RW, FALLOC_FL_COLLAPSE_RANGE, 0,
+					 page), EOPNOTSUPP);
+	CU_ASSERT_EQUAL(region_fallocate(fixture.region, VIEW_RW, FALLOC_FL_PUNCH_HOLE, 0,
+					 page), EOPNOTSUPP);	/* without KEEP_SIZE */
+	CU_ASSERT_EQUAL(region_fstat(fixture.region, &st), 0);
+	CU_ASSERT_EQUAL(st.st_size, (off_t)(4 * page + 5));
+	ASSERT_VIEW_SIZE(VIEW_COW, 2 * page);	/* the cow view's own */
+	close_region();
+}
+
+static void test_set_times_sets_the_files(void)
+{
+	struct timespec times[2] = { { 981173106, 5 }, { 1012615506, 7 } };
+	struct stat st;
+
+	make_data(page);
+	open_region();
+	CU_ASSERT_EQUAL(region_set_times(fixture.region, times), 0);
+	CU_ASSERT_EQUAL(stat(fixture.path, &st), 0);
+	CU_ASSERT_EQUAL(st.st_atim.tv_sec, times[0].tv_sec);
+	CU_ASSERT_EQUAL(st.st_mtim.tv_sec, times[1].tv_sec);
+	times[0].tv_nsec = UTIME_OMIT;
+	times[1].tv_sec = 1;
+	CU_ASSERT_EQUAL(region_set_times(fixture.region, times), 0);
+	CU_ASSERT_EQUAL(stat(fixture.path, &st), 0);
+	CU_ASSERT_EQUAL(st.st_atim.tv_sec, 981173106);
+	CU_ASSERT_EQUAL(st.st_mtim.tv_sec, 1);
+	close_region();
+}
+
 static void test_reset_out_of_memory_keeps_the_old_cow_view(void)
 {
 	const uint64_t big = 1ULL << 33;
@@ -832,7 +1193,7 @@ void add_region_suite(void)
 	CU_ADD_TEST(s, test_rw_write_in_a_window_lands_at_its_offset);
 	CU_ADD_TEST(s, test_cow_write_stays_private);
 	CU_ADD_TEST(s, test_cow_shows_file_bytes_it_has_not_written);
-	CU_ADD_TEST(s, test_cow_write_crossing_the_end_is_short);
+	CU_ADD_TEST(s, test_cow_write_crossing_the_end_grows_the_cow_view);
 	CU_ADD_TEST(s, test_fixed_size_rw_write_is_short_then_enospc);
 	CU_ADD_TEST(s, test_fixed_size_resize_is_eperm);
 	CU_ADD_TEST(s, test_rw_write_past_the_end_grows_region_and_file);
@@ -844,7 +1205,7 @@ void add_region_suite(void)
 	CU_ADD_TEST(s, test_resize_window_reaching_the_end_moves_the_end);
 	CU_ADD_TEST(s, test_resize_window_before_the_end_keeps_the_data_after_it);
 	CU_ADD_TEST(s, test_resize_window_past_the_file_end_extends_the_file);
-	CU_ADD_TEST(s, test_resize_below_the_cow_size_shrinks_cow);
+	CU_ADD_TEST(s, test_resize_below_the_cow_size_cuts_only_its_base);
 	CU_ADD_TEST(s, test_resize_past_the_largest_file_size_is_einval);
 	CU_ADD_TEST(s, test_resize_anonymous);
 	CU_ADD_TEST(s, test_refresh_after_the_file_grew);
@@ -859,4 +1220,13 @@ void add_region_suite(void)
 	CU_ADD_TEST(s, test_sizes_past_the_limits_are_efbig);
 	CU_ADD_TEST(s, test_sync_of_size_2_64_minus_1_is_einval);
 	CU_ADD_TEST(s, test_reset_out_of_memory_keeps_the_old_cow_view);
+	CU_ADD_TEST(s, test_cow_grows_by_writes_and_truncates);
+	CU_ADD_TEST(s, test_cow_truncate_then_regrow_reads_zeros);
+	CU_ADD_TEST(s, test_cow_file_shrink_keeps_its_size_and_written_pages);
+	CU_ADD_TEST(s, test_cow_outside_truncation_loses_the_pages_past_it);
+	CU_ADD_TEST(s, test_cow_resizable_no_keeps_its_size);
+	CU_ADD_TEST(s, test_cow_limit_bounds_the_private_pages);
+	CU_ADD_TEST(s, test_cow_against_a_reference_model);
+	CU_ADD_TEST(s, test_fallocate_modes_on_rw);
+	CU_ADD_TEST(s, test_set_times_sets_the_files);
 }

@@ -378,8 +378,9 @@ class Fallocate1(ProgramCase):
             self.assertEqual(os.stat(m.path('cow', 'f')).st_size, len(D),
                              '%s: the cow view keeps its size' % what)
             self.assertEqual(read_file(m.path('cow', 'f')), want[:len(D)], what)
-        self.assertGreaterEqual(os.stat(m.backing('f.bin')).st_blocks * 512, 16 * PAGE,
-                                '--keep-size allocated past the end')
+            if opts[:2] == ['-n', '-o']:    # before --punch-hole frees a page of it
+                self.assertGreaterEqual(os.stat(m.backing('f.bin')).st_blocks * 512,
+                                        16 * PAGE, '--keep-size allocated past the end')
         for opts in UNSUPPORTED:
             r = run(['fallocate'] + opts + [m.path('rw', 'f')])
             self.assertNotEqual(r.returncode, 0, opts)
