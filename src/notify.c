@@ -291,7 +291,9 @@ static void post(struct notifier *n, struct inval v)
 		n->queue[(n->head + n->count++) % n->cap] = v;
 		v.batch->pending++;
 		v.batch->refs++;
-		if (n->idle == 0 && n->n_threads < MAX_THREADS)
+		/* One idle thread per queued item: an item never waits behind
+		 * another that may block in the kernel. */
+		if (n->count > (size_t)n->idle && n->n_threads < MAX_THREADS)
 			add_thread(n);
 		pthread_cond_signal(&n->work);
 	} else {
