@@ -164,8 +164,9 @@ static char *anonymous(uint64_t len)
 	return map == MAP_FAILED ? NULL : map;
 }
 
-/* mremap of [FROM, FROM + LEN) onto TO. mremap moves one mapping at a
- * time (EFAULT across two), so a range of several moves in halves. */
+/* mremap of [FROM, FROM + LEN) onto TO. mremap may move only one mapping
+ * at a time (EFAULT across two before Linux 6.17; EINVAL under valgrind),
+ * so a range of several moves in halves. */
 static int move_range(char *from, char *to, uint64_t len, uint64_t page)
 {
 	uint64_t half = len / 2 & ~(page - 1);
@@ -173,7 +174,7 @@ static int move_range(char *from, char *to, uint64_t len, uint64_t page)
 
 	if (mremap(from, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, to) != MAP_FAILED)
 		return 0;
-	if (errno != EFAULT || len <= page)
+	if ((errno != EFAULT && errno != EINVAL) || len <= page)
 		return errno;
 	err = move_range(from, to, half, page);
 	return err ? err : move_range(from + half, to + half, len - half, page);
