@@ -381,6 +381,14 @@ class Bench:
         d, p = self.data, self.plain
         self.write_file(os.path.join(d, 'read.bin'), GiB)
         self.write_file(os.path.join(d, 'write.bin'), 512 * MiB)
+        # The same bytes written 4 KiB at a time: its page cache is made of
+        # small folios (docs/performance.md, "Warm reads").
+        with open(os.path.join(d, 'read4k.bin'), 'wb') as f:
+            for _ in range(GiB // MiB):
+                for off in range(0, MiB, 4 * KiB):
+                    f.write(self.block[off:off + 4 * KiB])
+            f.flush()
+            os.fsync(f.fileno())
         self.write_file(os.path.join(d, 'move.bin'), 512 * MiB)
         self.write_file(os.path.join(p, 'move.bin'), 512 * MiB)
         self.write_file(os.path.join(d, 'flush.bin'), 256 * MiB)
@@ -465,6 +473,8 @@ class Bench:
         for rep in range(self.reps):
             log('%s: repetition %d/%d' % (label, rep + 1, self.reps))
             for k in self.rotate(keys, rep):
+                if k == 'mm_warm':
+                    log('ro/read reads before the pass: %d' % self.status('read')['reads'])
                 filename, rw, bs, extra, mode = targets[k]
                 if mode is True:
                     v = fio(filename, rw, bs, *extra, runtime_ms=runtime_ms or self.run_ms,
@@ -502,7 +512,8 @@ class Bench:
         cold = os.path.join(self.m, 'ro', 'cold')
         cold128 = os.path.join(self.m128, 'ro', 'cold')
         pt = os.path.join(self.pt, 'read.bin')
-        for f in (direct, ro, pt):              # fill the page caches once
+        direct4k = os.path.join(self.data, 'read4k.bin')
+        for f in (direct, ro, pt, direct4k):    # fill the page caches once
             with open(f, 'rb') as fh:
                 while fh.read(8 * MiB):
                     pass
@@ -516,8 +527,10 @@ class Bench:
             'direct': (direct, 'read', '1M', warm, True),
             'mm_warm': (ro, 'read', '1M', warm, True),
             'pt_warm': (pt, 'read', '1M', warm, True),
+            'direct4k': (direct4k, 'read', '1M', warm, True),
         }
         before = self.status('read')['reads']
+        log('daemon-served reads of ro/read after the fill: %d' % before)
         v = self.fio_reps('sequential reads, warm', t)
         self.notes.append('Read requests the daemon served during the warm passes of '
                           'ro/read: %d (0: every byte came from the kernel\'s cache).'
@@ -534,6 +547,13 @@ class Bench:
         self.ratio_row('ro/NAME sequential read 1 MiB, warm (page cache kept across opens: '
                        '%s)' % (self.mount_opts or 'no -o kernel_cache'),
                        v['mm_warm'], v['direct'], 'direct, warm', 0.95, peer=v['pt_warm'])
+        r, spread = paired([x[0] for x in v['mm_warm']], [x[0] for x in v['direct4k']],
+                           lambda a, b: a / b)
+        self.rows.append(Row('info: the same warm passes of ro/NAME against a backing file '
+                             'whose cache was filled by 4 KiB writes (small folios)',
+                             fmt_bw(median([x[0] for x in v['mm_warm']])),
+                             'direct, warm, written 4 KiB at a time: %s' % fmt_bw(
+                                 median([x[0] for x in v['direct4k']])), r, '—', None, spread))
         v = v2
         self.ratio_row('ro/NAME sequential read 1 MiB, daemon-served (O_DIRECT)',
                        v['mm_odirect'], v['direct'], 'direct, warm', 0.30,
