@@ -146,11 +146,11 @@ int region_sync(struct region *r, uint64_t off, uint64_t len, char *why,
 int region_sync_all(struct region *r, char *why, size_t whylen);
 
 /* fsync(2)/fdatasync(2) of rw/NAME (SPEC "rw/NAME"): as region_sync_all,
- * with fdatasync of the file instead of fsync when DATASYNC. The msync is
+ * with fdatasync of the file instead of fsync when DATASYNC, and the msync
  * skipped while nothing was stored into the rw mapping since the last one
- * (rw writes into a file go by pwrite(2) on the descriptor: region_write);
- * code in region.c that stores into the rw mapping sets map_dirty after
- * the store. */
+ * (large rw writes, and all of them near an fsync, go by pwrite(2) on the
+ * descriptor: region_write). Code in region.c that stores into the rw
+ * mapping must set map_dirty after the store. */
 int region_fsync(struct region *r, bool datasync);
 
 /* flush async: starts writing [OFF, OFF + LEN) of the rw region to disk

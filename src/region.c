@@ -888,12 +888,19 @@ int region_set_times(struct region *r, const struct timespec times[2])
 	return futimens(r->fd, times) < 0 ? errno : 0;
 }
 
+/* How sync_range syncs: ctl/NAME/flush, the automatic flush and unmount
+ * msync the range, then fsync (SPEC "Control files"); a client's fsync or
+ * fdatasync of rw/NAME msyncs only where the rw mapping holds pages stored
+ * into since the last msync (map_dirty), then fsyncs or fdatasyncs (SPEC
+ * "rw/NAME"). Writes by pwrite(2) dirty the page cache alone, which the
+ * fsync writes out (on Linux an msync of a shared file mapping is an fsync
+ * of its range). */
+enum sync_mode { SYNC_COMMAND, SYNC_FSYNC, SYNC_FDATASYNC };
+
 /* msync of [OFF, OFF + LEN), or of the whole region when WHOLE (OFF and LEN
- * then unused), where the rw mapping holds pages stored into since the last
- * msync (map_dirty), then fsync, or fdatasync when DATASYNC. Writes by
- * pwrite(2) dirty the page cache alone, which the fsync writes out. */
+ * then unused), as MODE says, then fsync or fdatasync. */
 static int sync_range(struct region *r, bool whole, uint64_t off, uint64_t len,
-		      bool datasync, char *why, size_t whylen)
+		      enum sync_mode mode, char *why, size_t whylen)
 {
 	uint64_t start;
 	bool inside;
@@ -905,15 +912,16 @@ static int sync_range(struct region *r, bool whole, uint64_t off, uint64_t len,
 	if (!inside) {
 		err = EINVAL;
 	} else if (r->rw_map && !r->entry.anonymous && len &&
-		   atomic_exchange(&r->map_dirty, false)) {
+		   (atomic_exchange(&r->map_dirty, false) || mode == SYNC_COMMAND)) {
 		if (msync(r->rw_map + start, off + len - start, MS_SYNC) < 0)
 			err = errno;
-		/* Failed, or a range: pages may be left unsynced. */
+		/* Failed, or a range: stored pages may be left unsynced. */
 		if (err || !whole)
 			atomic_store(&r->map_dirty, true);
 	}
 	pthread_rwlock_unlock(&r->lock);
-	if (!err && !r->entry.anonymous && (datasync ? fdatasync(r->fd) : fsync(r->fd)) < 0)
+	if (!err && !r->entry.anonymous &&
+	    (mode == SYNC_FDATASYNC ? fdatasync(r->fd) : fsync(r->fd)) < 0)
 		err = errno;
 	if (err == EINVAL)
 		return err;
@@ -927,18 +935,18 @@ static int sync_range(struct region *r, bool whole, uint64_t off, uint64_t len,
 int region_sync(struct region *r, uint64_t off, uint64_t len, char *why,
 		size_t whylen)
 {
-	return sync_range(r, false, off, len, false, why, whylen);
+	return sync_range(r, false, off, len, SYNC_COMMAND, why, whylen);
 }
 
 int region_sync_all(struct region *r, char *why, size_t whylen)
 {
-	return sync_range(r, true, 0, 0, false, why, whylen);
+	return sync_range(r, true, 0, 0, SYNC_COMMAND, why, whylen);
 }
 
 int region_fsync(struct region *r, bool datasync)
 {
 	atomic_store_explicit(&r->last_fsync, coarse_ns(), memory_order_relaxed);
-	return sync_range(r, true, 0, 0, datasync, NULL, 0);
+	return sync_range(r, true, 0, 0, datasync ? SYNC_FDATASYNC : SYNC_FSYNC, NULL, 0);
 }
 
 int region_sync_start(struct region *r, bool whole, uint64_t off, uint64_t len,
