@@ -35,7 +35,7 @@ FUZZ_SRC  := $(CORE_SRC)
 FUZZERS   := ctl config
 FUZZ_TIME ?= 60
 
-.PHONY: all deps fuzz-deps test unit-test integration-test asan-test valgrind-test model-test \
+.PHONY: all bench-quick deps fuzz-deps test unit-test integration-test asan-test valgrind-test model-test \
         stress bench fuzz run clean \
         install uninstall help
 
@@ -133,8 +133,13 @@ stress: $(BUILD)/mmapfs
 	python3 tests/stress/stress.py --binary $(BUILD)/mmapfs --seconds $(STRESS_TIME)
 
 # The views against direct access and peers, as ratios (docs/performance.md).
+# It installs what it needs (fio, libfuse3-dev's examples, fuse-overlayfs,
+# sqlite3) with apt-get. bench-quick: every row once, small sizes, no docs.
 bench: $(BUILD)/mmapfs
 	python3 bench/bench.py --binary $(BUILD)/mmapfs
+
+bench-quick: $(BUILD)/mmapfs
+	python3 bench/bench.py --binary $(BUILD)/mmapfs --quick --no-docs
 
 # The differential test, long: thousands of random steps per seed.
 model-test: $(BUILD)/mmapfs

@@ -320,6 +320,12 @@ class Bench:
         self.notes = []
         self.mounts = None
         self.block = os.urandom(MiB)
+        self.quick = args.quick
+        # Quick mode (--quick or BENCH_QUICK=1): every row runs, once, on
+        # small sizes; its figures check the rows, not the product.
+        self.big = 512 * MiB if self.quick else 4 * GiB
+        self.cow_seq = 128 * MiB if self.quick else GiB
+        self.sql_rows = 5000 if self.quick else 50000
 
     # ---- setup
 
@@ -342,6 +348,9 @@ class Bench:
         if not os.path.exists(os.path.join(EXAMPLES, 'passthrough_ll.c')):
             apt_install('libfuse3-dev', None)
         self.build_passthrough()
+        self.sqlite3 = apt_install('sqlite3', 'sqlite3')
+        if not self.sqlite3:
+            sys.exit('bench.py: sqlite3 is missing and apt-get could not install it')
         self.overlayfs = apt_install('fuse-overlayfs', 'fuse-overlayfs')
         if not self.overlayfs:
             self.notes.append('fuse-overlayfs could not be installed: no cow peer.')
@@ -372,16 +381,27 @@ class Bench:
         d, p = self.data, self.plain
         self.write_file(os.path.join(d, 'read.bin'), GiB)
         self.write_file(os.path.join(d, 'write.bin'), 512 * MiB)
+        # The same bytes written 4 KiB at a time: its page cache is made of
+        # small folios (docs/performance.md, "Warm reads").
+        with open(os.path.join(d, 'read4k.bin'), 'wb') as f:
+            for _ in range(GiB // MiB):
+                for off in range(0, MiB, 4 * KiB):
+                    f.write(self.block[off:off + 4 * KiB])
+            f.flush()
+            os.fsync(f.fileno())
         self.write_file(os.path.join(d, 'move.bin'), 512 * MiB)
         self.write_file(os.path.join(p, 'move.bin'), 512 * MiB)
         self.write_file(os.path.join(d, 'flush.bin'), 256 * MiB)
         self.write_file(os.path.join(p, 'flush.bin'), 256 * MiB)
         self.write_file(os.path.join(d, 'resize.bin'), GiB, sparse=True)
         self.write_file(os.path.join(p, 'resize.bin'), GiB, sparse=True)
-        self.write_file(os.path.join(d, 'big.bin'), 4 * GiB, sparse=True)
+        self.write_file(os.path.join(d, 'big.bin'), self.big, sparse=True)
+        self.write_file(os.path.join(d, 'cowseq.bin'), GiB)
+        self.make_sqlite()
         with open(os.path.join(self.work, 'main.ini'), 'w') as f:
-            for name in ('read', 'write', 'move', 'flush', 'resize', 'big'):
+            for name in ('read', 'write', 'move', 'flush', 'resize', 'big', 'cowseq'):
                 f.write('[%s]\npath = data/%s.bin\n\n' % (name, name))
+            f.write('[sql]\npath = data/sql.db\n\n[sqlw]\npath = data/sqlw.db\n\n')
             # The same file again, for the passes that drop their view's
             # cache: ro/read keeps its pages for the warm passes.
             f.write('[cold]\npath = data/read.bin\n')
@@ -453,6 +473,8 @@ class Bench:
         for rep in range(self.reps):
             log('%s: repetition %d/%d' % (label, rep + 1, self.reps))
             for k in self.rotate(keys, rep):
+                if k == 'mm_warm':
+                    log('ro/read reads before the pass: %d' % self.status('read')['reads'])
                 filename, rw, bs, extra, mode = targets[k]
                 if mode is True:
                     v = fio(filename, rw, bs, *extra, runtime_ms=runtime_ms or self.run_ms,
@@ -490,7 +512,8 @@ class Bench:
         cold = os.path.join(self.m, 'ro', 'cold')
         cold128 = os.path.join(self.m128, 'ro', 'cold')
         pt = os.path.join(self.pt, 'read.bin')
-        for f in (direct, ro, pt):              # fill the page caches once
+        direct4k = os.path.join(self.data, 'read4k.bin')
+        for f in (direct, ro, pt, direct4k):    # fill the page caches once
             with open(f, 'rb') as fh:
                 while fh.read(8 * MiB):
                     pass
@@ -504,8 +527,10 @@ class Bench:
             'direct': (direct, 'read', '1M', warm, True),
             'mm_warm': (ro, 'read', '1M', warm, True),
             'pt_warm': (pt, 'read', '1M', warm, True),
+            'direct4k': (direct4k, 'read', '1M', warm, True),
         }
         before = self.status('read')['reads']
+        log('daemon-served reads of ro/read after the fill: %d' % before)
         v = self.fio_reps('sequential reads, warm', t)
         self.notes.append('Read requests the daemon served during the warm passes of '
                           'ro/read: %d (0: every byte came from the kernel\'s cache).'
@@ -522,6 +547,13 @@ class Bench:
         self.ratio_row('ro/NAME sequential read 1 MiB, warm (page cache kept across opens: '
                        '%s)' % (self.mount_opts or 'no -o kernel_cache'),
                        v['mm_warm'], v['direct'], 'direct, warm', 0.95, peer=v['pt_warm'])
+        r, spread = paired([x[0] for x in v['mm_warm']], [x[0] for x in v['direct4k']],
+                           lambda a, b: a / b)
+        self.rows.append(Row('info: the same warm passes of ro/NAME against a backing file '
+                             'whose cache was filled by 4 KiB writes (small folios)',
+                             fmt_bw(median([x[0] for x in v['mm_warm']])),
+                             'direct, warm, written 4 KiB at a time: %s' % fmt_bw(
+                                 median([x[0] for x in v['direct4k']])), r, '—', None, spread))
         v = v2
         self.ratio_row('ro/NAME sequential read 1 MiB, daemon-served (O_DIRECT)',
                        v['mm_odirect'], v['direct'], 'direct, warm', 0.30,
@@ -537,6 +569,28 @@ class Bench:
             self.rows.append(Row(figure, fmt_bw(median([x[0] for x in v[key]])),
                                  'direct, warm: %s' % fmt_bw(median([x[0] for x in v['direct']])),
                                  r, '—', None, spread))
+        # What a plain `fio` run (its defaults) measures: --invalidate=1
+        # drops the page cache of the file named before each pass. For
+        # direct that is the backing file (its reads go to the disk); for
+        # the view only the FUSE file's cache, the daemon's mapping keeps
+        # the backing pages (a mapped page is not dropped): daemon-served.
+        t = {
+            'direct_inv': (direct, 'read', '1M', ['--invalidate=1'], 'ramp'),
+            'mm_inv': (ro, 'read', '1M', ['--invalidate=1'], 'ramp'),
+        }
+        v3 = self.fio_reps('sequential reads, fio defaults (cache dropped)', t)
+        r, spread = paired([x[0] for x in v3['mm_inv']], [x[0] for x in v3['direct_inv']],
+                           lambda a, b: a / b)
+        self.rows.append(Row('info: ro/NAME sequential read 1 MiB with fio\'s default '
+                             '--invalidate=1 (each side\'s cache dropped before the pass)',
+                             fmt_bw(median([x[0] for x in v3['mm_inv']])),
+                             'direct, its page cache dropped: %s' % fmt_bw(
+                                 median([x[0] for x in v3['direct_inv']])),
+                             r, '—', None, spread))
+        for f in (direct, ro):                  # warm again for the rows after
+            with open(f, 'rb') as fh:
+                while fh.read(8 * MiB):
+                    pass
         self.notes.append('passthrough_ll opens its backing file with the caller\'s flags: '
                           'under O_DIRECT its reads go to the disk, not the page cache.')
 
@@ -588,6 +642,15 @@ class Bench:
         w = self.fio_reps('sequential writes', t)
         self.ratio_row('rw/NAME sequential 1 MiB writes', w['mm'], w['direct'],
                        'direct (buffered)', 0.30, peer=w['pt'])
+        rnd = ['--invalidate=0', '--size=512M', '--numjobs=1', '--norandommap',
+               '--randrepeat=0']
+        t = {k: (f, 'randwrite', '4k', rnd, True) for k, f in files.items()}
+        w = self.fio_reps('random 4 KiB writes', t)
+        row = self.ratio_row('rw/NAME random 4 KiB writes (psync, 1 job)', w['mm'],
+                             w['direct'], 'direct (buffered)', 0.15, peer=w['pt'], idx=1)
+        rp, _ = paired([x[1] for x in w['mm']], [x[1] for x in w['pt']], lambda a, b: a / b)
+        row.target = '>= 0.15x direct and >= 1.20x passthrough_ll (%s)' % fmt_ratio(rp)
+        row.passed = row.passed and rp >= 1.2
         sync = {k: [] for k in files}
         end = {k: [] for k in files}
         for rep in range(self.reps):
@@ -675,6 +738,153 @@ class Bench:
                 out.append(dt)
         shutil.rmtree(base, ignore_errors=True)
         return out
+
+    def cow_sequential(self):
+        """1 MiB writes into unwritten pages of cow/NAME of a 1 GiB entry
+        (ctl reset before each pass), against a memcpy into a fresh
+        MAP_PRIVATE mapping of the same file in this process."""
+        log('cow: sequential 1 MiB writes into unwritten pages')
+        path = os.path.join(self.m, 'cow', 'cowseq')
+        backing = os.path.join(self.data, 'cowseq.bin')
+        with open(backing, 'rb') as f:              # the file's pages: warm
+            while f.read(8 * MiB):
+                pass
+        size = self.cow_seq
+        mine, plain = [], []
+        for rep in range(self.reps + 1):            # the first one is the warm-up
+            for who in self.rotate(['mm', 'plain'], rep):
+                if who == 'mm':
+                    self.ctl('cowseq', 'reset', '\n')
+                    fd = os.open(path, os.O_WRONLY)
+                    try:
+                        t = time.perf_counter()
+                        for off in range(0, size, MiB):
+                            os.pwrite(fd, self.block, off)
+                        dt = time.perf_counter() - t
+                    finally:
+                        os.close(fd)
+                    self.ctl('cowseq', 'reset', '\n')
+                else:
+                    fd = os.open(backing, os.O_RDONLY)
+                    try:
+                        mm = mmap.mmap(fd, GiB, flags=mmap.MAP_PRIVATE,
+                                       prot=mmap.PROT_READ | mmap.PROT_WRITE)
+                        t = time.perf_counter()
+                        for off in range(0, size, MiB):
+                            mm[off:off + MiB] = self.block
+                        dt = time.perf_counter() - t
+                        mm.close()
+                    finally:
+                        os.close(fd)
+                if rep:
+                    (mine if who == 'mm' else plain).append(size / dt)
+        r, spread = paired(mine, plain, lambda a, b: a / b)
+        self.rows.append(Row('cow/NAME sequential 1 MiB writes into unwritten pages of a '
+                             '1 GiB entry (%s written)' % fmt_size(size), fmt_bw(median(mine)),
+                             'memcpy into a fresh MAP_PRIVATE mapping of the file, in-process: '
+                             '%s' % fmt_bw(median(plain)), r, '>= 0.50x', r >= 0.5, spread))
+
+    def make_sqlite(self):
+        """The SQLite fixture (about 50 MB; 5 MB in quick mode): one table of
+        rows with a 1 KB payload and an index."""
+        log('building the SQLite fixture')
+        db = os.path.join(self.data, 'sql.db')
+        script = ('PRAGMA page_size = 4096;\n'
+                  'CREATE TABLE t (id INTEGER PRIMARY KEY, k INTEGER, payload BLOB);\n'
+                  'WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n '
+                  'WHERE i < %d)\n'
+                  'INSERT INTO t SELECT i, (i * 7919) %% 1000, randomblob(1000) FROM n;\n'
+                  'CREATE INDEX t_k ON t (k);\n' % self.sql_rows)
+        subprocess.run([self.sqlite3, '-batch', '-bail', db], input=script, text=True,
+                       check=True, capture_output=True)
+        for copy in (os.path.join(self.data, 'sqlw.db'), os.path.join(self.plain, 'sql.db'),
+                     os.path.join(self.plain, 'sqlw.db')):
+            shutil.copyfile(db, copy)
+        for f in (db, os.path.join(self.data, 'sqlw.db')):
+            fd = os.open(f, os.O_RDONLY)
+            os.fsync(fd)
+            os.close(fd)
+        self.sql_size = os.path.getsize(db)
+
+    def sql_run(self, db, script, readonly=False):
+        argv = [self.sqlite3, '-batch', '-bail'] + (['-readonly'] if readonly else []) + [db]
+        t = time.perf_counter()
+        r = subprocess.run(argv, input=script, text=True, capture_output=True)
+        dt = time.perf_counter() - t
+        if r.returncode != 0:
+            raise RuntimeError('sqlite3 %s: %s' % (db, (r.stderr or r.stdout)[-300:]))
+        return dt
+
+    def sqlite(self):
+        """Real client: Debian's sqlite3, a read-heavy query on ro/ and a
+        transaction of 10,000 INSERTs on cow/ and rw/ (journal_mode=MEMORY:
+        no journal file can be made next to a view), against the same on a
+        plain copy of the file. Each figure: the sqlite3 process, start to
+        exit, the ratio mmapfs time / plain time."""
+        log('sqlite3')
+        read_sql = ('SELECT k, count(*), sum(length(payload)) FROM t GROUP BY k '
+                    'ORDER BY 2 DESC LIMIT 3;\n'
+                    'SELECT count(*) FROM t WHERE k BETWEEN 100 AND 300 AND '
+                    'substr(payload, 1, 1) < x\'80\';\n') * 3
+        ins = ('PRAGMA journal_mode = MEMORY;\nBEGIN;\n' +
+               ''.join("INSERT INTO t (k, payload) VALUES (%d, randomblob(200));\n"
+                       % (i % 1000) for i in range(10000)) + 'COMMIT;\n')
+        cases = [
+            ('read', 'ro/NAME: a read-heavy query (GROUP BY over every row, an index range)',
+             os.path.join(self.m, 'ro', 'sql'), os.path.join(self.plain, 'sql.db'),
+             read_sql, True, 1.25),
+            ('cow', 'cow/NAME: a transaction of 10,000 INSERTs (journal_mode=MEMORY)',
+             os.path.join(self.m, 'cow', 'sql'), os.path.join(self.plain, 'sql.db'),
+             ins, False, 1.8),
+            ('rw', 'rw/NAME: a transaction of 10,000 INSERTs (journal_mode=MEMORY)',
+             os.path.join(self.m, 'rw', 'sqlw'), os.path.join(self.plain, 'sqlw.db'),
+             ins, False, 1.8),
+        ]
+        for key, figure, mine_db, plain_db, script, ro, target in cases:
+            mine, plain = [], []
+            for rep in range(self.reps + 1):        # the first one is the warm-up
+                for who in self.rotate(['mm', 'plain'], rep):
+                    if who == 'mm':
+                        dt = self.sql_run(mine_db, script, ro)
+                        if key == 'cow':
+                            self.ctl('sql', 'reset', '\n')
+                    else:
+                        dt = self.sql_run(plain_db, script, ro)
+                    if rep:
+                        (mine if who == 'mm' else plain).append(dt)
+            r, spread = paired(mine, plain, lambda a, b: a / b)
+            self.rows.append(Row('SQLite %s (%s fixture)' % (figure, fmt_size(self.sql_size)),
+                                 fmt_t(median(mine)),
+                                 'the same on the plain file: %s' % fmt_t(median(plain)), r,
+                                 '<= %.2fx' % target, r <= target, spread))
+
+    def fork_commit(self):
+        """ctl/NAME/fork of a cow view with 1 MiB written over a 1 GiB file,
+        and commit of 1 MiB of changes; only where the binary has them."""
+        ctl = os.path.join(self.m, 'ctl', 'cowseq')
+        have = {c: os.path.exists(os.path.join(ctl, c)) for c in ('fork', 'commit')}
+        for c, figure in (('fork', 'ctl fork of a cow view with 1 MiB written over a 1 GiB file'),
+                          ('commit', 'ctl commit of 1 MiB of changes (1 GiB file)')):
+            if not have[c]:
+                self.rows.append(Row(figure, 'not built', 'ctl/NAME/%s is absent' % c))
+                continue
+            times = []
+            for rep in range(self.reps + 1):
+                self.ctl('cowseq', 'reset', '\n')
+                fd = os.open(os.path.join(self.m, 'cow', 'cowseq'), os.O_WRONLY)
+                try:
+                    os.pwrite(fd, self.block, 64 * MiB)
+                finally:
+                    os.close(fd)
+                dt = self.ctl('cowseq', c, ('f%d\n' % rep) if c == 'fork' else '\n')
+                if c == 'fork':
+                    os.unlink(os.path.join(self.m, 'cow', 'cowseq@f%d' % rep))
+                if rep:
+                    times.append(dt)
+            self.ctl('cowseq', 'reset', '\n')
+            m = median(times)
+            self.rows.append(Row(figure + ' (median of %d)' % len(times), fmt_t(m), '—',
+                                 float('nan'), '—', None))
 
     def status(self, name):
         with open(os.path.join(self.m, 'ctl', name, 'status')) as f:
@@ -789,7 +999,7 @@ class Bench:
                              % fmt_t(median(plain)), r, '<= 1.20x', r <= 1.2, spread))
 
     def rss(self):
-        log('RssAnon while streaming 4 GiB through ro, rw and cow')
+        log('RssAnon while streaming %s through ro, rw and cow' % fmt_size(self.big))
         pid = self.daemon.pid
 
         def sample():
@@ -828,7 +1038,7 @@ class Bench:
                         if off % (256 * MiB) == 0:  # keep the FUSE cache small
                             os.posix_fadvise(fd, off - 256 * MiB, 256 * MiB,
                                              os.POSIX_FADV_DONTNEED)
-                    assert off == 4 * GiB, (view, off)
+                    assert off == self.big, (view, off)
                 finally:
                     os.close(fd)
         finally:
@@ -839,12 +1049,12 @@ class Bench:
         os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
         os.close(fd)
         lim = 16 * MiB
-        self.rows.append(Row('daemon RssAnon, peak while streaming a 4 GiB entry through '
-                             'ro, rw and cow (sampled every 50 ms)',
+        self.rows.append(Row('daemon RssAnon, peak while streaming a %s entry through '
+                             'ro, rw and cow (sampled every 50 ms)' % fmt_size(self.big),
                              fmt_size(peak['RssAnon']),
-                             'idle daemon before: %s (RssFile peak %s; 12 GiB read at %s)' % (
+                             'idle daemon before: %s (RssFile peak %s; %s read at %s)' % (
                                  fmt_size(idle), fmt_size(peak['RssFile']),
-                                 fmt_bw(12 * GiB / secs)),
+                                 fmt_size(3 * self.big), fmt_bw(3 * self.big / secs)),
                              peak['RssAnon'] / idle, '<= 16 MiB', peak['RssAnon'] <= lim))
 
     def config_1000(self):
@@ -917,7 +1127,9 @@ class Bench:
     def run(self):
         steps = [('reads', self.reads), ('random', self.random_reads),
                  ('two-readers', self.two_readers), ('writes', self.writes),
-                 ('cow', self.cow_first_write), ('resize', self.resize),
+                 ('cow', self.cow_first_write), ('cow-seq', self.cow_sequential),
+                 ('sqlite', self.sqlite), ('fork-commit', self.fork_commit),
+                 ('resize', self.resize),
                  ('move', self.move), ('flush', self.flush), ('rss', self.rss),
                  ('config', self.config_1000)]
         only = set(self.args.only.split(',')) if self.args.only else None
@@ -1008,10 +1220,16 @@ def main():
     ap.add_argument('--runtime-ms', type=int, default=1000, help='timed part of a fio pass')
     ap.add_argument('--ramp-ms', type=int, default=300, help='fio warm-up before it')
     ap.add_argument('--only', help='comma-separated steps: reads,random,two-readers,writes,'
-                                   'cow,resize,move,flush,rss,config')
+                                   'cow,cow-seq,sqlite,fork-commit,resize,move,flush,rss,'
+                                   'config')
+    ap.add_argument('--quick', action='store_true',
+                    default=os.environ.get('BENCH_QUICK', '') not in ('', '0'),
+                    help='every row once on small sizes (also BENCH_QUICK=1): checks the rows')
     ap.add_argument('--keep-data', action='store_true', help='leave build/bench/run/')
     ap.add_argument('--no-docs', action='store_true', help='do not touch docs/performance.md')
     args = ap.parse_args()
+    if args.quick:
+        args.reps, args.runtime_ms, args.ramp_ms = 1, 300, 100
 
     def on_signal(signum, frame):
         raise SystemExit(128 + signum)

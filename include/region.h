@@ -145,6 +145,14 @@ int region_sync(struct region *r, uint64_t off, uint64_t len, char *why,
  * runs. */
 int region_sync_all(struct region *r, char *why, size_t whylen);
 
+/* fsync(2)/fdatasync(2) of rw/NAME (SPEC "rw/NAME"): as region_sync_all,
+ * with fdatasync of the file instead of fsync when DATASYNC, and the msync
+ * skipped while nothing was stored into the rw mapping since the last one
+ * (large rw writes, and all of them near an fsync, go by pwrite(2) on the
+ * descriptor: region_write). Code in region.c that stores into the rw
+ * mapping must set map_dirty after the store. */
+int region_fsync(struct region *r, bool datasync);
+
 /* flush async: starts writing [OFF, OFF + LEN) of the rw region to disk
  * (sync_file_range SYNC_FILE_RANGE_WRITE, OFF rounded down to a page), or
  * all of it when WHOLE, and returns without waiting nor fsync. Bounds as

@@ -833,11 +833,11 @@ static void fs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 	struct node n;
 	int err = node_get(fs, ino, &n);
 
-	(void)datasync;
 	(void)fi;
-	/* rw: msync + fsync; ro and cow have nothing to write. */
+	/* rw: msync where the mapping holds dirty pages, then fsync or, for
+	 * fdatasync, fdatasync; ro and cow have nothing to write. */
 	if (!err && n.kind == NODE_RW)
-		err = region_sync_all(n.region, NULL, 0);
+		err = region_fsync(n.region, datasync != 0);
 	node_put(fs, &n);
 	fuse_reply_err(req, err);
 }

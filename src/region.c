@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cow.h"
@@ -41,6 +42,14 @@ struct region {
 	/* A window's size as configured or last resized: what it shows again
 	 * once a file cut outside the mount has grown back. */
 	_Atomic uint64_t intended;
+	/* Whether something stored into rw_map since the last msync of it
+	 * (SPEC "rw/NAME": msync where the mapping holds dirty pages). Set
+	 * after each store, cleared by the sync before its msync; writes that
+	 * go by pwrite(2) leave it as it is. */
+	_Atomic bool map_dirty;
+	/* CLOCK_MONOTONIC_COARSE ns of the last fsync/fdatasync of rw/NAME:
+	 * while they come often, small writes go by pwrite too. */
+	_Atomic int64_t last_fsync;
 
 	_Atomic uint64_t reads, writes, flushes, resizes, moves, resets, errors;
 	pthread_mutex_t error_mu;
@@ -539,18 +548,52 @@ static bool inside_the_file(const struct region *r, uint64_t off, size_t n)
 	       r->entry.offset + off + n <= file_size;
 }
 
+/* Writes of at least this many bytes inside the region go by pwrite(2),
+ * and smaller ones too within SYNCED_NS of a client's fsync. */
+#define PWRITE_MIN ((size_t)64 << 10)
+#define SYNCED_NS ((int64_t)1000000000)
+
+static int64_t coarse_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Whether a LEN-byte write inside the region goes by pwrite(2). A store
+ * into a page of the mapping that writeback cleaned takes a write fault
+ * and a page_mkwrite, and every page the mapping holds dirty must be
+ * write-protected again (TLB shootdowns across the daemon's threads) at
+ * the next sync; pwrite(2) has neither, but costs a system call, which
+ * for one small write costs more than the fault: measured in
+ * docs/performance.md. */
+static bool by_pwrite(const struct region *r, size_t len)
+{
+	int64_t last;
+
+	if (len >= PWRITE_MIN)
+		return true;
+	last = atomic_load_explicit(&r->last_fsync, memory_order_relaxed);
+	return last && coarse_ns() - last < SYNCED_NS;
+}
+
 /*
  * An rw write into a file, under the lock (exclusive when it grows the
- * region): pwrite(2) into the region's own descriptor, which reaches the
- * very pages the shared mappings map, and which says ENOSPC (or writes
- * short) where the file system is full, where a store into the mapping
- * would raise SIGBUS. A write that grows the region first moves the
- * mappings to the new end (nothing touches them past the file's end), so
- * that a size the mapping cannot take fails before the file changes; then
- * the mappings are fitted to what was actually written, and the file grew
- * by exactly that. A write inside the region goes through the mapping,
- * falling back to pwrite only where a page inside the file faulted; bytes
- * past the end of a file cut outside the mount say EIO, as for reads.
+ * region). Both ways reach the very pages the shared mappings map (SPEC
+ * "What it is"): pwrite(2) into the region's own descriptor, which says
+ * ENOSPC (or writes short) where the file system is full, where a store
+ * into the mapping would raise SIGBUS, or a store into the rw mapping
+ * (by_pwrite says which).
+ * A write that grows the region first moves the mappings to the new end
+ * (nothing touches them past the file's end), so that a size the mapping
+ * cannot take fails before the file changes; then the mappings are fitted
+ * to what was actually written, and the file grew by exactly that.
+ * A write inside the region goes by pwrite only where its bytes all lie
+ * inside the file (never extending a file cut outside the mount); through
+ * the mapping, pages past the end of a file cut outside the mount say EIO,
+ * as for reads, and a page that faults although it lies inside the file
+ * (a hole a full file system cannot give a block) goes by pwrite.
  */
 static int write_file_rw(struct region *r, const void *buf, size_t len,
 			 uint64_t off, bool grow, size_t *written)
@@ -565,16 +608,15 @@ static int write_file_rw(struct region *r, const void *buf, size_t len,
 		err = fitting(r, VIEW_RW, len, off, &fits);
 		if (err)
 			return err;
-		/* Inside the region, the copy goes into the mapping, as reads
-		 * come from it; only where a page faults although the bytes lie
-		 * inside the file (a hole a full file system cannot give a
-		 * block) does pwrite say ENOSPC, or write short. */
-		err = fault_copy(r->rw_map + off, buf, fits);
-		if (!err)
-			*written = fits;
-		if (err != EIO || !inside_the_file(r, off, fits))
-			return err;
 		len = fits;
+		if (!by_pwrite(r, len) || !inside_the_file(r, off, len)) {
+			err = fault_copy(r->rw_map + off, buf, len);
+			atomic_store(&r->map_dirty, true);
+			if (!err)
+				*written = len;
+			if (err != EIO || !inside_the_file(r, off, len))
+				return err;
+		}
 	} else {
 		err = remap_shared(r, off + len);
 		if (err)
@@ -641,6 +683,7 @@ static int write_rw(struct region *r, const void *buf, size_t len, uint64_t *off
 		err = fitting(r, view, len, *off, &n);
 	if (!err)
 		err = fault_copy(view_map(r, view) + *off, buf, n);
+	atomic_store(&r->map_dirty, true);
 done:
 	pthread_rwlock_unlock(&r->lock);
 	if (!err)
@@ -845,10 +888,19 @@ int region_set_times(struct region *r, const struct timespec times[2])
 	return futimens(r->fd, times) < 0 ? errno : 0;
 }
 
+/* How sync_range syncs: ctl/NAME/flush, the automatic flush and unmount
+ * msync the range, then fsync (SPEC "Control files"); a client's fsync or
+ * fdatasync of rw/NAME msyncs only where the rw mapping holds pages stored
+ * into since the last msync (map_dirty), then fsyncs or fdatasyncs (SPEC
+ * "rw/NAME"). Writes by pwrite(2) dirty the page cache alone, which the
+ * fsync writes out (on Linux an msync of a shared file mapping is an fsync
+ * of its range). */
+enum sync_mode { SYNC_COMMAND, SYNC_FSYNC, SYNC_FDATASYNC };
+
 /* msync of [OFF, OFF + LEN), or of the whole region when WHOLE (OFF and LEN
- * then unused), then fsync. */
+ * then unused), as MODE says, then fsync or fdatasync. */
 static int sync_range(struct region *r, bool whole, uint64_t off, uint64_t len,
-		      char *why, size_t whylen)
+		      enum sync_mode mode, char *why, size_t whylen)
 {
 	uint64_t start;
 	bool inside;
@@ -857,13 +909,19 @@ static int sync_range(struct region *r, bool whole, uint64_t off, uint64_t len,
 	pthread_rwlock_rdlock(&r->lock);
 	inside = command_range(r, whole, &off, &len, why, whylen);
 	start = off & ~(r->page - 1);
-	if (!inside)
+	if (!inside) {
 		err = EINVAL;
-	else if (r->rw_map && !r->entry.anonymous && len &&
-		 msync(r->rw_map + start, off + len - start, MS_SYNC) < 0)
-		err = errno;
+	} else if (r->rw_map && !r->entry.anonymous && len &&
+		   (atomic_exchange(&r->map_dirty, false) || mode == SYNC_COMMAND)) {
+		if (msync(r->rw_map + start, off + len - start, MS_SYNC) < 0)
+			err = errno;
+		/* Failed, or a range: stored pages may be left unsynced. */
+		if (err || !whole)
+			atomic_store(&r->map_dirty, true);
+	}
 	pthread_rwlock_unlock(&r->lock);
-	if (!err && !r->entry.anonymous && fsync(r->fd) < 0)
+	if (!err && !r->entry.anonymous &&
+	    (mode == SYNC_FDATASYNC ? fdatasync(r->fd) : fsync(r->fd)) < 0)
 		err = errno;
 	if (err == EINVAL)
 		return err;
@@ -877,12 +935,18 @@ static int sync_range(struct region *r, bool whole, uint64_t off, uint64_t len,
 int region_sync(struct region *r, uint64_t off, uint64_t len, char *why,
 		size_t whylen)
 {
-	return sync_range(r, false, off, len, why, whylen);
+	return sync_range(r, false, off, len, SYNC_COMMAND, why, whylen);
 }
 
 int region_sync_all(struct region *r, char *why, size_t whylen)
 {
-	return sync_range(r, true, 0, 0, why, whylen);
+	return sync_range(r, true, 0, 0, SYNC_COMMAND, why, whylen);
+}
+
+int region_fsync(struct region *r, bool datasync)
+{
+	atomic_store_explicit(&r->last_fsync, coarse_ns(), memory_order_relaxed);
+	return sync_range(r, true, 0, 0, datasync ? SYNC_FDATASYNC : SYNC_FSYNC, NULL, 0);
 }
 
 int region_sync_start(struct region *r, bool whole, uint64_t off, uint64_t len,
@@ -983,8 +1047,10 @@ int region_move(struct region *r, unsigned view, uint64_t dest, uint64_t src,
 			err = 0;
 		else if (view == VIEW_COW)
 			err = move_cow(r, dest, src, count);
-		else
+		else {
 			err = fault_copy(view_map(r, view) + dest, view_map(r, view) + src, count);
+			atomic_store(&r->map_dirty, true);
+		}
 	}
 	pthread_rwlock_unlock(&r->lock);
 	if (err == ENOSPC) {

@@ -280,6 +280,26 @@ static void test_rw_write_past_a_cut_mid_page_is_eio(void)
 	ASSERT_FILE_SIZE(page + 100);
 }
 
+/* A write large enough to go by pwrite(2) (region.c's by_pwrite) never
+ * extends a file cut outside the mount: it goes through the mapping, EIO. */
+static void test_large_rw_write_past_the_cut_end_is_eio(void)
+{
+	size_t len = 64 << 10, written = 1;
+	uint64_t off = 2 * page;
+	char *buf = malloc(len);
+
+	CU_ASSERT_FATAL(buf != NULL);
+	memset(buf, 'L', len);
+	make_data(2 * page + len);
+	open_region();
+	cut_file(page);
+	CU_ASSERT_EQUAL(region_write(fixture.region, VIEW_RW, buf, len, &off, 0, &written), EIO);
+	CU_ASSERT_EQUAL(written, 0);
+	ASSERT_FILE_SIZE(page);
+	ASSERT_VIEW_SIZE(VIEW_RW, page);
+	free(buf);
+}
+
 static void test_rw_write_following_from_an_offset(void)
 {
 	make_data(4 * page);
@@ -503,6 +523,7 @@ void add_fault_suite(void)
 	CU_ADD_TEST(s, test_sigbus_outside_a_copy_still_kills);
 	CU_ADD_TEST(s, test_rw_write_past_the_cut_end_is_eio);
 	CU_ADD_TEST(s, test_rw_write_past_a_cut_mid_page_is_eio);
+	CU_ADD_TEST(s, test_large_rw_write_past_the_cut_end_is_eio);
 	CU_ADD_TEST(s, test_rw_write_following_from_an_offset);
 	CU_ADD_TEST(s, test_fixed_window_shrinks_to_what_is_left);
 	CU_ADD_TEST(s, test_fixed_window_cut_before_its_start);

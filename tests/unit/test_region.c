@@ -681,6 +681,41 @@ static void test_sync(void)
 	close_region();
 }
 
+/* A large rw write goes by pwrite(2): the file, ro and rw hold it at once;
+ * fsync and fdatasync of rw/ (region_fsync) count as flushes. */
+static void test_large_rw_write_then_fsync_and_fdatasync(void)
+{
+	size_t len = 64 << 10, written = 0;
+	uint64_t off = page;
+	struct region_stats st;
+	char *buf = malloc(len), *back = malloc(len);
+	int fd;
+
+	CU_ASSERT_FATAL(buf != NULL && back != NULL);
+	memset(buf, 'P', len);
+	make_data(2 * page + len);
+	open_region();
+	CU_ASSERT_EQUAL(region_write(fixture.region, VIEW_RW, buf, len, &off, 0, &written), 0);
+	CU_ASSERT_EQUAL(written, len);
+	fd = open(fixture.path, O_RDONLY | O_CLOEXEC);
+	CU_ASSERT_FATAL(fd >= 0);
+	CU_ASSERT_EQUAL(pread(fd, back, len, (off_t)page), (ssize_t)len);
+	CU_ASSERT_EQUAL(memcmp(back, buf, len), 0);
+	close(fd);
+	ASSERT_VIEW_HOLDS(VIEW_RO, page, buf, len);
+	ASSERT_VIEW_HOLDS(VIEW_RW, page, buf, len);
+	ASSERT_FILE_SIZE(2 * page + len);
+	CU_ASSERT_EQUAL(region_fsync(fixture.region, true), 0);
+	CU_ASSERT_EQUAL(write_view(VIEW_RW, 10, "small"), 5);	/* into the mapping */
+	CU_ASSERT_EQUAL(region_fsync(fixture.region, false), 0);
+	ASSERT_FILE_HOLDS(10, "small", 5);
+	region_get_stats(fixture.region, &st);
+	CU_ASSERT_EQUAL(st.flushes, 2);
+	free(buf);
+	free(back);
+	close_region();
+}
+
 static void test_sync_outside_the_region_is_einval(void)
 {
 	char why[256] = "";
@@ -1218,6 +1253,7 @@ void add_region_suite(void)
 	CU_ADD_TEST(s, test_refresh_of_a_fixed_window_changes_nothing);
 	CU_ADD_TEST(s, test_refresh_of_anonymous_changes_nothing);
 	CU_ADD_TEST(s, test_sync);
+	CU_ADD_TEST(s, test_large_rw_write_then_fsync_and_fdatasync);
 	CU_ADD_TEST(s, test_sync_outside_the_region_is_einval);
 	CU_ADD_TEST(s, test_sync_without_rw_view);
 	CU_ADD_TEST(s, test_sync_anonymous);
