@@ -472,6 +472,7 @@ static void test_name_with_slash(void)
 	make_file("data", page);
 	load_fails(1, "[a/b]\npath = data\n");
 	ASSERT_ERROR(1, "a/b", "cannot hold '/'");
+	ASSERT_ERROR(1, "db@w1", "cannot hold '@'");
 }
 
 /* Makes NAME LEN bytes of 'n'. */
