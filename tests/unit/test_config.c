@@ -472,6 +472,13 @@ static void test_name_with_slash(void)
 	make_file("data", page);
 	load_fails(1, "[a/b]\npath = data\n");
 	ASSERT_ERROR(1, "a/b", "cannot hold '/'");
+}
+
+/* '@' names cow instances (cow/NAME@TAG). */
+static void test_name_with_at(void)
+{
+	make_file("data", page);
+	load_fails(1, "[db@w1]\npath = data\n");
 	ASSERT_ERROR(1, "db@w1", "cannot hold '@'");
 }
 
@@ -819,6 +826,7 @@ void add_config_suite(void)
 	CU_ADD_TEST(s, test_empty_name);
 	CU_ADD_TEST(s, test_dot_names);
 	CU_ADD_TEST(s, test_name_with_slash);
+	CU_ADD_TEST(s, test_name_with_at);
 	CU_ADD_TEST(s, test_name_over_255_bytes);
 	CU_ADD_TEST(s, test_name_of_255_bytes_is_kept_whole);
 	CU_ADD_TEST(s, test_header_without_closing_bracket);
