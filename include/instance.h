@@ -104,6 +104,9 @@ void instance_drop_all(struct instance_table *t);
 bool instance_nth(struct instance_table *t, size_t index, uint64_t *id,
 		  char *tag, size_t taglen);
 
+/* How many instances are named. */
+size_t instance_count(struct instance_table *t);
+
 /* The named tags in creation order, separated by spaces ("none" if none),
  * cut to fit BUFLEN. */
 void instance_tags(struct instance_table *t, char *buf, size_t buflen);

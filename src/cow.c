@@ -472,7 +472,7 @@ int cow_fork(struct cow *c, const struct cow *from, char *map)
 /* Whether page P holds bytes of the view's own: written, or past the base. */
 static bool is_own(const struct cow *c, uint64_t p)
 {
-	return is_written(c, p) || (p + 1) * c->page > c->base;
+	return is_written(c, p) || (c->base < c->size && (p + 1) * c->page > c->base);
 }
 
 size_t cow_changes(const struct cow *c, struct cow_run *runs, size_t max, uint64_t from)

@@ -234,6 +234,16 @@ bool instance_nth(struct instance_table *t, size_t index, uint64_t *id,
 	return in != NULL;
 }
 
+size_t instance_count(struct instance_table *t)
+{
+	size_t n;
+
+	pthread_mutex_lock(&t->mu);
+	n = t->named;
+	pthread_mutex_unlock(&t->mu);
+	return n;
+}
+
 void instance_tags(struct instance_table *t, char *buf, size_t buflen)
 {
 	size_t used = 0;
