@@ -63,6 +63,9 @@ void instance_table_init(struct instance_table *t);
 /* Frees every instance, held or not (at the region's end). */
 void instance_table_free(struct instance_table *t);
 
+/* TO, empty, takes every instance of FROM, which is left empty. */
+void instance_table_move(struct instance_table *to, struct instance_table *from);
+
 /* Whether TAG is a valid tag: 1 to 64 bytes of letters, digits, '.', '_',
  * '-', and not "." or "..". */
 bool instance_tag_valid(const char *tag);

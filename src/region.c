@@ -1349,6 +1349,11 @@ int region_cow_commit(struct region *r, struct instance *in, char *why, size_t w
 	return err;
 }
 
+void region_adopt_instances(struct region *to, struct region *from)
+{
+	instance_table_move(&to->instances, &from->instances);
+}
+
 void region_cow_stats(struct region *r, struct instance *in, struct region_stats *st)
 {
 	region_get_stats(r, st);

@@ -457,7 +457,11 @@ int table_reload(struct table *t, const struct config *cfg,
 		s = slot_at(t, (size_t)plan[i].slot);
 		note_change(changes, (size_t)plan[i].slot, region_entry(s->region)->views,
 			    cfg->entries[i].entry.views);
-		closing[n_closing++] = swap_region(s, plan[i].region);
+		closing[n_closing] = swap_region(s, plan[i].region);
+		/* Same bytes, same views: the cow instances stay (SPEC). */
+		if (region_entry(closing[n_closing])->views == cfg->entries[i].entry.views)
+			region_adopt_instances(plan[i].region, closing[n_closing]);
+		n_closing++;
 	}
 	pthread_rwlock_wrlock(&t->names_lock);
 	for (size_t i = 0; i < cfg->n_entries; i++) {
