@@ -1054,9 +1054,11 @@ static int reset_locked(struct region *r, struct cow *c, char *why, size_t whyle
 {
 	struct cow fresh;
 	char *map = map_view(r, r->size, PROT_READ | PROT_WRITE, MAP_PRIVATE);
-	int err = map ? 0 : errno;
+	int err;
 
-	if (map && (err = cow_init(&fresh, map, r->size, r->page)) != 0)
+	if (!map)
+		err = errno;
+	else if ((err = cow_init(&fresh, map, r->size, r->page)) != 0)
 		munmap(map, map_length(r, r->size));
 	if (err) {
 		reason_set(why, whylen, "cannot map the cow view afresh: %s", strerror(err));
@@ -1202,9 +1204,11 @@ static int fork_locked(struct region *r, struct cow *from, const char *tag,
 {
 	char *map = map_view(r, from->size, PROT_READ | PROT_WRITE, MAP_PRIVATE);
 	struct cow fresh;
-	int err = map ? 0 : errno;
+	int err;
 
-	if (map && (err = cow_fork(&fresh, from, map)) != 0)
+	if (!map)
+		err = errno;
+	else if ((err = cow_fork(&fresh, from, map)) != 0)
 		munmap(map, map_length(r, from->size));
 	if (!err && !instance_add(&r->instances, tag, &fresh)) {
 		cow_release(&fresh);
