@@ -12,6 +12,7 @@ import errno
 import mmap
 import multiprocessing
 import os
+import re
 import signal
 import stat
 import subprocess
@@ -424,17 +425,13 @@ class ReadmeExample(harness.TmpDirCase):
                    'printf "worker" | dd of="$2" bs=1 seek=4096 conv=notrunc 2>/dev/null\n',
                    mode=0o755)
         os.mkdir(os.path.join(d, 'MNT'))
-        script = '''
-  for w in 1 2 3 4; do
-    echo w$w > "$MMAPFS_MOUNT"/ctl/db/fork          # cow/db@w$w: a private copy, in microseconds
-    run-tests --db "$MMAPFS_MOUNT"/cow/db@w$w &
-  done; wait
-  cat "$MMAPFS_MOUNT"/ctl/db@w1/changes             # which pages worker 1 wrote
-  rm "$MMAPFS_MOUNT"/cow/db@w2                      # drop one; its memory goes at last close
-'''
+        with open(os.path.join(harness.REPO, 'README.md')) as f:
+            section = f.read().split('## For test suites', 1)[1]
+        block = [b for b in re.findall(r'```sh\n(.*?)```', section, re.S)
+                 if '/ctl/db/fork' in b][0]
         env = dict(os.environ, PATH=os.path.join(d, 'bin') + ':' + os.environ['PATH'])
-        r = subprocess.run([harness.BINARY, 'MNT', '--map', 'db=fixture.db,views=ro,cow',
-                            '--', 'sh', '-c', script], cwd=d, env=env, capture_output=True,
+        os.symlink(harness.BINARY, os.path.join(d, 'bin', 'mmapfs'))
+        r = subprocess.run(['sh', '-c', block], cwd=d, env=env, capture_output=True,
                            text=True, timeout=30)
         self.assertEqual(r.returncode, 0, r)
         self.assertEqual(r.stdout, '%d %d\n' % (PAGE, PAGE), r)
