@@ -481,17 +481,44 @@ static int open_view(const struct node *n, int flags, unsigned *changed, bool *r
 	return err;
 }
 
+/* The text of a readable control file, taken once per open (SPEC: reads
+ * at any offset of that descriptor read from it); in the handle's fh. */
+struct ctl_snapshot {
+	size_t len;
+	char text[];
+};
+
+static int take_snapshot(const struct node *n, struct fuse_file_info *fi)
+{
+	struct ctl_snapshot *snap = malloc(sizeof(*snap) + CTL_READ_MAX), *fitted;
+
+	if (!snap)
+		return ENOMEM;
+	snap->len = ctl_read_in(n->region, n->in, node_ctl_file(n->kind), snap->text,
+				CTL_READ_MAX);
+	fitted = realloc(snap, sizeof(*snap) + snap->len);
+	fi->fh = (uint64_t)(uintptr_t)(fitted ? fitted : snap);
+	return 0;
+}
+
 /* Control files are opened only the ways their modes allow, for root too;
- * direct_io: no size is known in advance and every write must arrive. */
-static int open_ctl_file(enum ctl_file file, struct fuse_file_info *fi)
+ * direct_io: no size is known in advance and every write must arrive. A
+ * readable one takes its snapshot. */
+static int open_ctl_file(const struct node *n, struct fuse_file_info *fi)
 {
 	int acc = fi->flags & O_ACCMODE;
-	unsigned mode = ctl_file_mode(file);
+	unsigned mode = ctl_file_mode(node_ctl_file(n->kind));
 
 	if ((acc != O_WRONLY && !(mode & 0400)) || (acc != O_RDONLY && !(mode & 0200)))
 		return EACCES;
 	fi->direct_io = 1;
-	return 0;
+	return acc != O_WRONLY ? take_snapshot(n, fi) : 0;
+}
+
+static void reply_open_ctl(fuse_req_t req, const struct fuse_file_info *fi)
+{
+	if (fuse_reply_open(req, fi) == -ENOENT)	/* opener gone: no release */
+		free((void *)(uintptr_t)fi->fh);
 }
 
 static bool is_writing(int open_flags)
@@ -624,7 +651,7 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	if (!err && node_is_dir(n.kind))
 		err = EISDIR;
 	else if (!err && node_is_ctl_file(n.kind))
-		err = open_ctl_file(node_ctl_file(n.kind), fi);
+		err = open_ctl_file(&n, fi);
 	else if (!err)
 		err = open_counted_view(fs, &n, fi, &changed, &refreshed);
 	node_put(fs, &n);
@@ -633,7 +660,7 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	if (err)
 		fuse_reply_err(req, err);
 	else if (!node_is_view(n.kind))
-		fuse_reply_open(req, fi);
+		reply_open_ctl(req, fi);
 	else
 		reply_after(&(struct held_reply){ .kind = HELD_OPEN, .fs = fs, .req = req,
 						  .fi = *fi, .view = node_view(n.kind),
@@ -649,6 +676,8 @@ static void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 
 	struct node n;
 
+	if (node_decode(ino, &slot, &kind) && node_is_ctl_file(kind))
+		free((void *)(uintptr_t)fi->fh);	/* its snapshot, if it was read */
 	/* An instance's view: the descriptor's hold goes (it was the
 	 * region's, which a reload may have freed since with it). */
 	if (node_instance_id(ino)) {
@@ -664,21 +693,19 @@ static void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 
 /* ---- reading and writing ---- */
 
-/* The text is made afresh for each read: it is small enough that a reader
- * always takes it whole at offset 0. */
-static void read_ctl_file(fuse_req_t req, const struct node *n, size_t size, off_t off)
+/* Reads come from the descriptor's snapshot, taken at its open. */
+static void read_ctl_file(fuse_req_t req, const struct fuse_file_info *fi, size_t size,
+			  off_t off)
 {
-	char *text = malloc(CTL_READ_MAX);
-	size_t len = text ? ctl_read_in(n->region, n->in, node_ctl_file(n->kind), text,
-					CTL_READ_MAX) : 0;
+	const struct ctl_snapshot *snap = (const struct ctl_snapshot *)(uintptr_t)fi->fh;
 
-	if (!text)
-		fuse_reply_err(req, ENOMEM);
-	else if ((size_t)off >= len)
+	if (!snap)
+		fuse_reply_err(req, EBADF);	/* opened for writing only */
+	else if ((size_t)off >= snap->len)
 		fuse_reply_buf(req, NULL, 0);
 	else
-		fuse_reply_buf(req, text + off, len - (size_t)off < size ? len - (size_t)off : size);
-	free(text);
+		fuse_reply_buf(req, snap->text + off,
+			       snap->len - (size_t)off < size ? snap->len - (size_t)off : size);
 }
 
 /* Replies with LEN bytes of VIEW at OFF from DATA, its mapping, but for
@@ -743,9 +770,8 @@ static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	struct node n;
 	int err = node_get(fs, ino, &n);
 
-	(void)fi;
 	if (!err && node_is_ctl_file(n.kind))
-		read_ctl_file(req, &n, size, off);
+		read_ctl_file(req, fi, size, off);
 	else if (!err && node_is_view(n.kind))
 		read_view(req, &n, size, off);
 	else
