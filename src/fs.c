@@ -490,15 +490,18 @@ struct ctl_snapshot {
 
 static int take_snapshot(const struct node *n, struct fuse_file_info *fi)
 {
-	struct ctl_snapshot *snap = malloc(sizeof(*snap) + CTL_READ_MAX), *fitted;
+	char *text = malloc(CTL_READ_MAX);
+	size_t len = text ? ctl_read_in(n->region, n->in, node_ctl_file(n->kind), text,
+					CTL_READ_MAX) : 0;
+	struct ctl_snapshot *snap = text ? malloc(sizeof(*snap) + len) : NULL;
 
-	if (!snap)
-		return ENOMEM;
-	snap->len = ctl_read_in(n->region, n->in, node_ctl_file(n->kind), snap->text,
-				CTL_READ_MAX);
-	fitted = realloc(snap, sizeof(*snap) + snap->len);
-	fi->fh = (uint64_t)(uintptr_t)(fitted ? fitted : snap);
-	return 0;
+	if (snap) {
+		snap->len = len;
+		memcpy(snap->text, text, len);
+		fi->fh = (uint64_t)(uintptr_t)snap;
+	}
+	free(text);
+	return snap ? 0 : ENOMEM;
 }
 
 /* Control files are opened only the ways their modes allow, for root too;
