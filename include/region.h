@@ -206,9 +206,10 @@ size_t region_cow_changes(struct region *r, struct instance *in, char *buf, size
  */
 int region_cow_commit(struct region *r, struct instance *in, char *why, size_t whylen);
 
-/* TO, a reload's new region of the same bytes and views, takes FROM's
- * instances, held ones included (their ids, so their numbers, stay). */
-void region_adopt_instances(struct region *to, struct region *from);
+/* TO, a reload's new region of the same bytes, takes FROM's instances,
+ * held ones included (their ids, so their numbers, stay); dropped unless
+ * KEEP (the views changed). */
+void region_adopt_instances(struct region *to, struct region *from, bool keep);
 
 /* Status of IN's view: the entry's, with IN's own sizes and counters. */
 void region_cow_stats(struct region *r, struct instance *in, struct region_stats *st);

@@ -1353,9 +1353,11 @@ int region_cow_commit(struct region *r, struct instance *in, char *why, size_t w
 	return err;
 }
 
-void region_adopt_instances(struct region *to, struct region *from)
+void region_adopt_instances(struct region *to, struct region *from, bool keep)
 {
 	instance_table_move(&to->instances, &from->instances);
+	if (!keep)
+		instance_drop_all(&to->instances);
 }
 
 void region_cow_stats(struct region *r, struct instance *in, struct region_stats *st)

@@ -406,14 +406,21 @@ class Reload(harness.TmpDirCase):
         for n in ('r', 's'):
             self.assertEqual(m.ctl_write(n, 'fork', 'k'), 0)
             self.assertEqual(write_at(m.path('cow', n + '@k'), b'KEPT', 0), 4)
+        fd = self.opened(m.path('cow', 's@k'), os.O_RDWR)
         with open(m.config_path, 'w') as f:
             f.write('[r]\npath = r.bin\nadvice = random\n[s]\npath = s.bin\nviews = ro, cow\n')
         os.kill(m.pid, signal.SIGHUP)
         self.assertTrue(harness_wait(lambda: not os.path.exists(m.path('cow', 's@k'))),
                         'a changed views key keeps the instances')
+        # dropped as drop does: what is open on it goes on
+        self.assertEqual(os.pread(fd, 4, 0), b'KEPT')
+        self.assertEqual(os.pwrite(fd, b'more', 4), 4)
+        self.assertEqual(os.pread(fd, 8, 0), b'KEPTmore')
         self.assertEqual(read_file(m.path('cow', 'r@k'))[:4], b'KEPT')
         self.assertEqual(m.ctl_status('r')['instances'], 'k')
         self.assertEqual(m.ctl_status('s')['instances'], 'none')
+        self.assertEqual(m.ctl_write('s', 'fork', 'k'), 0)     # the TAG is free again
+        self.assertEqual(read_file(m.path('cow', 's@k'))[:8], D[:8])
         self.stop(m)
 
 
