@@ -44,6 +44,7 @@ struct instance {
 	char tag[INSTANCE_TAG_MAX + 1];
 	bool named;			/* false once dropped */
 	unsigned holds;			/* instance_get()s not yet put */
+	_Atomic unsigned opens;		/* descriptors open on its view (mappings too) */
 	struct cow cow;
 	struct cow_counters counters;
 };
@@ -52,6 +53,7 @@ struct instance_table {
 	pthread_mutex_t mu;
 	struct instance *first, *last;
 	size_t named;
+	_Atomic size_t open_views;	/* the sum of the instances' OPENS */
 };
 
 void cow_counters_init(struct cow_counters *k);
@@ -106,6 +108,17 @@ void instance_drop_all(struct instance_table *t);
  * false past the last. */
 bool instance_nth(struct instance_table *t, size_t index, uint64_t *id,
 		  char *tag, size_t taglen);
+
+/* A descriptor of IN's view is opened, or released (IN held meanwhile). */
+void instance_opened(struct instance_table *t, struct instance *in);
+void instance_released(struct instance_table *t, struct instance *in);
+
+/* Whether any instance's view is open: read without the mutex. */
+bool instance_any_open(struct instance_table *t);
+
+/* The ids of up to MAX instances whose view is open (named or dropped),
+ * into IDS; returns how many. */
+size_t instance_open_ids(struct instance_table *t, uint64_t *ids, size_t max);
 
 /* How many instances are named. */
 size_t instance_count(struct instance_table *t);

@@ -454,6 +454,41 @@ static void fs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 
 /* ---- opening ---- */
 
+/* The most open instance views whose pages a change of the file drops. */
+#define OPEN_INSTANCES_MAX 4096
+
+/* The numbers of R's (SLOT's) instance views that are open, into INOS. */
+static size_t open_instances(struct region *r, size_t slot, uint64_t *inos)
+{
+	size_t n = instance_open_ids(region_instances(r), inos, OPEN_INSTANCES_MAX);
+
+	for (size_t i = 0; i < n; i++)
+		inos[i] = node_instance_ino(slot, inos[i], NODE_COW);
+	return n;
+}
+
+/* SLOT's file changed over [OFF, OFF + LEN) through rw/: the open
+ * instances' unwritten pages show it, so the kernel drops what it cached
+ * of them (without waiting: coherence does not count them). */
+static void file_changed_for_instances(struct fs *fs, size_t slot, uint64_t off,
+				       uint64_t len)
+{
+	struct region *r = table_get(fs->table, slot);
+	uint64_t *inos;
+	size_t n = 0;
+
+	if (!r)
+		return;
+	inos = instance_any_open(region_instances(r)) ?
+	       malloc(OPEN_INSTANCES_MAX * sizeof(*inos)) : NULL;
+	if (inos)
+		n = open_instances(r, slot, inos);
+	table_put(fs->table, slot);
+	for (size_t i = 0; i < n; i++)
+		coherence_inode_changed_later(fs->coherence, inos[i], off, len);
+	free(inos);
+}
+
 /* What a truncate of view KIND made stale in the other views: an rw one
  * resized the region, which ro shows and which cuts the cow view's base; a
  * cow one changed the cow view alone, whose pages the kernel cut itself. */
@@ -619,6 +654,12 @@ static void reply_after(const struct held_reply *h, const struct ctl_effect *sta
 	coherence_changed_then(h->fs->coherence, h->slot, stale, n, send_held_reply, copy);
 }
 
+static void release_instance_view(struct instance_table *t, struct instance *in)
+{
+	instance_released(t, in);
+	instance_put(t, in);
+}
+
 /* Opens instance view N and replies: the descriptor holds the instance
  * until its release, so that it outlives a drop. Not counted by
  * coherence: its cache is dropped at every open. */
@@ -634,8 +675,9 @@ static void open_instance_view(fuse_req_t req, const struct node *n,
 	}
 	fi->keep_cache = 0;
 	instance_get_again(t, n->in);
+	instance_opened(t, n->in);
 	if (fuse_reply_open(req, fi) == -ENOENT)	/* opener gone */
-		instance_put(t, n->in);
+		release_instance_view(t, n->in);
 }
 
 static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -660,6 +702,8 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	node_put(fs, &n);
 	if (refreshed)	/* a change made outside: not waited for */
 		coherence_changed_later(fs->coherence, n.slot, VIEW_ALL, 0, 0);
+	if (changed & VIEW_COW)
+		file_changed_for_instances(fs, n.slot, 0, 0);
 	if (err)
 		fuse_reply_err(req, err);
 	else if (!node_is_view(n.kind))
@@ -685,7 +729,7 @@ static void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	 * region's, which a reload may have freed since with it). */
 	if (node_instance_id(ino)) {
 		if (node_get(fs, ino, &n) == 0 && n.kind == NODE_COW)
-			instance_put(region_instances(n.region), n.in);
+			release_instance_view(region_instances(n.region), n.in);
 		node_put(fs, &n);
 	/* Counted by slot, whether or not the entry is still there. */
 	} else if (node_decode(ino, &slot, &kind) && node_is_view(kind)) {
@@ -893,24 +937,22 @@ struct ctl_job {
 };
 
 /* The instance views that EFFECT, a command's on instance IN (NULL: the
- * entry's), made stale, into *INOS (malloc'd); returns how many. A commit
- * changed the file that every cow view shows where it has not written;
- * an instance's own command, its view alone, which is not the slot's cow
- * view (EFFECT loses that bit). */
+ * entry's), made stale, into *INOS (malloc'd); returns how many. A change
+ * of the file (a commit, resize, move) shows in the open instances' pages
+ * that they have not written; an instance's own command (reset) changes
+ * its view alone, which is not the slot's cow view (EFFECT loses that
+ * bit). */
 static size_t stale_instances(const struct node *n, struct ctl_effect *effect,
 			      uint64_t **inos)
 {
-	struct instance_table *t = region_instances(n->region);
-	size_t count = 0, most = (effect->views & VIEW_RW) ? instance_count(t) : 0;
-	char tag[INSTANCE_TAG_MAX + 1];
-	uint64_t id;
+	size_t count = 0;
 
-	*inos = malloc((most + 1) * sizeof(**inos));
+	*inos = malloc((OPEN_INSTANCES_MAX + 1) * sizeof(**inos));
 	if (!*inos)
 		return 0;
-	for (size_t i = 0; i < most && instance_nth(t, i, &id, tag, sizeof(tag)); i++)
-		(*inos)[count++] = node_instance_ino(n->slot, id, NODE_COW);
-	if (n->in && (effect->views & VIEW_COW) && !(effect->views & VIEW_RW)) {
+	if (effect->views & VIEW_RO)
+		count = open_instances(n->region, n->slot, *inos);
+	if (n->in && (effect->views & VIEW_COW) && !(effect->views & VIEW_RO)) {
 		(*inos)[count++] = node_instance_ino(n->slot, n->in->id, NODE_COW);
 		effect->views &= ~(unsigned)VIEW_COW;
 	}
@@ -994,6 +1036,8 @@ static void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 		fuse_reply_err(req, err);
 		return;
 	}
+	if (n.kind == NODE_RW)
+		file_changed_for_instances(fs, n.slot, effect.before[0].off, effect.before[0].len);
 	reply_after(&(struct held_reply){ .kind = HELD_WRITE, .fs = fs, .req = req,
 					  .written = written, .self = effect.self, .slot = n.slot },
 		    effect.before, 2);
@@ -1059,6 +1103,8 @@ static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		/* Views' attributes are never cached (VIEW_TIMEOUT). */
 	}
 	node_put(fs, &n);
+	if (stale & VIEW_COW)
+		file_changed_for_instances(fs, n.slot, 0, 0);
 	if (err)
 		fuse_reply_err(req, err);
 	else
@@ -1117,8 +1163,10 @@ static void fs_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off,
 	if (!err && (mode & FALLOC_FL_ZERO_RANGE))
 		coherence_changed_later(fs->coherence, n.slot, node_view(n.kind),
 					(uint64_t)off, (uint64_t)len);
-	if (!err && n.kind == NODE_RW)
+	if (!err && n.kind == NODE_RW) {
 		coherence_changed(fs->coherence, n.slot, VIEW_RO | VIEW_COW, 0, 0);
+		file_changed_for_instances(fs, n.slot, 0, 0);
+	}
 	fuse_reply_err(req, err);
 }
 

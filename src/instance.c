@@ -63,8 +63,10 @@ void instance_table_move(struct instance_table *to, struct instance_table *from)
 	to->first = from->first;
 	to->last = from->last;
 	to->named = from->named;
+	atomic_store(&to->open_views, atomic_load(&from->open_views));
 	from->first = from->last = NULL;
 	from->named = 0;
+	atomic_store(&from->open_views, 0);
 	pthread_mutex_unlock(&to->mu);
 	pthread_mutex_unlock(&from->mu);
 }
@@ -245,6 +247,35 @@ bool instance_nth(struct instance_table *t, size_t index, uint64_t *id,
 	}
 	pthread_mutex_unlock(&t->mu);
 	return in != NULL;
+}
+
+void instance_opened(struct instance_table *t, struct instance *in)
+{
+	atomic_fetch_add(&in->opens, 1);
+	atomic_fetch_add(&t->open_views, 1);
+}
+
+void instance_released(struct instance_table *t, struct instance *in)
+{
+	atomic_fetch_sub(&in->opens, 1);
+	atomic_fetch_sub(&t->open_views, 1);
+}
+
+bool instance_any_open(struct instance_table *t)
+{
+	return atomic_load(&t->open_views) > 0;
+}
+
+size_t instance_open_ids(struct instance_table *t, uint64_t *ids, size_t max)
+{
+	size_t n = 0;
+
+	pthread_mutex_lock(&t->mu);
+	for (struct instance *in = t->first; in && n < max; in = in->next)
+		if (atomic_load(&in->opens))
+			ids[n++] = in->id;
+	pthread_mutex_unlock(&t->mu);
+	return n;
 }
 
 size_t instance_count(struct instance_table *t)

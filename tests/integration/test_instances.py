@@ -36,7 +36,7 @@ def write_at(path, data, off):
 class InstanceCase(harness.MountCase):
     """One mount; each test uses entries of its own."""
     NAMES = ('copy', 'drop', 'errs', 'stat', 'changes', 'commit', 'others', 'inos',
-             'many', 'status', 'rmdir', 'nested', 'map')
+             'many', 'status', 'rmdir', 'nested', 'map', 'coher')
     CONFIG = (''.join('[%s]\npath = %s.bin\n' % (n, n) for n in NAMES) +
               '[norw]\npath = norw.bin\nviews = ro, cow\n'
               '[nocow]\npath = nocow.bin\nviews = ro, rw\n'
@@ -304,6 +304,25 @@ class Instances(InstanceCase):
         finally:
             for fd in fds:
                 os.close(fd)
+
+
+    # -- "it follows every rule of cow/NAME (... the file's later changes on
+    #     unwritten pages)": through descriptors opened before, too
+    def test_rw_writes_show_in_an_open_instance_where_it_has_not_written(self):
+        n = 'coher'
+        self.assertEqual(self.fork(n, 'c'), 0)
+        fd = os.open(self.p('cow', n + '@c'), os.O_RDWR)
+        try:
+            self.assertEqual(os.pwrite(fd, b'mine', 0), 4)
+            self.assertEqual(os.pread(fd, 4, PAGE), D[PAGE:PAGE + 4])     # cached now
+            self.assertEqual(write_at(self.p('rw', n), b'RW!!', PAGE), 4)
+            self.assertEqual(write_at(self.p('rw', n), b'nope', 0), 4)
+            self.assertEqual(harness_wait(lambda: os.pread(fd, 4, PAGE) == b'RW!!', 2), True)
+            self.assertEqual(os.pread(fd, 4, 0), b'mine')
+            os.truncate(self.p('rw', n), 2 * PAGE)      # cuts its base: zeros past it
+            self.assertTrue(harness_wait(lambda: os.pread(fd, 4, 3 * PAGE) == bytes(4), 2))
+        finally:
+            os.close(fd)
 
 
 class LimitAndCost(harness.TmpDirCase):
