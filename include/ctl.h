@@ -87,14 +87,18 @@ int ctl_write_in(struct region *r, struct instance *in, enum ctl_file file,
 
 /* The views whose clients' dirty pages must reach the region before the
  * command in TEXT runs: those it reads or changes (rw for every command,
- * as a cow view shows the file where it has not written; none for advise,
- * nor for flush async, which starts the writeback of what the region holds
- * now). */
+ * as a cow view shows the file where it has not written; rw and cow for
+ * fork and commit, which read the cow view; none for advise, drop and the
+ * read-only files, nor for flush async, which starts the writeback of what
+ * the region holds now). For an instance's folder, cow is the instance's
+ * view (coherence_job's INSTANCE). */
 unsigned ctl_write_back_views(enum ctl_file file, const char *text, size_t len);
 
-/* The text a read of FILE shows (status's key: value lines, resize's size
- * and a newline; empty for the write-only files). Returns its length; the
- * text is cut to fit BUFLEN, which CTL_READ_MAX always holds whole. */
+/* The text a read of FILE shows (status's key: value lines, changes'
+ * OFFSET LENGTH lines, resize's size and a newline; empty for the
+ * write-only files). Returns its length; the text is cut to fit BUFLEN.
+ * CTL_READ_MAX holds any status whole (1,000 tags of 64 bytes) and about
+ * 3,000 runs of changes. */
 #define CTL_READ_MAX (128 * 1024)
 
 size_t ctl_read(struct region *r, enum ctl_file file, char *buf, size_t buflen);
