@@ -193,8 +193,9 @@ int region_cow_reset(struct region *r, struct instance *in, char *why, size_t wh
 int region_cow_fork(struct region *r, struct instance *in, const char *tag,
 		    char *why, size_t whylen);
 
-/* IN's changes as "OFFSET LENGTH" lines (cow_changes), cut to fit BUFLEN;
- * returns the length. */
+/* IN's changes as "OFFSET LENGTH" lines (cow_changes) into BUF, as many
+ * whole lines as fit BUFLEN with a NUL; returns the whole text's length
+ * (BUFLEN or more: it was cut), as snprintf does. */
 size_t region_cow_changes(struct region *r, struct instance *in, char *buf, size_t buflen);
 
 /*

@@ -478,7 +478,8 @@ size_t ctl_read_in(struct region *r, struct instance *in, enum ctl_file file,
 	case CTL_STATUS:
 		return status_text(r, in, buf, buflen);
 	case CTL_CHANGES:
-		return region_cow_changes(r, in, buf, buflen);
+		region_cow_changes(r, in, buf, buflen);
+		return strlen(buf);	/* the whole lines that fit */
 	case CTL_RESIZE:
 		n = snprintf(buf, buflen, "%llu\n",
 			     (unsigned long long)region_view_size(r, VIEW_RW));

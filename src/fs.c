@@ -523,11 +523,32 @@ struct ctl_snapshot {
 	char text[];
 };
 
+/* The text of N into a buffer of its own, in *LEN: changes whole, however
+ * long (it may have grown between the two tries: a third cuts it). */
+static char *snapshot_text(const struct node *n, size_t *len)
+{
+	enum ctl_file file = node_ctl_file(n->kind);
+	size_t size = CTL_READ_MAX;
+	char *text = NULL;
+
+	for (int tries = 0; tries < 3; tries++) {
+		free(text);
+		text = malloc(size);
+		if (!text || file != CTL_CHANGES)
+			break;
+		*len = region_cow_changes(n->region, n->in, text, size);
+		if (*len < size)
+			return text;
+		size = *len + 4096;
+	}
+	*len = text ? ctl_read_in(n->region, n->in, file, text, size) : 0;
+	return text;
+}
+
 static int take_snapshot(const struct node *n, struct fuse_file_info *fi)
 {
-	char *text = malloc(CTL_READ_MAX);
-	size_t len = text ? ctl_read_in(n->region, n->in, node_ctl_file(n->kind), text,
-					CTL_READ_MAX) : 0;
+	size_t len = 0;
+	char *text = snapshot_text(n, &len);
 	struct ctl_snapshot *snap = text ? malloc(sizeof(*snap) + len) : NULL;
 
 	if (snap) {

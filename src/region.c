@@ -1243,22 +1243,30 @@ size_t region_cow_changes(struct region *r, struct instance *in, char *buf, size
 {
 	struct cow_run runs[64];
 	uint64_t from = 0;
-	size_t used = 0, n;
-	struct cow *c;
+	size_t used = 0, kept = 0, n;
+	char line[48];
 
 	pthread_rwlock_rdlock(&r->lock);
-	c = cow_of(r, in);
 	do {
-		n = cow_changes(c, runs, 64, from);
-		for (size_t i = 0; i < n && used < buflen; i++)
-			used += (size_t)snprintf(buf + used, buflen - used, "%llu %llu\n",
-						 (unsigned long long)runs[i].off,
-						 (unsigned long long)runs[i].len);
+		n = cow_changes(cow_of(r, in), runs, 64, from);
+		for (size_t i = 0; i < n; i++) {
+			size_t len = (size_t)snprintf(line, sizeof(line), "%llu %llu\n",
+						      (unsigned long long)runs[i].off,
+						      (unsigned long long)runs[i].len);
+
+			if (used == kept && kept + len < buflen) {
+				memcpy(buf + kept, line, len);
+				kept += len;
+			}
+			used += len;
+		}
 		if (n)
 			from = runs[n - 1].off + runs[n - 1].len;
-	} while (n == 64 && used < buflen);
+	} while (n == 64);
 	pthread_rwlock_unlock(&r->lock);
-	return used < buflen ? used : buflen ? buflen - 1 : 0;
+	if (buflen)
+		buf[kept] = '\0';
+	return used;
 }
 
 /* Copies LEN bytes of C at OFF into the rw region: pwrite into a file (a

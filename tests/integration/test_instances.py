@@ -365,6 +365,24 @@ class LimitAndCost(harness.TmpDirCase):
         self.stop(m)
 
 
+    def test_changes_of_many_runs_is_whole(self):
+        d = self.tmpdir()
+        path = os.path.join(d, 'runs.bin')
+        with open(path, 'wb') as f:
+            f.truncate(30000 * PAGE)
+        m = self.mount('[runs]\npath = %s\n' % path)
+        fd = os.open(m.path('cow', 'runs'), os.O_WRONLY)
+        try:
+            for p in range(0, 30000, 2):
+                os.pwrite(fd, b'x', p * PAGE)
+        finally:
+            os.close(fd)
+        text = read_file(m.path('ctl', 'runs', 'changes')).decode()
+        self.assertGreater(len(text), 128 * 1024)
+        self.assertEqual(text, ''.join('%d %d\n' % (p * PAGE, PAGE) for p in range(0, 30000, 2)))
+        self.stop(m)
+
+
 def harness_wait(pred, timeout=5.0):
     end = time.monotonic() + timeout
     while time.monotonic() < end:

@@ -243,6 +243,26 @@ static void test_changes_lists_merged_runs(void)
 	CU_ASSERT_STRING_EQUAL(text, text + 200);
 }
 
+/* Cut to whole lines; the return says how long the whole text is. */
+static void test_changes_cut_to_whole_lines(void)
+{
+	char text[256], want[256];
+	size_t whole;
+
+	make_data(8 * page);
+	open_region();
+	for (uint64_t p = 0; p < 8; p += 2)
+		CU_ASSERT_EQUAL(write_in(NULL, p * page, "w"), 0);
+	whole = changes(NULL, text, sizeof(text));
+	CU_ASSERT_EQUAL(whole, strlen(text));
+	snprintf(want, sizeof(want), "0 %llu\n%llu %llu\n", (unsigned long long)page,
+		 (unsigned long long)(2 * page), (unsigned long long)page);
+	CU_ASSERT_EQUAL(changes(NULL, text, strlen(want) + 1), whole);
+	CU_ASSERT_STRING_EQUAL(text, want);
+	CU_ASSERT_EQUAL(changes(NULL, text, strlen(want)), whole);
+	CU_ASSERT_EQUAL(strlen(text), strlen(want) - strlen(strchr(want, '\n') + 1));
+}
+
 static void test_changes_past_the_base_cut_at_the_size(void)
 {
 	char text[128], want[128];
@@ -413,6 +433,7 @@ void add_instance_suite(void)
 	CU_ADD_TEST(s, test_tags_in_creation_order);
 	CU_ADD_TEST(s, test_fork_past_cow_limit_is_enospc);
 	CU_ADD_TEST(s, test_changes_lists_merged_runs);
+	CU_ADD_TEST(s, test_changes_cut_to_whole_lines);
 	CU_ADD_TEST(s, test_changes_past_the_base_cut_at_the_size);
 	CU_ADD_TEST(s, test_commit_writes_the_view_and_starts_afresh);
 	CU_ADD_TEST(s, test_commit_of_an_instance_shows_in_the_others);
