@@ -5,9 +5,11 @@
  */
 #include <CUnit/CUnit.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "cow.h"
@@ -356,6 +358,35 @@ static void test_shrinking_commit_cuts_the_others_bases(void)
 	put(a);
 }
 
+/* A commit that fails on the way: its errno, the view as it was, and how
+ * far it got (a file size limit stops the second page). */
+static void test_a_failed_commit_says_how_far_it_got(void)
+{
+	struct rlimit old, low = { 2 * page, 2 * page };
+	char why[REASON_MAX], before[128], after[128];
+	void (*was)(int) = signal(SIGXFSZ, SIG_IGN);
+	int err;
+
+	make_data(4 * page);
+	open_region();
+	CU_ASSERT_EQUAL(write_in(NULL, 0, "first"), 0);
+	CU_ASSERT_EQUAL(write_in(NULL, 3 * page, "last"), 0);
+	changes(NULL, before, sizeof(before));
+	getrlimit(RLIMIT_FSIZE, &old);
+	low.rlim_max = old.rlim_max;
+	CU_ASSERT_EQUAL_FATAL(setrlimit(RLIMIT_FSIZE, &low), 0);
+	err = region_cow_commit(fixture.region, NULL, why, sizeof(why));
+	setrlimit(RLIMIT_FSIZE, &old);
+	signal(SIGXFSZ, was);
+	CU_ASSERT_EQUAL(err, EFBIG);
+	CHECK(strstr(why, "copied") != NULL, "reason: %s", why);
+	changes(NULL, after, sizeof(after));
+	CU_ASSERT_STRING_EQUAL(after, before);
+	assert_holds(NULL, 3 * page, "last");
+	ASSERT_FILE_HOLDS(0, "first", 5);	/* part of the copy */
+	ASSERT_FILE_UNTOUCHED(3 * page, page);
+}
+
 static void test_ctl_status_of_an_instance(void)
 {
 	struct ctl_effect effect;
@@ -439,6 +470,7 @@ void add_instance_suite(void)
 	CU_ADD_TEST(s, test_commit_of_an_instance_shows_in_the_others);
 	CU_ADD_TEST(s, test_commit_of_another_size_not_resizable_is_eperm);
 	CU_ADD_TEST(s, test_shrinking_commit_cuts_the_others_bases);
+	CU_ADD_TEST(s, test_a_failed_commit_says_how_far_it_got);
 	CU_ADD_TEST(s, test_ctl_status_of_an_instance);
 	CU_ADD_TEST(s, test_ctl_without_views_is_erofs);
 	CU_ADD_TEST(s, test_instance_numbers);
