@@ -467,26 +467,35 @@ static size_t open_instances(struct region *r, size_t slot, uint64_t *inos)
 	return n;
 }
 
-/* SLOT's file changed over [OFF, OFF + LEN) through rw/: the open
- * instances' unwritten pages show it, so the kernel drops what it cached
- * of them (without waiting: coherence does not count them). */
-static void file_changed_for_instances(struct fs *fs, size_t slot, uint64_t off,
-				       uint64_t len)
-{
-	struct region *r = table_get(fs->table, slot);
+/* The open instance views of a slot whose file a request changed through
+ * rw/: their unwritten pages show the change. */
+struct open_views {
 	uint64_t *inos;
-	size_t n = 0;
+	size_t n;
+};
 
-	if (!r)
-		return;
-	inos = instance_any_open(region_instances(r)) ?
-	       malloc(OPEN_INSTANCES_MAX * sizeof(*inos)) : NULL;
-	if (inos)
-		n = open_instances(r, slot, inos);
-	table_put(fs->table, slot);
-	for (size_t i = 0; i < n; i++)
-		coherence_inode_changed_later(fs->coherence, inos[i], off, len);
-	free(inos);
+/* Taken while N is held: after node_put, a request takes no slot again
+ * (a reload waiting for it exclusive would make it wait behind others). */
+static struct open_views open_instance_views(const struct node *n)
+{
+	struct open_views v = { NULL, 0 };
+
+	if (!n->region || !instance_any_open(region_instances(n->region)))
+		return v;
+	v.inos = malloc(OPEN_INSTANCES_MAX * sizeof(*v.inos));
+	if (v.inos)
+		v.n = open_instances(n->region, n->slot, v.inos);
+	return v;
+}
+
+/* The kernel drops what it cached of V over [OFF, OFF + LEN), without
+ * waiting: coherence does not count instance views. */
+static void drop_instance_pages(struct fs *fs, struct open_views *v, uint64_t off,
+				uint64_t len)
+{
+	for (size_t i = 0; i < v->n; i++)
+		coherence_inode_changed_later(fs->coherence, v->inos[i], off, len);
+	free(v->inos);
 }
 
 /* What a truncate of view KIND made stale in the other views: an rw one
@@ -516,15 +525,9 @@ static int open_view(const struct node *n, int flags, unsigned *changed, bool *r
 	return err;
 }
 
-/* The text of a readable control file, taken once per open (SPEC: reads
- * at any offset of that descriptor read from it); in the handle's fh. */
-struct ctl_snapshot {
-	size_t len;
-	char text[];
-};
-
-/* The text of N into a buffer of its own, in *LEN: changes whole, however
- * long (it may have grown between the two tries: a third cuts it). */
+/* The text of control file N into a buffer of its own, in *LEN: changes
+ * whole, however long (it may have grown between the two tries: a third
+ * cuts it). */
 static char *snapshot_text(const struct node *n, size_t *len)
 {
 	enum ctl_file file = node_ctl_file(n->kind);
@@ -545,39 +548,17 @@ static char *snapshot_text(const struct node *n, size_t *len)
 	return text;
 }
 
-static int take_snapshot(const struct node *n, struct fuse_file_info *fi)
-{
-	size_t len = 0;
-	char *text = snapshot_text(n, &len);
-	struct ctl_snapshot *snap = text ? malloc(sizeof(*snap) + len) : NULL;
-
-	if (snap) {
-		snap->len = len;
-		memcpy(snap->text, text, len);
-		fi->fh = (uint64_t)(uintptr_t)snap;
-	}
-	free(text);
-	return snap ? 0 : ENOMEM;
-}
-
 /* Control files are opened only the ways their modes allow, for root too;
- * direct_io: no size is known in advance and every write must arrive. A
- * readable one takes its snapshot. */
-static int open_ctl_file(const struct node *n, struct fuse_file_info *fi)
+ * direct_io: no size is known in advance and every write must arrive. */
+static int open_ctl_file(enum ctl_file file, struct fuse_file_info *fi)
 {
 	int acc = fi->flags & O_ACCMODE;
-	unsigned mode = ctl_file_mode(node_ctl_file(n->kind));
+	unsigned mode = ctl_file_mode(file);
 
 	if ((acc != O_WRONLY && !(mode & 0400)) || (acc != O_RDONLY && !(mode & 0200)))
 		return EACCES;
 	fi->direct_io = 1;
-	return acc != O_WRONLY ? take_snapshot(n, fi) : 0;
-}
-
-static void reply_open_ctl(fuse_req_t req, const struct fuse_file_info *fi)
-{
-	if (fuse_reply_open(req, fi) == -ENOENT)	/* opener gone: no release */
-		free((void *)(uintptr_t)fi->fh);
+	return 0;
 }
 
 static bool is_writing(int open_flags)
@@ -704,6 +685,7 @@ static void open_instance_view(fuse_req_t req, const struct node *n,
 static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct fs *fs = req_fs(req);
+	struct open_views instances = { NULL, 0 };
 	unsigned changed = 0;
 	bool refreshed = false;
 	struct node n;
@@ -717,18 +699,19 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	if (!err && node_is_dir(n.kind))
 		err = EISDIR;
 	else if (!err && node_is_ctl_file(n.kind))
-		err = open_ctl_file(&n, fi);
+		err = open_ctl_file(node_ctl_file(n.kind), fi);
 	else if (!err)
 		err = open_counted_view(fs, &n, fi, &changed, &refreshed);
+	if (changed & VIEW_COW)
+		instances = open_instance_views(&n);
 	node_put(fs, &n);
 	if (refreshed)	/* a change made outside: not waited for */
 		coherence_changed_later(fs->coherence, n.slot, VIEW_ALL, 0, 0);
-	if (changed & VIEW_COW)
-		file_changed_for_instances(fs, n.slot, 0, 0);
+	drop_instance_pages(fs, &instances, 0, 0);
 	if (err)
 		fuse_reply_err(req, err);
 	else if (!node_is_view(n.kind))
-		reply_open_ctl(req, fi);
+		fuse_reply_open(req, fi);
 	else
 		reply_after(&(struct held_reply){ .kind = HELD_OPEN, .fs = fs, .req = req,
 						  .fi = *fi, .view = node_view(n.kind),
@@ -744,8 +727,6 @@ static void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 
 	struct node n;
 
-	if (node_decode(ino, &slot, &kind) && node_is_ctl_file(kind))
-		free((void *)(uintptr_t)fi->fh);	/* its snapshot, if it was read */
 	/* An instance's view: the descriptor's hold goes (it was the
 	 * region's, which a reload may have freed since with it). */
 	if (node_instance_id(ino)) {
@@ -761,19 +742,21 @@ static void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 
 /* ---- reading and writing ---- */
 
-/* Reads come from the descriptor's snapshot, taken at its open. */
-static void read_ctl_file(fuse_req_t req, const struct fuse_file_info *fi, size_t size,
-			  off_t off)
+/* The text is made afresh for each read (a descriptor keeps nothing: a
+ * READ of a client killed meanwhile may still be served after its
+ * RELEASE); a reader takes it whole at offset 0. */
+static void read_ctl_file(fuse_req_t req, const struct node *n, size_t size, off_t off)
 {
-	const struct ctl_snapshot *snap = (const struct ctl_snapshot *)(uintptr_t)fi->fh;
+	size_t len = 0;
+	char *text = snapshot_text(n, &len);
 
-	if (!snap)
-		fuse_reply_err(req, EBADF);	/* opened for writing only */
-	else if ((size_t)off >= snap->len)
+	if (!text)
+		fuse_reply_err(req, ENOMEM);
+	else if ((size_t)off >= len)
 		fuse_reply_buf(req, NULL, 0);
 	else
-		fuse_reply_buf(req, snap->text + off,
-			       snap->len - (size_t)off < size ? snap->len - (size_t)off : size);
+		fuse_reply_buf(req, text + off, len - (size_t)off < size ? len - (size_t)off : size);
+	free(text);
 }
 
 /* Replies with LEN bytes of VIEW at OFF from DATA, its mapping, but for
@@ -838,8 +821,9 @@ static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	struct node n;
 	int err = node_get(fs, ino, &n);
 
+	(void)fi;
 	if (!err && node_is_ctl_file(n.kind))
-		read_ctl_file(req, fi, size, off);
+		read_ctl_file(req, &n, size, off);
 	else if (!err && node_is_view(n.kind))
 		read_view(req, &n, size, off);
 	else
@@ -1034,6 +1018,7 @@ static void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 {
 	struct fs *fs = req_fs(req);
 	struct write_effect effect = { { { 0 }, { 0 } }, { 0 } };
+	struct open_views instances = { NULL, 0 };
 	size_t written = 0;
 	struct node n;
 	int err = node_get(fs, ino, &n);
@@ -1047,6 +1032,8 @@ static void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 		return;
 	} else if (!err && node_is_view(n.kind)) {
 		err = write_view(&n, buf, size, off, fi, &written, &effect);
+		if (!err && n.kind == NODE_RW)
+			instances = open_instance_views(&n);
 	} else if (!err) {
 		err = EISDIR;
 	}
@@ -1057,8 +1044,7 @@ static void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 		fuse_reply_err(req, err);
 		return;
 	}
-	if (n.kind == NODE_RW)
-		file_changed_for_instances(fs, n.slot, effect.before[0].off, effect.before[0].len);
+	drop_instance_pages(fs, &instances, effect.before[0].off, effect.before[0].len);
 	reply_after(&(struct held_reply){ .kind = HELD_WRITE, .fs = fs, .req = req,
 					  .written = written, .self = effect.self, .slot = n.slot },
 		    effect.before, 2);
@@ -1108,6 +1094,7 @@ static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		       int to_set, struct fuse_file_info *fi)
 {
 	struct fs *fs = req_fs(req);
+	struct open_views instances = { NULL, 0 };
 	struct node n;
 	int err = node_get(fs, ino, &n);
 	unsigned stale = 0;
@@ -1123,9 +1110,10 @@ static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		err = set_times(&n, attr, to_set);
 		/* Views' attributes are never cached (VIEW_TIMEOUT). */
 	}
-	node_put(fs, &n);
 	if (stale & VIEW_COW)
-		file_changed_for_instances(fs, n.slot, 0, 0);
+		instances = open_instance_views(&n);
+	node_put(fs, &n);
+	drop_instance_pages(fs, &instances, 0, 0);
 	if (err)
 		fuse_reply_err(req, err);
 	else
@@ -1157,6 +1145,7 @@ static void fs_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off,
 			 off_t len, struct fuse_file_info *fi)
 {
 	struct fs *fs = req_fs(req);
+	struct open_views instances = { NULL, 0 };
 	struct node n;
 	int err = node_get(fs, ino, &n);
 
@@ -1170,6 +1159,8 @@ static void fs_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off,
 	else if (!err)
 		err = region_fallocate(n.region, node_view(n.kind), mode, (uint64_t)off,
 				       (uint64_t)len);
+	if (!err && n.kind == NODE_RW)
+		instances = open_instance_views(&n);
 	node_put(fs, &n);
 	if (!err && n.in) {
 		if (mode & FALLOC_FL_ZERO_RANGE)
@@ -1186,7 +1177,7 @@ static void fs_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off,
 					(uint64_t)off, (uint64_t)len);
 	if (!err && n.kind == NODE_RW) {
 		coherence_changed(fs->coherence, n.slot, VIEW_RO | VIEW_COW, 0, 0);
-		file_changed_for_instances(fs, n.slot, 0, 0);
+		drop_instance_pages(fs, &instances, 0, 0);
 	}
 	fuse_reply_err(req, err);
 }
