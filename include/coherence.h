@@ -101,10 +101,24 @@ struct coherence_job {
 	size_t slot;
 	const char *name;		/* the entry's, valid for the mount's life */
 	unsigned write_back;		/* VIEW_* bits */
+	/* A cow instance's job: its view, cow/INSTANCE, is written back for
+	 * VIEW_COW (whatever the open counts, which do not cover it). */
+	const char *instance;		/* NAME@TAG, valid while JOB is */
 	/* Changes the region: returns 0 or an errno, what it changed in
 	 * *CHANGED and the byte count a successful write replies in *REPLY. */
 	int (*run)(struct coherence_job *job, struct ctl_effect *changed, size_t *reply);
 };
+
+/* From a job's RUN only (the changer thread), holding no region: the
+ * kernel drops its cached pages of INO over [OFF, OFF + LEN) (LEN 0: to
+ * the end), writing dirty ones back first. For the nodes that coherence
+ * does not count (cow instances). */
+void coherence_inval_inode_now(struct coherence *c, uint64_t ino, uint64_t off,
+			       uint64_t len);
+
+/* As coherence_changed_later for INO, one node coherence does not count. */
+void coherence_inode_changed_later(struct coherence *c, uint64_t ino, uint64_t off,
+				   uint64_t len);
 
 /* Queues JOB, which was malloc'd with the job as its first member, and
  * returns at once; JOB is freed once REQ is answered. */

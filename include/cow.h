@@ -97,4 +97,29 @@ int cow_truncate(struct cow *c, uint64_t size);
  */
 int cow_cut_base(struct cow *c, uint64_t base);
 
+/*
+ * Makes C a copy of FROM (a fork: cow/NAME@TAG): its size, its base and
+ * its private pages, copied into MAP, a MAP_PRIVATE mapping of the file of
+ * FROM's map length, which C then owns; the rest keeps mapping the file,
+ * so the cost grows with FROM's private pages, not with the file. Their
+ * memory is taken from cow_limit all or nothing (ENOSPC). Returns 0 or an
+ * errno (MAP is then the caller's still). FROM's lock held shared.
+ */
+int cow_fork(struct cow *c, const struct cow *from, char *map);
+
+/* A run of pages whose bytes are the view's own (written, or past the
+ * base): ctl/NAME/changes. The last run ends at the view's size. */
+struct cow_run {
+	uint64_t off, len;
+};
+
+/* Up to MAX runs from page FROM (a multiple of the page) on, ascending and
+ * merged; returns how many. Runs are whole: a next call goes on from the
+ * end of the last one. */
+size_t cow_changes(const struct cow *c, struct cow_run *runs, size_t max, uint64_t from);
+
+/* Copies LEN bytes at OFF as they read (zeros past the base) into BUF;
+ * 0 or EIO. */
+int cow_copy_out(const struct cow *c, uint64_t off, size_t len, char *buf);
+
 #endif

@@ -6,6 +6,13 @@
  * kind of node: its three views, its control folder and the control files
  * in it. Slots are never reused, so a number names one thing for the life
  * of the mount, and the kernel's lookup counts need no bookkeeping.
+ *
+ * A cow instance's nodes (its view, its control folder and files) have the
+ * top bit set, then its entry's slot and its id (instance.h), which is
+ * never reused during the mount, then the kind:
+ *
+ *   1 | slot (NODE_INSTANCE_SLOT_BITS) | id (32 bits) | kind (NODE_SHIFT)
+ *
  * Nothing here knows FUSE: numbers are plain 64-bit values.
  */
 #ifndef MMAPFS_NODE_H
@@ -25,7 +32,11 @@ enum {
 	NODE_COW_DIR_INO,
 	NODE_CTL_DIR_INO,
 	NODE_SHIFT = 5,		/* room for 32 kinds per slot */
+	NODE_INSTANCE_ID_BITS = 32,
+	NODE_INSTANCE_SLOT_BITS = 63 - NODE_INSTANCE_ID_BITS - NODE_SHIFT,
 };
+
+#define NODE_INSTANCE_BIT (1ULL << 63)
 
 enum node_kind {
 	NODE_RO,
@@ -54,9 +65,18 @@ const struct node_top *node_top_by_name(const char *name);
 /* SLOT's node of KIND (not NODE_TOP). */
 uint64_t node_ino(size_t slot, enum node_kind kind);
 
+/* Instance ID's (1 to 2^32 - 1) node of KIND (NODE_COW, NODE_CTL_DIR or a
+ * control file) of SLOT's entry; 0 for a slot or id past what the
+ * numbers hold. */
+uint64_t node_instance_ino(size_t slot, uint64_t id, enum node_kind kind);
+
 /* What INO names: NODE_TOP for the root and top folders, or an entry's
- * node with its slot in *SLOT. False for a number nothing has. */
+ * node (or an instance's) with its slot in *SLOT. False for a number
+ * nothing has. */
 bool node_decode(uint64_t ino, size_t *slot, enum node_kind *kind);
+
+/* The instance id of an instance's node; 0 for any other. */
+uint64_t node_instance_id(uint64_t ino);
 
 bool node_is_view(enum node_kind kind);
 bool node_is_ctl_file(enum node_kind kind);

@@ -176,12 +176,61 @@ int region_move(struct region *r, unsigned view, uint64_t dest, uint64_t src,
  * current size. */
 int region_reset(struct region *r, char *why, size_t whylen);
 
+/*
+ * Cow views: IN is a cow instance (instance.h), or NULL for cow/NAME. The
+ * calls are those of VIEW_COW above, on IN's view, counted in IN's
+ * counters.
+ */
+struct instance;
+struct region_stats;
+struct instance_table *region_instances(struct region *r);
+uint64_t region_cow_size(struct region *r, struct instance *in);
+size_t region_cow_read_begin(struct region *r, struct instance *in, uint64_t off,
+			     size_t len, const void **data);	/* then region_read_end */
+size_t region_cow_read_mapped(struct region *r, struct instance *in, uint64_t off,
+			      size_t len, size_t *zeros);
+int region_cow_write(struct region *r, struct instance *in, const void *buf, size_t len,
+		     uint64_t *off, unsigned flags, size_t *written);
+int region_cow_truncate(struct region *r, struct instance *in, uint64_t size);
+int region_cow_fallocate(struct region *r, struct instance *in, int mode, uint64_t off,
+			 uint64_t len);
+int region_cow_reset(struct region *r, struct instance *in, char *why, size_t whylen);
+
+/* Makes the instance TAG, a copy of IN's view as it is now (instance.h's
+ * errors: EINVAL, EEXIST, ENOSPC; ENOSPC too past cow_limit). */
+int region_cow_fork(struct region *r, struct instance *in, const char *tag,
+		    char *why, size_t whylen);
+
+/* IN's changes as "OFFSET LENGTH" lines (cow_changes) into BUF, as many
+ * whole lines as fit BUFLEN with a NUL; returns the whole text's length
+ * (BUFLEN or more: it was cut), as snprintf does. */
+size_t region_cow_changes(struct region *r, struct instance *in, char *buf, size_t buflen);
+
+/*
+ * Writes IN's view into the file through the rw region: the region takes
+ * its size (as region_resize; EPERM with resizable = no), every run of its
+ * changes is copied in, msync(MS_SYNC) and fsync, then the view starts
+ * afresh (region_cow_reset). On failure the view is as it was and WHY
+ * says how far the copy got.
+ */
+int region_cow_commit(struct region *r, struct instance *in, char *why, size_t whylen);
+
+/* TO, a reload's new region of the same bytes, takes FROM's instances,
+ * held ones included (their ids, so their numbers, stay); dropped unless
+ * KEEP (the views changed). */
+void region_adopt_instances(struct region *to, struct region *from, bool keep);
+
+/* Status of IN's view: the entry's, with IN's own sizes and counters. */
+void region_cow_stats(struct region *r, struct instance *in, struct region_stats *st);
+void region_cow_note_error(struct region *r, struct instance *in, const char *file,
+			   const char *reason);
+
 /* Counters and sizes for ctl/NAME/status. */
 struct region_stats {
 	uint64_t size, cow_size, file_size;
 	uint64_t resident_bytes;	/* mincore(2) of the shared mapping */
 	uint64_t cow_private_bytes;	/* cow pages written since mount or reset */
-	uint64_t reads, writes, flushes, resizes, moves, resets, errors;
+	uint64_t reads, writes, flushes, resizes, moves, resets, forks, commits, errors;
 	char last_error[REASON_MAX + 16];	/* "none" or "FILE: reason" */
 };
 

@@ -325,10 +325,33 @@ static void write_back_views(struct coherence *c, const struct coherence_job *jo
 	for (int i = 0; i < VIEW_COUNT; i++) {
 		unsigned view = view_at(i);
 
+		if (view == VIEW_COW && job->instance && (job->write_back & view)) {
+			write_back_view(c, job->instance, view);
+			continue;
+		}
 		if ((job->write_back & view) && has_writers(c, job->slot, view) &&
 		    !write_back_view(c, job->name, view))
 			invalidate_now(c, job->slot, view, 0, 0, true);
 	}
+}
+
+void coherence_inval_inode_now(struct coherence *c, uint64_t ino, uint64_t off,
+			       uint64_t len)
+{
+	int err = fuse_lowlevel_notify_inval_inode(c->se, ino, (off_t)off, (off_t)len);
+
+	if (err && err != -ENOENT)
+		log_msg(LOG_DEBUG, "invalidating pages of node %llu: %s",
+			(unsigned long long)ino, strerror(-err));
+}
+
+void coherence_inode_changed_later(struct coherence *c, uint64_t ino, uint64_t off,
+				   uint64_t len)
+{
+	struct inval_batch *batch = notifier_batch(c->notifier);
+
+	notifier_inval_inode(c->notifier, batch, ino, (off_t)off, (off_t)len);
+	notifier_send(c->notifier, batch);
 }
 
 static void run_job(struct coherence *c, struct coherence_job *job)

@@ -384,6 +384,8 @@ static bool check_name(struct parser *p, const struct config_entry *e)
 		why = "section name cannot be '.' or '..'";
 	else if (strchr(e->entry.name, '/'))
 		why = "section name cannot hold '/'";
+	else if (strchr(e->entry.name, '@'))
+		why = "section name cannot hold '@', which names cow instances";
 	else if (strlen(e->entry.name) > NAME_MAX_BYTES)
 		why = "section name is over 255 bytes";
 	if (why)

@@ -416,3 +416,97 @@ int cow_store(struct cow *c, const void *buf, size_t len, uint64_t off,
 	*stored = len;
 	return 0;
 }
+
+/* ---- forks and changes ---- */
+
+/* Copies FROM's private pages into C at the same places. */
+static int copy_written(struct cow *c, const struct cow *from)
+{
+	uint64_t pages = page_up(c, c->size) / c->page;
+	int err = 0;
+
+	for (uint64_t p = 0; !err && p < pages; p++) {
+		if (p % 64 == 0 && !atomic_load(&from->written[p / 64])) {
+			p += 63;	/* no written page in this word */
+			continue;
+		}
+		if (is_written(from, p))
+			err = fault_copy(c->map + p * c->page, from->map + p * c->page, c->page);
+		if (!err && is_written(from, p))
+			set_written(c, p);
+	}
+	return err;
+}
+
+int cow_fork(struct cow *c, const struct cow *from, char *map)
+{
+	uint64_t bytes = atomic_load(&from->private_pages) * from->page, taken;
+	int err;
+
+	memset(c, 0, sizeof(*c));
+	c->page = from->page;
+	c->map = map;
+	c->size = from->size;
+	c->base = from->base;
+	c->file_len = map_length(c, c->size);
+	err = fit_bitmap(c, c->size > c->page ? c->size : c->page);
+	/* Past what FROM maps of the file, anonymous zeros, as in FROM. */
+	if (!err)
+		err = unmap_file_past(c, from->file_len, false);
+	if (!err && (taken = charge(bytes, c->page)) != bytes) {
+		refund(taken);	/* all or nothing */
+		err = ENOSPC;
+	}
+	if (!err)
+		err = copy_written(c, from);
+	if (!err)
+		refund(bytes - atomic_load(&c->private_pages) * c->page);
+	else if (err != ENOSPC)
+		refund(bytes);
+	if (err) {
+		free(c->written);
+		memset(c, 0, sizeof(*c));
+	}
+	return err;
+}
+
+/* Whether page P holds bytes of the view's own: written, or past the base. */
+static bool is_own(const struct cow *c, uint64_t p)
+{
+	return is_written(c, p) || (c->base < c->size && (p + 1) * c->page > c->base);
+}
+
+size_t cow_changes(const struct cow *c, struct cow_run *runs, size_t max, uint64_t from)
+{
+	uint64_t pages = page_up(c, c->size) / c->page, p = from / c->page;
+	size_t n = 0;
+
+	while (n < max && p < pages) {
+		uint64_t start;
+
+		if (!is_own(c, p)) {
+			/* a clear word below the base: skip it whole */
+			p += p % 64 == 0 && (p + 64) * c->page <= c->base &&
+			     (p / 64 >= c->words || !atomic_load(&c->written[p / 64])) ? 64 : 1;
+			continue;
+		}
+		for (start = p; p < pages && is_own(c, p); p++)
+			;
+		runs[n].off = start * c->page;
+		runs[n].len = (p < pages ? p * c->page : c->size) - runs[n].off;
+		n++;
+	}
+	return n;
+}
+
+int cow_copy_out(const struct cow *c, uint64_t off, size_t len, char *buf)
+{
+	size_t zeros, head = cow_readable(c, off, len, &zeros);
+	int err = fault_copy(buf, c->map + off, head);
+
+	memset(buf + head, 0, zeros);
+	if (!err && head + zeros < len)
+		err = fault_copy(buf + head + zeros, c->map + off + head + zeros,
+				 len - head - zeros);
+	return err;
+}

@@ -7,6 +7,7 @@
 #include <strings.h>
 #include <sys/mman.h>
 
+#include "instance.h"
 #include "size.h"
 
 #ifndef MADV_POPULATE_READ
@@ -24,6 +25,10 @@ static const struct {
 	[CTL_RESIZE] = { "resize", 0600 },
 	[CTL_MOVE] = { "move", 0200 },
 	[CTL_RESET] = { "reset", 0200 },
+	[CTL_FORK] = { "fork", 0200 },
+	[CTL_DROP] = { "drop", 0200 },
+	[CTL_CHANGES] = { "changes", 0400 },
+	[CTL_COMMIT] = { "commit", 0200 },
 	[CTL_ADVISE] = { "advise", 0200 },
 	[CTL_STATUS] = { "status", 0400 },
 };
@@ -44,6 +49,26 @@ int ctl_file_by_name(const char *name)
 unsigned ctl_file_mode(enum ctl_file file)
 {
 	return files[file].mode;
+}
+
+bool ctl_file_of_entry(enum ctl_file file)
+{
+	return file != CTL_DROP;
+}
+
+bool ctl_file_of_instance(enum ctl_file file)
+{
+	switch (file) {
+	case CTL_RESET:
+	case CTL_FORK:
+	case CTL_DROP:
+	case CTL_CHANGES:
+	case CTL_COMMIT:
+	case CTL_STATUS:
+		return true;
+	default:
+		return false;
+	}
 }
 
 /* ---- parsing ---- */
@@ -161,7 +186,8 @@ int ctl_parse(enum ctl_file file, const char *text, size_t len,
 	memset(cmd, 0, sizeof(*cmd));
 	cmd->file = file;
 	cmd->view = VIEW_RW;
-	if (file == CTL_RESET && len <= CTL_MAX_COMMAND)
+	if ((file == CTL_RESET || file == CTL_DROP || file == CTL_COMMIT) &&
+	    len <= CTL_MAX_COMMAND)
 		return 0;	/* anything goes */
 	if (!split_fields(text, len, &f, why, whylen))
 		return EINVAL;
@@ -178,6 +204,18 @@ int ctl_parse(enum ctl_file file, const char *text, size_t len,
 		usage = "expected SIZE";
 		want = 1;
 		break;
+	case CTL_FORK:
+		if (f.count != 1) {
+			snprintf(why, whylen, "expected TAG, got %d fields", f.count);
+			return EINVAL;
+		}
+		if (strlen(f.field[0]) > CTL_TAG_MAX) {
+			snprintf(why, whylen, "tag is %zu bytes, at most %d",
+				 strlen(f.field[0]), CTL_TAG_MAX);
+			return EINVAL;
+		}
+		strcpy(cmd->tag, f.field[0]);
+		return 0;
 	case CTL_MOVE:
 		usage = "expected DEST SRC COUNT or cow DEST SRC COUNT";
 		if (f.count == 4 && is_cow_keyword(f.field[0])) {
@@ -211,7 +249,11 @@ static unsigned needed_view(enum ctl_file file, const char *text, size_t len)
 
 	switch (file) {
 	case CTL_RESET:
+	case CTL_FORK:
+	case CTL_DROP:
 		return VIEW_COW;
+	case CTL_COMMIT:
+		return VIEW_RW | VIEW_COW;
 	case CTL_ADVISE:
 		return 0;	/* any entry, whatever its views */
 	case CTL_MOVE:
@@ -234,8 +276,13 @@ static int check_allowed(const struct region *r, enum ctl_file file,
 		snprintf(why, whylen, "status is read-only");
 		return EINVAL;
 	}
-	if (view && !(e->views & view)) {
-		snprintf(why, whylen, "the entry has no %s view", view_name(view));
+	if (file == CTL_CHANGES) {
+		snprintf(why, whylen, "changes is read-only");
+		return EINVAL;
+	}
+	if (view && (e->views & view) != view) {
+		snprintf(why, whylen, "the entry has no %s view",
+			 view_name(view & ~e->views & VIEW_RW ? VIEW_RW : VIEW_COW));
 		return EROFS;
 	}
 	if (file == CTL_RESIZE && !e->resizable) {
@@ -266,12 +313,15 @@ static struct ctl_effect effect_of(const struct ctl_command *cmd)
 					    a[0], a[2] };
 	case CTL_RESET:
 		return (struct ctl_effect){ VIEW_COW, 0, 0 };
+	case CTL_COMMIT:
+		return (struct ctl_effect){ VIEW_ALL, 0, 0 };
 	default:
 		return (struct ctl_effect){ 0 };
 	}
 }
 
-static int run(struct region *r, const struct ctl_command *cmd, char *why, size_t whylen)
+static int run(struct region *r, struct instance *in, const struct ctl_command *cmd,
+	       char *why, size_t whylen)
 {
 	const uint64_t *a = cmd->arg;
 
@@ -289,7 +339,17 @@ static int run(struct region *r, const struct ctl_command *cmd, char *why, size_
 	case CTL_MOVE:
 		return region_move(r, cmd->view, a[0], a[1], a[2], why, whylen);
 	case CTL_RESET:
-		return region_reset(r, why, whylen);
+		return region_cow_reset(r, in, why, whylen);
+	case CTL_FORK:
+		return region_cow_fork(r, in, cmd->tag, why, whylen);
+	case CTL_DROP:
+		if (!in || !instance_drop(region_instances(r), in)) {
+			snprintf(why, whylen, "dropped already");
+			return ESTALE;
+		}
+		return 0;
+	case CTL_COMMIT:
+		return region_cow_commit(r, in, why, whylen);
 	default:
 		return EINVAL;
 	}
@@ -315,7 +375,12 @@ unsigned ctl_write_back_views(enum ctl_file file, const char *text, size_t len)
 		return is_flush_async(text, len) ? 0 : VIEW_RW;
 	case CTL_ADVISE:
 	case CTL_STATUS:
+	case CTL_CHANGES:
+	case CTL_DROP:
 		return 0;
+	case CTL_FORK:
+	case CTL_COMMIT:
+		return VIEW_RW | VIEW_COW;
 	default:
 		/* A cow command reads the cow pages it has not written from
 		 * the file, where an rw client's dirty pages belong first. */
@@ -326,6 +391,12 @@ unsigned ctl_write_back_views(enum ctl_file file, const char *text, size_t len)
 int ctl_write(struct region *r, enum ctl_file file, const char *text,
 	      size_t len, uint64_t offset, struct ctl_effect *effect)
 {
+	return ctl_write_in(r, NULL, file, text, len, offset, effect);
+}
+
+int ctl_write_in(struct region *r, struct instance *in, enum ctl_file file,
+		 const char *text, size_t len, uint64_t offset, struct ctl_effect *effect)
+{
 	struct ctl_command cmd;
 	char why[REASON_MAX] = "";
 	int err;
@@ -335,32 +406,44 @@ int ctl_write(struct region *r, enum ctl_file file, const char *text,
 		err = ctl_parse(file, text, len, &cmd, why, sizeof(why));
 	memset(effect, 0, sizeof(*effect));
 	if (!err)
-		err = run(r, &cmd, why, sizeof(why));
+		err = run(r, in, &cmd, why, sizeof(why));
 	if (!err)
 		*effect = effect_of(&cmd);
 	if (err)
-		region_note_error(r, ctl_file_name(file), why[0] ? why : strerror(err));
+		region_cow_note_error(r, in, ctl_file_name(file), why[0] ? why : strerror(err));
 	return err;
 }
 
 /* ---- reading ---- */
 
-static size_t status_text(struct region *r, char *buf, size_t buflen)
+/* The name of IN's view: NAME, or NAME@TAG. */
+static void view_name_of(const struct region *r, const struct instance *in, char *buf,
+			 size_t buflen)
+{
+	if (in)
+		snprintf(buf, buflen, "%s@%s", region_entry(r)->name, in->tag);
+	else
+		snprintf(buf, buflen, "%s", region_entry(r)->name);
+}
+
+static size_t status_text(struct region *r, struct instance *in, char *buf, size_t buflen)
 {
 	const struct entry *e = region_entry(r);
 	struct region_stats st;
-	char views[16];
+	char views[16], name[INSTANCE_NAME_MAX + 2];
 	int n;
 
-	region_get_stats(r, &st);
+	region_cow_stats(r, in, &st);
 	view_list(e->views, ' ', views, sizeof(views));
+	view_name_of(r, in, name, sizeof(name));
 	n = snprintf(buf, buflen,
 		     "name: %s\npath: %s\nviews: %s\noffset: %llu\nsize: %llu\n"
 		     "cow_size: %llu\nfile_size: %llu\nresizable: %s\n"
 		     "resident_bytes: %llu\ncow_private_bytes: %llu\n"
 		     "reads: %llu\nwrites: %llu\nflushes: %llu\nresizes: %llu\n"
-		     "moves: %llu\nresets: %llu\nerrors: %llu\nlast_error: %s\n",
-		     e->name, e->anonymous ? "anonymous" : e->path, views,
+		     "moves: %llu\nresets: %llu\nforks: %llu\ncommits: %llu\n"
+		     "errors: %llu\ninstances: ",
+		     name, e->anonymous ? "anonymous" : e->path, views,
 		     (unsigned long long)e->offset, (unsigned long long)st.size,
 		     (unsigned long long)st.cow_size, (unsigned long long)st.file_size,
 		     e->resizable ? "yes" : "no",
@@ -369,11 +452,23 @@ static size_t status_text(struct region *r, char *buf, size_t buflen)
 		     (unsigned long long)st.reads, (unsigned long long)st.writes,
 		     (unsigned long long)st.flushes, (unsigned long long)st.resizes,
 		     (unsigned long long)st.moves, (unsigned long long)st.resets,
-		     (unsigned long long)st.errors, st.last_error);
-	return n < 0 ? 0 : (size_t)n < buflen ? (size_t)n : buflen - 1;
+		     (unsigned long long)st.forks, (unsigned long long)st.commits,
+		     (unsigned long long)st.errors);
+	if (n < 0 || (size_t)n >= buflen)
+		return n < 0 ? 0 : buflen - 1;
+	instance_tags(region_instances(r), buf + n, buflen - (size_t)n);
+	n += (int)strlen(buf + n);
+	n += snprintf(buf + n, buflen - (size_t)n, "\nlast_error: %s\n", st.last_error);
+	return (size_t)n < buflen ? (size_t)n : buflen - 1;
 }
 
 size_t ctl_read(struct region *r, enum ctl_file file, char *buf, size_t buflen)
+{
+	return ctl_read_in(r, NULL, file, buf, buflen);
+}
+
+size_t ctl_read_in(struct region *r, struct instance *in, enum ctl_file file,
+		   char *buf, size_t buflen)
 {
 	int n;
 
@@ -381,7 +476,10 @@ size_t ctl_read(struct region *r, enum ctl_file file, char *buf, size_t buflen)
 		return 0;
 	switch (file) {
 	case CTL_STATUS:
-		return status_text(r, buf, buflen);
+		return status_text(r, in, buf, buflen);
+	case CTL_CHANGES:
+		region_cow_changes(r, in, buf, buflen);
+		return strlen(buf);	/* the whole lines that fit */
 	case CTL_RESIZE:
 		n = snprintf(buf, buflen, "%llu\n",
 			     (unsigned long long)region_view_size(r, VIEW_RW));

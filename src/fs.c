@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/statvfs.h>
@@ -19,6 +20,7 @@
 #include "coherence.h"
 #include "ctl.h"
 #include "fault.h"
+#include "instance.h"
 #include "log.h"
 #include "node.h"
 #include "region.h"
@@ -45,6 +47,7 @@ struct node {
 	enum node_kind kind;
 	size_t slot;
 	struct region *region;
+	struct instance *in;	/* a cow instance's node: held too */
 };
 
 static struct fs *req_fs(fuse_req_t req)
@@ -53,6 +56,20 @@ static struct fs *req_fs(fuse_req_t req)
 }
 
 /* ---- nodes ---- */
+
+static void node_put(struct fs *fs, struct node *n);
+
+/* An instance's node N: its instance is held too. A dropped instance's
+ * view still serves the descriptors and mappings open on it; its control
+ * nodes are stale at once. */
+static int hold_instance(struct fs *fs, struct node *n)
+{
+	n->in = instance_get(region_instances(n->region), node_instance_id(n->ino));
+	if (n->in && (n->in->named || n->kind == NODE_COW))
+		return 0;
+	node_put(fs, n);
+	return ESTALE;
+}
 
 /* Resolves INO into N, holding its entry's region. Returns 0, ENOENT for a
  * number nothing has, ESTALE for a node whose entry a reload removed. */
@@ -73,13 +90,16 @@ static int node_get(struct fs *fs, fuse_ino_t ino, struct node *n)
 		n->region = NULL;
 		return ESTALE;
 	}
-	return 0;
+	return node_instance_id(ino) ? hold_instance(fs, n) : 0;
 }
 
 static void node_put(struct fs *fs, struct node *n)
 {
+	if (n->in)
+		instance_put(region_instances(n->region), n->in);
 	if (n->region)
 		table_put(fs->table, n->slot);
+	n->in = NULL;
 	n->region = NULL;
 }
 
@@ -99,7 +119,8 @@ static void dir_attr(const struct fs *fs, fuse_ino_t ino, struct stat *st)
 static int view_attr(const struct fs *fs, const struct node *n, struct stat *st)
 {
 	bool anonymous = region_entry(n->region)->anonymous;
-	uint64_t size = region_view_size(n->region, node_view(n->kind));
+	uint64_t size = n->in ? region_cow_size(n->region, n->in)
+			      : region_view_size(n->region, node_view(n->kind));
 	struct stat file;
 	int err = region_fstat(n->region, &file);
 
@@ -152,7 +173,8 @@ static int node_attr(const struct fs *fs, const struct node *n, struct stat *st,
 {
 	int err;
 
-	*timeout = node_is_view(n->kind) ? VIEW_TIMEOUT : DIR_TIMEOUT;
+	/* An instance's names go at a drop, which tells the kernel nothing. */
+	*timeout = node_is_view(n->kind) || n->in ? VIEW_TIMEOUT : DIR_TIMEOUT;
 	*refreshed = false;
 	if (node_is_dir(n->kind))
 		dir_attr(fs, n->ino, st);
@@ -188,6 +210,42 @@ static void fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 
 /* ---- names ---- */
 
+/* The number of control file FILE in folder DIR (ctl/NAME/ or
+ * ctl/NAME@TAG/), or 0 if it is not there. */
+static fuse_ino_t ctl_child_ino(const struct node *dir, enum ctl_file file)
+{
+	if (dir->in)
+		return ctl_file_of_instance(file)
+		       ? node_instance_ino(dir->slot, dir->in->id, node_of_ctl_file(file)) : 0;
+	return ctl_file_of_entry(file) ? node_ino(dir->slot, node_of_ctl_file(file)) : 0;
+}
+
+/* The number of NAME@TAG in cow/ (its view) or ctl/ (its folder), or 0. */
+static fuse_ino_t instance_ino(struct fs *fs, const struct node_top *top, const char *name)
+{
+	const char *at = strchr(name, '@');
+	char entry[256];
+	struct region *r;
+	struct instance *in;
+	fuse_ino_t ino = 0;
+	long slot;
+
+	if ((size_t)(at - name) >= sizeof(entry))
+		return 0;
+	snprintf(entry, sizeof(entry), "%.*s", (int)(at - name), name);
+	slot = table_find(fs->table, entry);
+	r = slot < 0 ? NULL : table_get(fs->table, (size_t)slot);
+	if (!r)
+		return 0;
+	in = instance_find(region_instances(r), at + 1);
+	if (in) {
+		ino = node_instance_ino((size_t)slot, in->id, top->view ? NODE_COW : NODE_CTL_DIR);
+		instance_put(region_instances(r), in);
+	}
+	table_put(fs->table, (size_t)slot);
+	return ino;
+}
+
 /* The inode number of NAME in folder PARENT, or 0. */
 static fuse_ino_t child_ino(struct fs *fs, fuse_ino_t parent, const char *name)
 {
@@ -199,6 +257,8 @@ static fuse_ino_t child_ino(struct fs *fs, fuse_ino_t parent, const char *name)
 		top = node_top_by_name(name);
 		return top ? top->ino : 0;
 	}
+	if (top && strchr(name, '@'))
+		return top->view == VIEW_COW || top->view == 0 ? instance_ino(fs, top, name) : 0;
 	if (top) {
 		long slot = table_find(fs->table, name);
 
@@ -213,7 +273,7 @@ static fuse_ino_t child_ino(struct fs *fs, fuse_ino_t parent, const char *name)
 	if (node_get(fs, parent, &dir) == 0 && dir.kind == NODE_CTL_DIR) {
 		int file = ctl_file_by_name(name);
 
-		ino = file < 0 ? 0 : node_ino(dir.slot, node_of_ctl_file((enum ctl_file)file));
+		ino = file < 0 ? 0 : ctl_child_ino(&dir, (enum ctl_file)file);
 	}
 	node_put(fs, &dir);
 	return ino;
@@ -288,36 +348,79 @@ static void fill_root(struct dir_buf *d, off_t pos)
 			return;
 }
 
-/* ro/ rw/ cow/ ctl/: the live entries in name order, those with the view. */
+/* A child of a top folder: its number and name. */
+struct child {
+	fuse_ino_t ino;
+	char name[INSTANCE_NAME_MAX + 2];
+};
+
+/* Of entry N's instances in cow/ or ctl/ (VIEW 0), the one at place
+ * *INDEX into *C; else *INDEX goes past them all. */
+static bool nth_instance(const struct node *n, unsigned view, size_t *index, struct child *c)
+{
+	struct instance_table *t = region_instances(n->region);
+	size_t count = instance_count(t);
+	char tag[INSTANCE_TAG_MAX + 1];
+	uint64_t id;
+
+	if (*index >= count || !instance_nth(t, *index, &id, tag, sizeof(tag))) {
+		*index -= *index >= count ? count : *index;
+		return false;
+	}
+	c->ino = node_instance_ino(n->slot, id, view ? NODE_COW : NODE_CTL_DIR);
+	snprintf(c->name, sizeof(c->name), "%s@%s", region_entry(n->region)->name, tag);
+	return true;
+}
+
+/* The child at place INDEX of the top folder of VIEW (0: ctl/): the live
+ * entries with the view in name order, each followed in cow/ and ctl/ by
+ * its instances in the order they were made. */
+static bool nth_child(struct fs *fs, unsigned view, size_t index, struct child *c)
+{
+	long slot;
+
+	for (size_t i = 0; (slot = table_nth(fs->table, i)) >= 0; i++) {
+		struct node n;
+		bool shown, found = false;
+
+		c->ino = node_ino((size_t)slot, node_of_view(view));
+		shown = node_get(fs, c->ino, &n) == 0;
+		if (shown && index-- == 0) {
+			snprintf(c->name, sizeof(c->name), "%s", table_name(fs->table, (size_t)slot));
+			found = true;
+		} else if (shown && view != VIEW_RO && view != VIEW_RW) {
+			found = nth_instance(&n, view, &index, c);
+		}
+		node_put(fs, &n);
+		if (found)
+			return true;
+	}
+	return false;
+}
+
+/* ro/ rw/ cow/ ctl/: their children (nth_child). */
 static void fill_top_dir(struct fs *fs, struct dir_buf *d, fuse_ino_t ino, off_t pos)
 {
 	unsigned view = node_top_by_ino(ino)->view;
-	long slot;
+	struct child c;
 
 	if (!add_dots(d, ino, FUSE_ROOT_ID, &pos))
 		return;
-	for (; (slot = table_nth(fs->table, (size_t)pos - 2)) >= 0; pos++) {
-		fuse_ino_t child = node_ino((size_t)slot, node_of_view(view));
-		struct node n;
-		bool shown = node_get(fs, child, &n) == 0;
-
-		node_put(fs, &n);
-		if (shown && !add_dirent(d, table_name(fs->table, (size_t)slot), child,
-					 view ? S_IFREG : S_IFDIR, pos + 1))
+	for (; nth_child(fs, view, (size_t)pos - 2, &c); pos++)
+		if (!add_dirent(d, c.name, c.ino, view ? S_IFREG : S_IFDIR, pos + 1))
 			return;
-	}
 }
 
-/* ctl/NAME/: the control files in enum ctl_file order. */
+/* ctl/NAME/ and ctl/NAME@TAG/: their control files in enum ctl_file order. */
 static void fill_ctl_dir(struct dir_buf *d, const struct node *dir, off_t pos)
 {
 	if (!add_dots(d, dir->ino, NODE_CTL_DIR_INO, &pos))
 		return;
 	for (; pos < 2 + CTL_FILES; pos++) {
 		enum ctl_file file = (enum ctl_file)(pos - 2);
+		fuse_ino_t ino = ctl_child_ino(dir, file);
 
-		if (!add_dirent(d, ctl_file_name(file), node_ino(dir->slot, node_of_ctl_file(file)),
-				S_IFREG, pos + 1))
+		if (ino && !add_dirent(d, ctl_file_name(file), ino, S_IFREG, pos + 1))
 			return;
 	}
 }
@@ -351,6 +454,50 @@ static void fs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 
 /* ---- opening ---- */
 
+/* The most open instance views whose pages a change of the file drops. */
+#define OPEN_INSTANCES_MAX 4096
+
+/* The numbers of R's (SLOT's) instance views that are open, into INOS. */
+static size_t open_instances(struct region *r, size_t slot, uint64_t *inos)
+{
+	size_t n = instance_open_ids(region_instances(r), inos, OPEN_INSTANCES_MAX);
+
+	for (size_t i = 0; i < n; i++)
+		inos[i] = node_instance_ino(slot, inos[i], NODE_COW);
+	return n;
+}
+
+/* The open instance views of a slot whose file a request changed through
+ * rw/: their unwritten pages show the change. */
+struct open_views {
+	uint64_t *inos;
+	size_t n;
+};
+
+/* Taken while N is held: after node_put, a request takes no slot again
+ * (a reload waiting for it exclusive would make it wait behind others). */
+static struct open_views open_instance_views(const struct node *n)
+{
+	struct open_views v = { NULL, 0 };
+
+	if (!n->region || !instance_any_open(region_instances(n->region)))
+		return v;
+	v.inos = malloc(OPEN_INSTANCES_MAX * sizeof(*v.inos));
+	if (v.inos)
+		v.n = open_instances(n->region, n->slot, v.inos);
+	return v;
+}
+
+/* The kernel drops what it cached of V over [OFF, OFF + LEN), without
+ * waiting: coherence does not count instance views. */
+static void drop_instance_pages(struct fs *fs, struct open_views *v, uint64_t off,
+				uint64_t len)
+{
+	for (size_t i = 0; i < v->n; i++)
+		coherence_inode_changed_later(fs->coherence, v->inos[i], off, len);
+	free(v->inos);
+}
+
 /* What a truncate of view KIND made stale in the other views: an rw one
  * resized the region, which ro shows and which cuts the cow view's base; a
  * cow one changed the cow view alone, whose pages the kernel cut itself. */
@@ -376,6 +523,29 @@ static int open_view(const struct node *n, int flags, unsigned *changed, bool *r
 	if (!err)
 		*changed = truncated_views(n->kind);
 	return err;
+}
+
+/* The text of control file N into a buffer of its own, in *LEN: changes
+ * whole, however long (it may have grown between the two tries: a third
+ * cuts it). */
+static char *snapshot_text(const struct node *n, size_t *len)
+{
+	enum ctl_file file = node_ctl_file(n->kind);
+	size_t size = CTL_READ_MAX;
+	char *text = NULL;
+
+	for (int tries = 0; tries < 3; tries++) {
+		free(text);
+		text = malloc(size);
+		if (!text || file != CTL_CHANGES)
+			break;
+		*len = region_cow_changes(n->region, n->in, text, size);
+		if (*len < size)
+			return text;
+		size = *len + 4096;
+	}
+	*len = text ? ctl_read_in(n->region, n->in, file, text, size) : 0;
+	return text;
 }
 
 /* Control files are opened only the ways their modes allow, for root too;
@@ -486,23 +656,58 @@ static void reply_after(const struct held_reply *h, const struct ctl_effect *sta
 	coherence_changed_then(h->fs->coherence, h->slot, stale, n, send_held_reply, copy);
 }
 
+static void release_instance_view(struct instance_table *t, struct instance *in)
+{
+	instance_released(t, in);
+	instance_put(t, in);
+}
+
+/* Opens instance view N and replies: the descriptor holds the instance
+ * until its release, so that it outlives a drop. Not counted by
+ * coherence: its cache is dropped at every open. */
+static void open_instance_view(fuse_req_t req, const struct node *n,
+			       struct fuse_file_info *fi)
+{
+	struct instance_table *t = region_instances(n->region);
+	int err = (fi->flags & O_TRUNC) ? region_cow_truncate(n->region, n->in, 0) : 0;
+
+	if (err) {
+		fuse_reply_err(req, err);
+		return;
+	}
+	fi->keep_cache = 0;
+	instance_get_again(t, n->in);
+	instance_opened(t, n->in);
+	if (fuse_reply_open(req, fi) == -ENOENT)	/* opener gone */
+		release_instance_view(t, n->in);
+}
+
 static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct fs *fs = req_fs(req);
+	struct open_views instances = { NULL, 0 };
 	unsigned changed = 0;
 	bool refreshed = false;
 	struct node n;
 	int err = node_get(fs, ino, &n);
 
+	if (!err && n.in && n.kind == NODE_COW) {
+		open_instance_view(req, &n, fi);
+		node_put(fs, &n);
+		return;
+	}
 	if (!err && node_is_dir(n.kind))
 		err = EISDIR;
 	else if (!err && node_is_ctl_file(n.kind))
 		err = open_ctl_file(node_ctl_file(n.kind), fi);
 	else if (!err)
 		err = open_counted_view(fs, &n, fi, &changed, &refreshed);
+	if (changed & VIEW_COW)
+		instances = open_instance_views(&n);
 	node_put(fs, &n);
 	if (refreshed)	/* a change made outside: not waited for */
 		coherence_changed_later(fs->coherence, n.slot, VIEW_ALL, 0, 0);
+	drop_instance_pages(fs, &instances, 0, 0);
 	if (err)
 		fuse_reply_err(req, err);
 	else if (!node_is_view(n.kind))
@@ -520,34 +725,48 @@ static void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	enum node_kind kind;
 	size_t slot;
 
+	struct node n;
+
+	/* An instance's view: the descriptor's hold goes (it was the
+	 * region's, which a reload may have freed since with it). */
+	if (node_instance_id(ino)) {
+		if (node_get(fs, ino, &n) == 0 && n.kind == NODE_COW)
+			release_instance_view(region_instances(n.region), n.in);
+		node_put(fs, &n);
 	/* Counted by slot, whether or not the entry is still there. */
-	if (node_decode(ino, &slot, &kind) && node_is_view(kind))
+	} else if (node_decode(ino, &slot, &kind) && node_is_view(kind)) {
 		coherence_release(fs->coherence, slot, node_view(kind), is_writing(fi->flags));
+	}
 	fuse_reply_err(req, 0);
 }
 
 /* ---- reading and writing ---- */
 
-/* The text is made afresh for each read: it is small enough that a reader
- * always takes it whole at offset 0. */
+/* The text is made afresh for each read (a descriptor keeps nothing: a
+ * READ of a client killed meanwhile may still be served after its
+ * RELEASE); a reader takes it whole at offset 0. */
 static void read_ctl_file(fuse_req_t req, const struct node *n, size_t size, off_t off)
 {
-	char text[CTL_READ_MAX];
-	size_t len = ctl_read(n->region, node_ctl_file(n->kind), text, sizeof(text));
+	size_t len = 0;
+	char *text = snapshot_text(n, &len);
 
-	if ((size_t)off >= len)
+	if (!text)
+		fuse_reply_err(req, ENOMEM);
+	else if ((size_t)off >= len)
 		fuse_reply_buf(req, NULL, 0);
 	else
 		fuse_reply_buf(req, text + off, len - (size_t)off < size ? len - (size_t)off : size);
+	free(text);
 }
 
 /* Replies with LEN bytes of VIEW at OFF from DATA, its mapping, but for
  * bytes that read as zeros though the mapping holds the file's there. */
-static int reply_mapped(fuse_req_t req, const struct region *r, unsigned view,
+static int reply_mapped(fuse_req_t req, const struct node *n, unsigned view,
 			uint64_t off, const char *data, size_t len)
 {
 	static const char zeros[65536] = { 0 };	/* a page, whatever the page */
-	size_t gap, head = region_read_mapped(r, view, off, len, &gap);
+	size_t gap, head = n->in ? region_cow_read_mapped(n->region, n->in, off, len, &gap)
+				 : region_read_mapped(n->region, view, off, len, &gap);
 	struct iovec iov[3] = {
 		{ (void *)data, head },
 		{ (void *)zeros, gap },
@@ -573,9 +792,10 @@ static void read_view(fuse_req_t req, const struct node *n, size_t size, off_t o
 	 * a hole that a full tmpfs cannot give a page to map is read with
 	 * pread(2) instead; a page past the end of a file cut outside the
 	 * mount is EIO. */
-	len = region_read_begin(n->region, view, (uint64_t)off, size, &data);
+	len = n->in ? region_cow_read_begin(n->region, n->in, (uint64_t)off, size, &data)
+		    : region_read_begin(n->region, view, (uint64_t)off, size, &data);
 	if (fault_probe(data, len, 4096) == 0) {
-		err = reply_mapped(req, n->region, view, (uint64_t)off, data, len);
+		err = reply_mapped(req, n, view, (uint64_t)off, data, len);
 	} else {
 		copy = malloc(len);
 		err = copy ? region_read_fallback(n->region, view, (uint64_t)off, len, copy)
@@ -684,29 +904,86 @@ static int write_view(const struct node *n, const char *buf, size_t size, off_t 
 	return err;
 }
 
+/* A write to instance view N, replied here: it changes no other view;
+ * one that grew it drops its own pages from the old end's on, after the
+ * reply (until then the kernel keeps the written pages locked). */
+static void write_instance(struct fs *fs, fuse_req_t req, struct node *n, const char *buf,
+			   size_t size, off_t off, const struct fuse_file_info *fi)
+{
+	unsigned flags = fi->writepage ? REGION_WRITE_IN_PLACE :
+			 (fi->flags & O_APPEND) ? REGION_WRITE_APPEND : 0;
+	uint64_t at = (uint64_t)off, page = (uint64_t)sysconf(_SC_PAGESIZE);
+	uint64_t before = region_cow_size(n->region, n->in);
+	size_t written = 0;
+	int err = region_cow_write(n->region, n->in, buf, size, &at, flags, &written);
+	bool moved = at != (uint64_t)off || at + written > before;
+
+	node_put(fs, n);
+	if (err) {
+		fuse_reply_err(req, err);
+		return;
+	}
+	fuse_reply_write(req, written);
+	if (written && moved)
+		coherence_inode_changed_later(fs->coherence, n->ino, before & ~(page - 1), 0);
+}
+
 /* A control command, run by coherence's changer thread once the clients'
  * dirty pages it must not undo have landed (coherence_defer). */
 struct ctl_job {
 	struct coherence_job job;
 	struct fs *fs;
 	enum ctl_file file;
+	uint64_t id;				/* an instance's folder; 0: the entry's */
+	char instance[INSTANCE_NAME_MAX + 2];	/* its NAME@TAG */
 	uint64_t off;
 	size_t len;
 	char text[];
 };
 
+/* The instance views that EFFECT, a command's on instance IN (NULL: the
+ * entry's), made stale, into *INOS (malloc'd); returns how many. A change
+ * of the file (a commit, resize, move) shows in the open instances' pages
+ * that they have not written; an instance's own command (reset) changes
+ * its view alone, which is not the slot's cow view (EFFECT loses that
+ * bit). */
+static size_t stale_instances(const struct node *n, struct ctl_effect *effect,
+			      uint64_t **inos)
+{
+	size_t count = 0;
+
+	*inos = malloc((OPEN_INSTANCES_MAX + 1) * sizeof(**inos));
+	if (!*inos)
+		return 0;
+	if (effect->views & VIEW_RO)
+		count = open_instances(n->region, n->slot, *inos);
+	if (n->in && (effect->views & VIEW_COW) && !(effect->views & VIEW_RO)) {
+		(*inos)[count++] = node_instance_ino(n->slot, n->in->id, NODE_COW);
+		effect->views &= ~(unsigned)VIEW_COW;
+	}
+	return count;
+}
+
 static int run_ctl_job(struct coherence_job *job, struct ctl_effect *changed, size_t *reply)
 {
 	struct ctl_job *cj = (struct ctl_job *)job;
-	struct region *r = table_get(cj->fs->table, job->slot);
-	int err;
+	uint64_t ino = cj->id ? node_instance_ino(job->slot, cj->id, NODE_CTL_DIR)
+			      : node_ino(job->slot, NODE_CTL_DIR);
+	uint64_t *stale = NULL;
+	size_t n_stale = 0;
+	struct node n;
+	int err = node_get(cj->fs, ino, &n);
 
-	if (!r)
-		return ESTALE;	/* a reload removed the entry meanwhile */
-	err = ctl_write(r, cj->file, cj->text, cj->len, cj->off, changed);
-	table_put(cj->fs->table, job->slot);
+	if (!err)
+		err = ctl_write_in(n.region, n.in, cj->file, cj->text, cj->len, cj->off, changed);
+	if (!err)
+		n_stale = stale_instances(&n, changed, &stale);
+	node_put(cj->fs, &n);
+	for (size_t i = 0; i < n_stale; i++)
+		coherence_inval_inode_now(cj->fs->coherence, stale[i], changed->off, changed->len);
+	free(stale);
 	*reply = cj->len;	/* a command takes its whole write */
-	return err;
+	return err;	/* ESTALE: a reload removed the entry meanwhile, or a drop */
 }
 
 static void defer_ctl_write(struct fs *fs, fuse_req_t req, const struct node *n,
@@ -723,6 +1000,12 @@ static void defer_ctl_write(struct fs *fs, fuse_req_t req, const struct node *n,
 					  .run = run_ctl_job };
 	cj->fs = fs;
 	cj->file = node_ctl_file(n->kind);
+	cj->id = n->in ? n->in->id : 0;
+	if (n->in) {
+		snprintf(cj->instance, sizeof(cj->instance), "%s@%s",
+			 table_name(fs->table, n->slot), n->in->tag);
+		cj->job.instance = cj->instance;
+	}
 	cj->off = (uint64_t)off;
 	cj->len = size;
 	memcpy(cj->text, buf, size);
@@ -735,16 +1018,22 @@ static void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 {
 	struct fs *fs = req_fs(req);
 	struct write_effect effect = { { { 0 }, { 0 } }, { 0 } };
+	struct open_views instances = { NULL, 0 };
 	size_t written = 0;
 	struct node n;
 	int err = node_get(fs, ino, &n);
 
 	if (!err && node_is_ctl_file(n.kind)) {
-		node_put(fs, &n);
 		defer_ctl_write(fs, req, &n, buf, size, off);
+		node_put(fs, &n);
+		return;
+	} else if (!err && n.in) {
+		write_instance(fs, req, &n, buf, size, off, fi);
 		return;
 	} else if (!err && node_is_view(n.kind)) {
 		err = write_view(&n, buf, size, off, fi, &written, &effect);
+		if (!err && n.kind == NODE_RW)
+			instances = open_instance_views(&n);
 	} else if (!err) {
 		err = EISDIR;
 	}
@@ -755,6 +1044,7 @@ static void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 		fuse_reply_err(req, err);
 		return;
 	}
+	drop_instance_pages(fs, &instances, effect.before[0].off, effect.before[0].len);
 	reply_after(&(struct held_reply){ .kind = HELD_WRITE, .fs = fs, .req = req,
 					  .written = written, .self = effect.self, .slot = n.slot },
 		    effect.before, 2);
@@ -770,6 +1060,8 @@ static int truncate_node(const struct node *n, uint64_t size)
 		return EISDIR;
 	if (n->kind == NODE_RO)
 		return EACCES;
+	if (n->in)
+		return region_cow_truncate(n->region, n->in, size);
 	return region_truncate(n->region, node_view(n->kind), size);
 }
 
@@ -802,6 +1094,7 @@ static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		       int to_set, struct fuse_file_info *fi)
 {
 	struct fs *fs = req_fs(req);
+	struct open_views instances = { NULL, 0 };
 	struct node n;
 	int err = node_get(fs, ino, &n);
 	unsigned stale = 0;
@@ -817,7 +1110,10 @@ static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		err = set_times(&n, attr, to_set);
 		/* Views' attributes are never cached (VIEW_TIMEOUT). */
 	}
+	if (stale & VIEW_COW)
+		instances = open_instance_views(&n);
 	node_put(fs, &n);
+	drop_instance_pages(fs, &instances, 0, 0);
 	if (err)
 		fuse_reply_err(req, err);
 	else
@@ -849,6 +1145,7 @@ static void fs_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off,
 			 off_t len, struct fuse_file_info *fi)
 {
 	struct fs *fs = req_fs(req);
+	struct open_views instances = { NULL, 0 };
 	struct node n;
 	int err = node_get(fs, ino, &n);
 
@@ -857,18 +1154,31 @@ static void fs_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off,
 		err = node_is_dir(n.kind) ? EISDIR : EOPNOTSUPP;
 	else if (!err && n.kind == NODE_RO)
 		err = EBADF;	/* never opened for writing */
+	else if (!err && n.in)
+		err = region_cow_fallocate(n.region, n.in, mode, (uint64_t)off, (uint64_t)len);
 	else if (!err)
 		err = region_fallocate(n.region, node_view(n.kind), mode, (uint64_t)off,
 				       (uint64_t)len);
+	if (!err && n.kind == NODE_RW)
+		instances = open_instance_views(&n);
 	node_put(fs, &n);
+	if (!err && n.in) {
+		if (mode & FALLOC_FL_ZERO_RANGE)
+			coherence_inode_changed_later(fs->coherence, ino, (uint64_t)off,
+						      (uint64_t)len);
+		fuse_reply_err(req, 0);
+		return;
+	}
 	/* The kernel drops its own pages of a punched hole; for a zeroed
 	 * range not every version does: the view's own pages go too, without
 	 * waiting, as for a write. */
 	if (!err && (mode & FALLOC_FL_ZERO_RANGE))
 		coherence_changed_later(fs->coherence, n.slot, node_view(n.kind),
 					(uint64_t)off, (uint64_t)len);
-	if (!err && n.kind == NODE_RW)
+	if (!err && n.kind == NODE_RW) {
 		coherence_changed(fs->coherence, n.slot, VIEW_RO | VIEW_COW, 0, 0);
+		drop_instance_pages(fs, &instances, 0, 0);
+	}
 	fuse_reply_err(req, err);
 }
 
@@ -915,6 +1225,28 @@ static void deny_remove(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	(void)name;
 	fuse_reply_err(req, refused_in(parent));
+}
+
+/* rm cow/NAME@TAG drops the instance: its names go at once, what is open
+ * on its view keeps working until released. Nothing else is removed. */
+static void fs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct fs *fs = req_fs(req);
+	fuse_ino_t ino;
+	struct node n;
+	int err;
+
+	if (parent != NODE_COW_DIR_INO || !strchr(name, '@')) {
+		deny_remove(req, parent, name);
+		return;
+	}
+	ino = instance_ino(fs, node_top_by_ino(parent), name);
+	err = ino ? node_get(fs, ino, &n) : ENOENT;
+	if (!err && !instance_drop(region_instances(n.region), n.in))
+		err = ENOENT;	/* dropped meanwhile */
+	if (ino)
+		node_put(fs, &n);
+	fuse_reply_err(req, err == ESTALE ? ENOENT : err);
 }
 
 static void deny_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
@@ -984,7 +1316,7 @@ const struct fuse_lowlevel_ops fs_ops = {
 	.statfs = fs_statfs,
 	.mknod = deny_mknod,
 	.mkdir = deny_mkdir,
-	.unlink = deny_remove,
+	.unlink = fs_unlink,
 	.rmdir = deny_remove,
 	.symlink = deny_symlink,
 	.rename = deny_rename,

@@ -3,12 +3,20 @@
 
 #include <string.h>
 
+#include "instance.h"
 #include "view.h"
 
 /* The kinds must fit below the next slot's numbers, and the top folders
  * below the first slot's. */
 _Static_assert(NODE_KINDS <= 1 << NODE_SHIFT, "node kinds overflow a slot's numbers");
 _Static_assert(NODE_CTL_DIR_INO < 1 << NODE_SHIFT, "top folders overlap slot 0");
+/* An instance's number holds its slot, its id and its kind below the top
+ * bit; ids are instance.h's. */
+_Static_assert(NODE_INSTANCE_SLOT_BITS + NODE_INSTANCE_ID_BITS + NODE_SHIFT == 63,
+	       "instance numbers do not fill 63 bits");
+_Static_assert(NODE_INSTANCE_SLOT_BITS >= 24, "too few slots for instances");
+_Static_assert(INSTANCE_ID_MAX == (1ULL << NODE_INSTANCE_ID_BITS) - 1,
+	       "instance ids do not fit their numbers");
 
 const struct node_top node_tops[NODE_TOPS] = {
 	{ "ro", NODE_RO_DIR_INO, VIEW_RO },
@@ -38,10 +46,39 @@ uint64_t node_ino(size_t slot, enum node_kind kind)
 	return ((uint64_t)slot + 1) << NODE_SHIFT | (uint64_t)kind;
 }
 
+uint64_t node_instance_ino(size_t slot, uint64_t id, enum node_kind kind)
+{
+	if ((uint64_t)slot >> NODE_INSTANCE_SLOT_BITS || id == 0 || id > INSTANCE_ID_MAX)
+		return 0;
+	return NODE_INSTANCE_BIT | (uint64_t)slot << (NODE_INSTANCE_ID_BITS + NODE_SHIFT) |
+	       id << NODE_SHIFT | (uint64_t)kind;
+}
+
+uint64_t node_instance_id(uint64_t ino)
+{
+	if (!(ino & NODE_INSTANCE_BIT))
+		return 0;
+	return ino >> NODE_SHIFT & INSTANCE_ID_MAX;
+}
+
+/* An instance's number: its kinds are the cow view and the control ones. */
+static bool decode_instance(uint64_t ino, size_t *slot, enum node_kind *kind)
+{
+	uint64_t low = ino & ((1u << NODE_SHIFT) - 1);
+
+	if (node_instance_id(ino) == 0 || low >= NODE_KINDS || low < NODE_COW)
+		return false;
+	*slot = (size_t)((ino & ~NODE_INSTANCE_BIT) >> (NODE_INSTANCE_ID_BITS + NODE_SHIFT));
+	*kind = (enum node_kind)low;
+	return true;
+}
+
 bool node_decode(uint64_t ino, size_t *slot, enum node_kind *kind)
 {
 	uint64_t index = ino >> NODE_SHIFT, low = ino & ((1u << NODE_SHIFT) - 1);
 
+	if (ino & NODE_INSTANCE_BIT)
+		return decode_instance(ino, slot, kind);
 	if (ino == NODE_ROOT_INO || node_top_by_ino(ino)) {
 		*kind = NODE_TOP;
 		return true;

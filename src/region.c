@@ -23,6 +23,7 @@
 
 #include "cow.h"
 #include "fault.h"
+#include "instance.h"
 #include "log.h"
 #include "thread.h"
 
@@ -51,10 +52,24 @@ struct region {
 	 * while they come often, small writes go by pwrite too. */
 	_Atomic int64_t last_fsync;
 
-	_Atomic uint64_t reads, writes, flushes, resizes, moves, resets, errors;
+	/* cow/NAME@TAG: their cow views are under LOCK too. */
+	struct instance_table instances;
+
+	_Atomic uint64_t reads, writes, flushes, resizes, moves, resets, forks, commits, errors;
 	pthread_mutex_t error_mu;
 	char last_error[REASON_MAX + 16];	/* "FILE: reason" */
 };
+
+/* Counts one FIELD of the cow view IN is (NULL: cow/NAME, whose counters
+ * are the entry's). */
+#define COUNT(r, in, field) \
+	atomic_fetch_add((in) ? &(in)->counters.field : &(r)->field, 1)
+
+/* The cow view of instance IN, or cow/NAME's for NULL. */
+static struct cow *cow_of(struct region *r, struct instance *in)
+{
+	return in ? &in->cow : &r->cow;
+}
 
 static uint64_t map_length(const struct region *r, uint64_t size)
 {
@@ -208,6 +223,7 @@ static void unmap_all(struct region *r)
 	if (r->rw_map)
 		munmap(r->rw_map, map_length(r, r->size));
 	cow_release(&r->cow);
+	instance_table_free(&r->instances);
 }
 
 static void free_region(struct region *r)
@@ -235,6 +251,7 @@ int region_open(const struct entry *e, struct region **out,
 	r->page = (uint64_t)sysconf(_SC_PAGESIZE);
 	rwlock_init_writer_first(&r->lock);
 	pthread_mutex_init(&r->error_mu, NULL);
+	instance_table_init(&r->instances);
 	strcpy(r->last_error, "none");
 	if (entry_copy(e, &r->entry)) {
 		free_region(r);
@@ -346,9 +363,17 @@ int region_read_fallback(struct region *r, unsigned view, uint64_t off,
 
 /* The file is about to end, or has ended, at FILE_SIZE: the cow view's
  * base follows it; its size and written pages stay (cow.h). */
+static int cut_base_to(struct cow *c, void *base)
+{
+	return cow_cut_base(c, *(const uint64_t *)base);
+}
+
 static int cut_cow_base(struct region *r, uint64_t file_size)
 {
-	return r->cow.map ? cow_cut_base(&r->cow, following_size(r, file_size)) : 0;
+	uint64_t base = following_size(r, file_size);
+	int err = r->cow.map ? cow_cut_base(&r->cow, base) : 0;
+
+	return err ? err : instance_each_cow(&r->instances, cut_base_to, &base);
 }
 
 /* The file size a resize to SIZE leaves: a window that reached the end of
@@ -482,9 +507,17 @@ static uint64_t size_over(const struct region *r, uint64_t file_size)
 	return follows_file(r) || left < r->intended ? left : r->intended;
 }
 
-static bool cow_past_end(const struct region *r, uint64_t file_size)
+static int is_past(struct cow *c, void *base)
 {
-	return r->cow.map && r->cow.base > following_size(r, file_size);
+	return c->base > *(const uint64_t *)base;
+}
+
+static bool cow_past_end(struct region *r, uint64_t file_size)
+{
+	uint64_t base = following_size(r, file_size);
+
+	return r->cow.map && (r->cow.base > base ||
+			      instance_each_cow(&r->instances, is_past, &base));
 }
 
 int region_refresh(struct region *r, bool *changed)
@@ -693,11 +726,11 @@ done:
 
 /* One try of a cow write, under the lock; EXCLUSIVE: it may grow the view
  * (without, EAGAIN says that it must). */
-static int store_cow(struct region *r, const void *buf, size_t len, uint64_t *off,
-		     unsigned flags, bool exclusive, size_t *written)
+static int store_cow(struct region *r, struct cow *c, const void *buf, size_t len,
+		     uint64_t *off, unsigned flags, bool exclusive, size_t *written)
 {
 	bool fixed = !r->entry.resizable || (flags & REGION_WRITE_IN_PLACE);
-	uint64_t size = r->cow.size;
+	uint64_t size = c->size;
 
 	if (flags & REGION_WRITE_APPEND)
 		*off = size;
@@ -707,21 +740,21 @@ static int store_cow(struct region *r, const void *buf, size_t len, uint64_t *of
 		return ENOSPC;
 	if (fixed && len > size - *off)
 		len = (size_t)(size - *off);
-	return cow_store(&r->cow, buf, len, *off, exclusive ? COW_GROW : 0, written);
+	return cow_store(c, buf, len, *off, exclusive ? COW_GROW : 0, written);
 }
 
 /* A cow write: under the lock shared, exclusive when it grows the view. */
-static int write_cow(struct region *r, const void *buf, size_t len, uint64_t *off,
-		     unsigned flags, size_t *written)
+static int write_cow(struct region *r, struct cow *c, const void *buf, size_t len,
+		     uint64_t *off, unsigned flags, size_t *written)
 {
 	int err;
 
 	pthread_rwlock_rdlock(&r->lock);
-	err = store_cow(r, buf, len, off, flags, false, written);
+	err = store_cow(r, c, buf, len, off, flags, false, written);
 	if (err == EAGAIN) {
 		pthread_rwlock_unlock(&r->lock);
 		pthread_rwlock_wrlock(&r->lock);
-		err = store_cow(r, buf, len, off, flags, true, written);
+		err = store_cow(r, c, buf, len, off, flags, true, written);
 	}
 	pthread_rwlock_unlock(&r->lock);
 	return err;
@@ -736,7 +769,7 @@ int region_write(struct region *r, unsigned view, const void *buf, size_t len,
 	*written = 0;
 	if (len == 0)
 		return 0;	/* as write(2) of nothing: no growth either */
-	err = view == VIEW_COW ? write_cow(r, buf, len, off, flags, written)
+	err = view == VIEW_COW ? write_cow(r, &r->cow, buf, len, off, flags, written)
 			       : write_rw(r, buf, len, off, flags, written);
 	if (err == EIO)
 		region_fault(r, "a write");
@@ -777,23 +810,25 @@ static bool command_range(const struct region *r, bool whole, uint64_t *off,
 
 /* ---- truncate, fallocate, times ---- */
 
-static int truncate_cow(struct region *r, uint64_t size)
+static int truncate_cow(struct region *r, struct cow *c, uint64_t size)
 {
 	int err;
 
 	pthread_rwlock_wrlock(&r->lock);
-	err = cow_truncate(&r->cow, size);
+	err = cow_truncate(c, size);
 	pthread_rwlock_unlock(&r->lock);
 	if (err == EIO)
 		region_fault(r, "a truncate");
 	return err == ENOMEM || err == EINVAL ? EFBIG : err;
 }
 
-int region_truncate(struct region *r, unsigned view, uint64_t size)
+/* A truncate of VIEW, whose cow view, if VIEW_COW, is IN's. */
+static int truncate_view(struct region *r, unsigned view, struct instance *in, uint64_t size)
 {
 	int err;
 
-	if (!r->entry.resizable && size == region_view_size(r, view))
+	if (!r->entry.resizable &&
+	    size == (view == VIEW_COW ? cow_of(r, in)->size : r->size))
 		return 0;	/* LMDB ftruncates to the size it has */
 	if (view != VIEW_COW)
 		return region_resize(r, size, NULL, 0);
@@ -801,10 +836,15 @@ int region_truncate(struct region *r, unsigned view, uint64_t size)
 		return EPERM;
 	if (size > (uint64_t)INT64_MAX)
 		return EFBIG;
-	err = truncate_cow(r, size);
+	err = truncate_cow(r, cow_of(r, in), size);
 	if (!err)
-		atomic_fetch_add(&r->resizes, 1);
+		COUNT(r, in, resizes);
 	return err;
+}
+
+int region_truncate(struct region *r, unsigned view, uint64_t size)
+{
+	return truncate_view(r, view, NULL, size);
 }
 
 /* The fallocate(2) modes of SPEC "rw/NAME". */
@@ -838,8 +878,8 @@ static int file_fallocate(const struct region *r, int mode, uint64_t off, uint64
 
 /* After any growth: allocates in the file, or zeroes what lies inside the
  * view (in the file for rw, privately for cow: a store of zeros). */
-static int fallocate_range(struct region *r, unsigned view, int mode, uint64_t off,
-			   uint64_t end)
+static int fallocate_range(struct region *r, unsigned view, struct cow *c, int mode,
+			   uint64_t off, uint64_t end)
 {
 	bool zeroing = mode & ~FALLOC_FL_KEEP_SIZE;
 	uint64_t size;
@@ -854,11 +894,11 @@ static int fallocate_range(struct region *r, unsigned view, int mode, uint64_t o
 		pthread_rwlock_wrlock(&r->lock);
 	else
 		pthread_rwlock_rdlock(&r->lock);
-	size = region_view_size(r, view);
+	size = view == VIEW_COW ? c->size : r->size;
 	if (zeroing && end > size)
 		end = size;	/* never past the view: a window's file goes on */
 	if (off < end && view == VIEW_COW)
-		err = cow_store(&r->cow, NULL, end - off, off, COW_GROW | COW_WHOLE, &n);
+		err = cow_store(c, NULL, end - off, off, COW_GROW | COW_WHOLE, &n);
 	else if (off < end)
 		err = file_fallocate(r, mode, off, end - off);
 	pthread_rwlock_unlock(&r->lock);
@@ -867,20 +907,29 @@ static int fallocate_range(struct region *r, unsigned view, int mode, uint64_t o
 	return err;
 }
 
-int region_fallocate(struct region *r, unsigned view, int mode, uint64_t off,
-		     uint64_t len)
+/* A fallocate of VIEW, whose cow view, if VIEW_COW, is IN's. */
+static int fallocate_view(struct region *r, unsigned view, struct instance *in, int mode,
+			  uint64_t off, uint64_t len)
 {
+	uint64_t size = view == VIEW_COW ? cow_of(r, in)->size : r->size;
+
 	if (!known_mode(mode))
 		return EOPNOTSUPP;
 	if (len == 0 || off > (uint64_t)INT64_MAX - len ||
 	    (view != VIEW_COW && off + len > (uint64_t)INT64_MAX - r->entry.offset))
 		return len ? EFBIG : EINVAL;
-	if (!(mode & FALLOC_FL_KEEP_SIZE) && off + len > region_view_size(r, view)) {
-		int err = r->entry.resizable ? region_truncate(r, view, off + len) : EPERM;
+	if (!(mode & FALLOC_FL_KEEP_SIZE) && off + len > size) {
+		int err = r->entry.resizable ? truncate_view(r, view, in, off + len) : EPERM;
 		if (err)
 			return err;
 	}
-	return fallocate_range(r, view, mode, off, off + len);
+	return fallocate_range(r, view, cow_of(r, in), mode, off, off + len);
+}
+
+int region_fallocate(struct region *r, unsigned view, int mode, uint64_t off,
+		     uint64_t len)
+{
+	return fallocate_view(r, view, NULL, mode, off, len);
 }
 
 int region_set_times(struct region *r, const struct timespec times[2])
@@ -1065,29 +1114,42 @@ int region_move(struct region *r, unsigned view, uint64_t dest, uint64_t src,
 	return err;
 }
 
-int region_reset(struct region *r, char *why, size_t whylen)
+/* Maps C afresh over the file at the region's size; the lock held
+ * exclusive. On failure the old view stays as it was. */
+static int reset_locked(struct region *r, struct cow *c, char *why, size_t whylen)
 {
 	struct cow fresh;
-	char *map;
-	int err = 0;
+	char *map = map_view(r, r->size, PROT_READ | PROT_WRITE, MAP_PRIVATE);
+	int err;
 
-	pthread_rwlock_wrlock(&r->lock);
-	/* Everything new first: on failure the old view stays as it was. */
-	map = map_view(r, r->size, PROT_READ | PROT_WRITE, MAP_PRIVATE);
 	if (!map)
 		err = errno;
 	else if ((err = cow_init(&fresh, map, r->size, r->page)) != 0)
 		munmap(map, map_length(r, r->size));
 	if (err) {
 		reason_set(why, whylen, "cannot map the cow view afresh: %s", strerror(err));
-	} else {
-		cow_release(&r->cow);
-		r->cow = fresh;
+		return err;
 	}
+	cow_release(c);
+	*c = fresh;
+	return 0;
+}
+
+int region_cow_reset(struct region *r, struct instance *in, char *why, size_t whylen)
+{
+	int err;
+
+	pthread_rwlock_wrlock(&r->lock);
+	err = reset_locked(r, cow_of(r, in), why, whylen);
 	pthread_rwlock_unlock(&r->lock);
 	if (!err)
-		atomic_fetch_add(&r->resets, 1);
+		COUNT(r, in, resets);
 	return err;
+}
+
+int region_reset(struct region *r, char *why, size_t whylen)
+{
+	return region_cow_reset(r, NULL, why, whylen);
 }
 
 /* Bytes of the shared mapping in the page cache, asked in slices so that a
@@ -1126,6 +1188,8 @@ void region_get_stats(struct region *r, struct region_stats *st)
 	st->resizes = r->resizes;
 	st->moves = r->moves;
 	st->resets = r->resets;
+	st->forks = r->forks;
+	st->commits = r->commits;
 	st->errors = r->errors;
 	pthread_mutex_lock(&r->error_mu);
 	snprintf(st->last_error, sizeof(st->last_error), "%s", r->last_error);
@@ -1139,4 +1203,266 @@ void region_note_error(struct region *r, const char *file, const char *reason)
 	snprintf(r->last_error, sizeof(r->last_error), "%s: %s", file, reason);
 	pthread_mutex_unlock(&r->error_mu);
 	log_msg(LOG_INFO, "[%s] %s: %s", r->entry.name, file, reason);
+}
+
+/* ---- cow views of instances, forks, changes, commits ---- */
+
+struct instance_table *region_instances(struct region *r)
+{
+	return &r->instances;
+}
+
+uint64_t region_cow_size(struct region *r, struct instance *in)
+{
+	return cow_of(r, in)->size;
+}
+
+size_t region_cow_read_begin(struct region *r, struct instance *in, uint64_t off,
+			     size_t len, const void **data)
+{
+	struct cow *c = cow_of(r, in);
+
+	COUNT(r, in, reads);
+	pthread_rwlock_rdlock(&r->lock);
+	if (off >= c->size)
+		return 0;
+	if (len > c->size - off)
+		len = (size_t)(c->size - off);
+	*data = c->map + off;
+	return len;
+}
+
+size_t region_cow_read_mapped(struct region *r, struct instance *in, uint64_t off,
+			      size_t len, size_t *zeros)
+{
+	return cow_readable(cow_of(r, in), off, len, zeros);
+}
+
+int region_cow_write(struct region *r, struct instance *in, const void *buf, size_t len,
+		     uint64_t *off, unsigned flags, size_t *written)
+{
+	int err;
+
+	COUNT(r, in, writes);
+	*written = 0;
+	if (len == 0)
+		return 0;
+	err = write_cow(r, cow_of(r, in), buf, len, off, flags, written);
+	if (err == EIO)
+		region_fault(r, "a write");
+	return err;
+}
+
+int region_cow_truncate(struct region *r, struct instance *in, uint64_t size)
+{
+	return truncate_view(r, VIEW_COW, in, size);
+}
+
+int region_cow_fallocate(struct region *r, struct instance *in, int mode, uint64_t off,
+			 uint64_t len)
+{
+	return fallocate_view(r, VIEW_COW, in, mode, off, len);
+}
+
+/* Makes FROM's copy TAG; the lock held exclusive, the table's mutex too. */
+static int fork_locked(struct region *r, struct cow *from, const char *tag,
+		       char *why, size_t whylen)
+{
+	char *map = map_view(r, from->size, PROT_READ | PROT_WRITE, MAP_PRIVATE);
+	struct cow fresh;
+	int err;
+
+	if (!map)
+		err = errno;
+	else if ((err = cow_fork(&fresh, from, map)) != 0)
+		munmap(map, map_length(r, from->size));
+	if (!err && !instance_add(&r->instances, tag, &fresh)) {
+		cow_release(&fresh);
+		err = ENOMEM;
+	}
+	if (err == ENOSPC)
+		reason_set(why, whylen, "copying %llu bytes of written pages would pass "
+			   "cow_limit", (unsigned long long)cow_private_bytes(from));
+	else if (err)
+		reason_set(why, whylen, "cannot make the copy: %s", strerror(err));
+	return err;
+}
+
+int region_cow_fork(struct region *r, struct instance *from, const char *tag,
+		    char *why, size_t whylen)
+{
+	int err;
+
+	pthread_rwlock_wrlock(&r->lock);
+	instance_table_lock(&r->instances);
+	err = instance_check(&r->instances, r->entry.name, tag, why, whylen);
+	if (!err)
+		err = fork_locked(r, cow_of(r, from), tag, why, whylen);
+	instance_table_unlock(&r->instances);
+	pthread_rwlock_unlock(&r->lock);
+	if (!err)
+		COUNT(r, from, forks);
+	return err;
+}
+
+size_t region_cow_changes(struct region *r, struct instance *in, char *buf, size_t buflen)
+{
+	struct cow_run runs[64];
+	uint64_t from = 0;
+	size_t used = 0, kept = 0, n;
+	char line[48];
+
+	pthread_rwlock_rdlock(&r->lock);
+	do {
+		n = cow_changes(cow_of(r, in), runs, 64, from);
+		for (size_t i = 0; i < n; i++) {
+			size_t len = (size_t)snprintf(line, sizeof(line), "%llu %llu\n",
+						      (unsigned long long)runs[i].off,
+						      (unsigned long long)runs[i].len);
+
+			if (used == kept && kept + len < buflen) {
+				memcpy(buf + kept, line, len);
+				kept += len;
+			}
+			used += len;
+		}
+		if (n)
+			from = runs[n - 1].off + runs[n - 1].len;
+	} while (n == 64);
+	pthread_rwlock_unlock(&r->lock);
+	if (buflen)
+		buf[kept] = '\0';
+	return used;
+}
+
+/* Copies LEN bytes of C at OFF into the rw region: pwrite into a file (a
+ * full file system says ENOSPC), or into the memfd's mapping. */
+static int commit_bytes(struct region *r, const struct cow *c, uint64_t off, size_t len,
+			char *buf)
+{
+	size_t zeros;
+	const char *from = c->map + off;
+	ssize_t n;
+
+	if (cow_readable(c, off, len, &zeros) != len || r->entry.anonymous) {
+		int err = cow_copy_out(c, off, len, buf);
+
+		if (err || r->entry.anonymous)
+			return err ? err : fault_copy(r->rw_map + off, buf, len);
+		from = buf;
+	}
+	n = pwrite(r->fd, from, len, (off_t)(r->entry.offset + off));
+	if (n < 0)
+		return errno == EFAULT ? EIO : errno;
+	return (size_t)n == len ? 0 : ENOSPC;
+}
+
+enum { COMMIT_CHUNK = 1 << 20 };
+
+/* Copies every run of C's changes into the rw region, *DONE the bytes. */
+static int commit_runs(struct region *r, const struct cow *c, char *buf, uint64_t *done)
+{
+	struct cow_run runs[64];
+	uint64_t from = 0;
+	size_t n;
+	int err = 0;
+
+	do {
+		n = cow_changes(c, runs, 64, from);
+		for (size_t i = 0; i < n && !err; i++)
+			for (uint64_t at = runs[i].off, end = at + runs[i].len; at < end && !err;) {
+				size_t len = end - at < COMMIT_CHUNK ? end - at : COMMIT_CHUNK;
+
+				err = commit_bytes(r, c, at, len, buf);
+				*done += err ? 0 : len;
+				at += len;
+			}
+		if (n)
+			from = runs[n - 1].off + runs[n - 1].len;
+	} while (n == 64 && !err);
+	return err;
+}
+
+/* The whole commit, the lock held exclusive; WHY says how far it got. */
+static int commit_locked(struct region *r, struct cow *c, char *buf, char *why, size_t whylen)
+{
+	uint64_t done = 0;
+	int err = 0;
+
+	if (c->size != r->size && !r->entry.resizable) {
+		reason_set(why, whylen, "the cow view is %llu bytes, the region %llu, and the "
+			   "entry is not resizable (resizable = no)",
+			   (unsigned long long)c->size, (unsigned long long)r->size);
+		return EPERM;
+	}
+	if (c->size != r->size && (err = resize_locked(r, c->size, why, whylen)) != 0)
+		return err;
+	err = commit_runs(r, c, buf, &done);
+	if (!err && !r->entry.anonymous &&
+	    (msync(r->rw_map, map_length(r, r->size), MS_SYNC) < 0 || fsync(r->fd) < 0))
+		err = errno;
+	if (err) {
+		reason_set(why, whylen, "%llu changed bytes copied into the file, then: %s",
+			   (unsigned long long)done, strerror(err));
+		return err;
+	}
+	return reset_locked(r, c, why, whylen);
+}
+
+int region_cow_commit(struct region *r, struct instance *in, char *why, size_t whylen)
+{
+	char *buf = malloc(COMMIT_CHUNK);
+	int err;
+
+	if (!buf) {
+		reason_set(why, whylen, "out of memory");
+		return ENOMEM;
+	}
+	pthread_rwlock_wrlock(&r->lock);
+	err = commit_locked(r, cow_of(r, in), buf, why, whylen);
+	pthread_rwlock_unlock(&r->lock);
+	free(buf);
+	if (!err)
+		COUNT(r, in, commits);
+	return err;
+}
+
+void region_adopt_instances(struct region *to, struct region *from, bool keep)
+{
+	instance_table_move(&to->instances, &from->instances);
+	if (!keep)
+		instance_drop_all(&to->instances);
+}
+
+void region_cow_stats(struct region *r, struct instance *in, struct region_stats *st)
+{
+	region_get_stats(r, st);
+	if (!in)
+		return;
+	pthread_rwlock_rdlock(&r->lock);
+	st->cow_size = in->cow.size;
+	st->cow_private_bytes = cow_private_bytes(&in->cow);
+	pthread_rwlock_unlock(&r->lock);
+	st->reads = in->counters.reads;
+	st->writes = in->counters.writes;
+	st->resizes = in->counters.resizes;
+	st->resets = in->counters.resets;
+	st->forks = in->counters.forks;
+	st->commits = in->counters.commits;
+	st->errors = in->counters.errors;
+	st->flushes = st->moves = 0;
+	pthread_mutex_lock(&in->counters.error_mu);
+	snprintf(st->last_error, sizeof(st->last_error), "%s", in->counters.last_error);
+	pthread_mutex_unlock(&in->counters.error_mu);
+}
+
+void region_cow_note_error(struct region *r, struct instance *in, const char *file,
+			   const char *reason)
+{
+	if (!in) {
+		region_note_error(r, file, reason);
+		return;
+	}
+	cow_counters_error(&in->counters, file, reason);
+	log_msg(LOG_INFO, "[%s@%s] %s: %s", r->entry.name, in->tag, file, reason);
 }

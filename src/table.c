@@ -457,7 +457,13 @@ int table_reload(struct table *t, const struct config *cfg,
 		s = slot_at(t, (size_t)plan[i].slot);
 		note_change(changes, (size_t)plan[i].slot, region_entry(s->region)->views,
 			    cfg->entries[i].entry.views);
-		closing[n_closing++] = swap_region(s, plan[i].region);
+		closing[n_closing] = swap_region(s, plan[i].region);
+		/* Same bytes: the cow instances stay if the views did too, and
+		 * are dropped otherwise, what is open on them going on (SPEC). */
+		region_adopt_instances(plan[i].region, closing[n_closing],
+				       region_entry(closing[n_closing])->views ==
+				       cfg->entries[i].entry.views);
+		n_closing++;
 	}
 	pthread_rwlock_wrlock(&t->names_lock);
 	for (size_t i = 0; i < cfg->n_entries; i++) {

@@ -8,7 +8,9 @@ of its own (SPEC "cow/NAME"): its own size, and its base, the least of its
 size at reset and every later size of the file or of the cow view itself.
 It reads as the pages it has written, then the region below the base, then
 zeros (MAP_PRIVATE: an unwritten page shows the file as it is now; the first
-write to a page copies the page as it reads then).
+write to a page copies the page as it reads then). Cow instances are more
+cow views of the same kind (SPEC "Cow instances"): a fork copies one, a
+commit makes the region a view's bytes and starts that view afresh.
 """
 
 import errno
@@ -20,35 +22,71 @@ import time
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
+class CowView:
+    """A cow view (cow/NAME or an instance): its own size, its base, and
+    its private pages."""
+
+    def __init__(self, size):
+        self.size = self.base = size
+        self.private = {}  # page index -> bytearray(PAGE)
+
+    def copy(self):
+        c = CowView(self.size)
+        c.base = self.base
+        c.private = {p: bytearray(v) for p, v in self.private.items()}
+        return c
+
+
 class Model:
     def __init__(self, data):
         self.region = bytearray(data)
-        self.cow_size = self.base = len(data)
-        self.private = {}  # cow page index -> bytearray(PAGE)
+        self.main = CowView(len(data))
+        self.instances = {}  # TAG -> CowView, cow/NAME@TAG
 
-    # ---- the cow view ----
+    @property
+    def cow_size(self):
+        return self.main.size
 
-    def _unwritten_page(self, p):
-        """Cow page P as it reads while unwritten: the file below the base."""
-        page = self.region[p * PAGE:min((p + 1) * PAGE, self.base)]
+    def views(self):
+        return [self.main] + list(self.instances.values())
+
+    # ---- the cow views ----
+
+    def _unwritten_page(self, v, p):
+        """Cow page P of V as it reads while unwritten: the file below the base."""
+        page = self.region[p * PAGE:min((p + 1) * PAGE, v.base)]
         return page + bytes(PAGE - len(page))
 
-    def cow_bytes(self):
-        out = bytearray(self.region[:self.base]) + bytes(self.cow_size - self.base)
-        for p, page in self.private.items():
+    def view_bytes(self, v):
+        out = bytearray(self.region[:v.base]) + bytes(v.size - v.base)
+        for p, page in v.private.items():
             start = p * PAGE
-            if start < self.cow_size:
-                end = min(start + PAGE, self.cow_size)
+            if start < v.size:
+                end = min(start + PAGE, v.size)
                 out[start:end] = page[:end - start]
         return bytes(out)
 
-    def _cow_store(self, off, data):
+    def cow_bytes(self):
+        return self.view_bytes(self.main)
+
+    def _store(self, v, off, data):
         for i in range(0, len(data)):
             p, o = divmod(off + i, PAGE)
-            if p not in self.private:
-                self.private[p] = bytearray(self._unwritten_page(p))
-            self.private[p][o] = data[i]
-        self.cow_size = max(self.cow_size, off + len(data))
+            if p not in v.private:
+                v.private[p] = bytearray(self._unwritten_page(v, p))
+            v.private[p][o] = data[i]
+        v.size = max(v.size, off + len(data))
+
+    def _truncate(self, v, size):
+        if size < v.size:
+            last = (size + PAGE - 1) // PAGE
+            v.private = {p: page for p, page in v.private.items() if p < last}
+            p, o = divmod(size, PAGE)
+            if o and p in v.private:
+                v.private[p][o:] = bytes(PAGE - o)
+            v.base = min(v.base, size)
+        v.size = size
+        return 0
 
     # ---- operations; each returns what the syscall returns, or an errno ----
 
@@ -63,61 +101,87 @@ class Model:
         # Pages are copied as they are when first written, so store page by
         # page in order: a write never reads what it wrote. Past the end it
         # grows the cow view, zeros between.
-        self._cow_store(off, data)
+        self._store(self.main, off, data)
         return len(data)
 
     def truncate_cow(self, size):
-        if size < self.cow_size:
-            last = (size + PAGE - 1) // PAGE
-            self.private = {p: v for p, v in self.private.items() if p < last}
-            p, o = divmod(size, PAGE)
-            if o and p in self.private:
-                self.private[p][o:] = bytes(PAGE - o)
-            self.base = min(self.base, size)
-        self.cow_size = size
-        return 0
+        return self._truncate(self.main, size)
 
     def resize(self, size):
-        """Through rw/ or ctl: the cow view keeps its size and its written
-        pages; a shrink of the file cuts its base."""
+        """Through rw/ or ctl: the cow views keep their sizes and their
+        written pages; a shrink of the file cuts their bases."""
         if size < len(self.region):
             del self.region[size:]
         else:
             self.region.extend(bytes(size - len(self.region)))
-        self.base = min(self.base, size)
+        for v in self.views():
+            v.base = min(v.base, size)
         return 0
 
     def truncate_outside(self, size):
-        """Another process sets the file's size: a cut drops the cow view's
-        private pages past the new end that still map the file, below its
-        base (the kernel unmaps even private copies; the page across the end
-        stays; pages past the base are anonymous memory already), and cuts
-        its base."""
+        """Another process sets the file's size: a cut drops the cow views'
+        private pages past the new end that still map the file, below their
+        bases (the kernel unmaps even private copies; the page across the
+        end stays; pages past a base are anonymous memory already), and cuts
+        their bases."""
         if size < len(self.region):
-            lost = range((size + PAGE - 1) // PAGE, (self.base + PAGE - 1) // PAGE)
-            self.private = {p: v for p, v in self.private.items() if p not in lost}
+            for v in self.views():
+                lost = range((size + PAGE - 1) // PAGE, (v.base + PAGE - 1) // PAGE)
+                v.private = {p: page for p, page in v.private.items() if p not in lost}
         return self.resize(size)
 
     def move(self, cow, dest, src, count):
-        size = self.cow_size if cow else len(self.region)
+        size = self.main.size if cow else len(self.region)
         if dest + count > size or src + count > size:
             return -errno.EINVAL
         if dest == src:
             return 0  # writes nothing: no cow page is copied
         if cow:
             moved = self.cow_bytes()[src:src + count]
-            self._cow_store(dest, moved)
+            self._store(self.main, dest, moved)
         else:
             self.region[dest:dest + count] = self.region[src:src + count]
         return 0
 
     def reset(self):
-        self.private = {}
-        self.cow_size = self.base = len(self.region)
+        self.main = CowView(len(self.region))
         return 0
 
     def flush(self, off, size):
         return 0 if off + size <= len(self.region) else -errno.EINVAL
+
+    # ---- cow instances (SPEC "Cow instances"); SRC None is cow/NAME ----
+
+    def _view(self, tag):
+        return self.main if tag is None else self.instances[tag]
+
+    def fork(self, src, tag):
+        if tag in self.instances:
+            return -errno.EEXIST
+        self.instances[tag] = self._view(src).copy()
+        return 0
+
+    def drop(self, tag):
+        del self.instances[tag]
+        return 0
+
+    def write_inst(self, tag, off, data):
+        self._store(self.instances[tag], off, data)
+        return len(data)
+
+    def truncate_inst(self, tag, size):
+        return self._truncate(self.instances[tag], size)
+
+    def commit(self, src):
+        """The region takes the view's size and bytes; the view starts afresh."""
+        data = self.view_bytes(self._view(src))
+        self.resize(len(data))
+        self.region[:] = data
+        if src is None:
+            self.main = CowView(len(data))
+        else:
+            self.instances[src] = CowView(len(data))
+        return 0
 
 
 class Mounted:
@@ -130,9 +194,10 @@ class Mounted:
         self.ro = os.open(f"{mnt}/ro/{name}", os.O_RDONLY)
         self.rw = os.open(f"{mnt}/rw/{name}", os.O_RDWR)
         self.cow = os.open(f"{mnt}/cow/{name}", os.O_RDWR)
+        self.instances = {}  # TAG -> a descriptor of cow/NAME@TAG opened at its fork
 
     def close(self):
-        for fd in (self.ro, self.rw, self.cow):
+        for fd in [self.ro, self.rw, self.cow] + list(self.instances.values()):
             os.close(fd)
 
     @staticmethod
@@ -143,9 +208,11 @@ class Mounted:
         except OSError as e:
             return -e.errno
 
-    def ctl(self, file, text):
+    def ctl(self, file, text, tag=None):
+        folder = self.name if tag is None else f"{self.name}@{tag}"
+
         def write():
-            fd = os.open(f"{self.mnt}/ctl/{self.name}/{file}", os.O_WRONLY | os.O_TRUNC)
+            fd = os.open(f"{self.mnt}/ctl/{folder}/{file}", os.O_WRONLY | os.O_TRUNC)
             try:
                 os.write(fd, text.encode())
             finally:
@@ -171,8 +238,9 @@ class Mounted:
         os.truncate(self.backing, size)
         # seen at the next open of each view (close-to-open), which drops
         # the kernel's pages of the view for earlier descriptors too
-        for view in ("ro", "rw", "cow"):
-            os.close(os.open(f"{self.mnt}/{view}/{self.name}", os.O_RDONLY))
+        names = [f"{view}/{self.name}" for view in ("ro", "rw", "cow")]
+        for path in names + [f"cow/{self.name}@{tag}" for tag in self.instances]:
+            os.close(os.open(f"{self.mnt}/{path}", os.O_RDONLY))
         return 0
 
     def move(self, cow, dest, src, count):
@@ -183,6 +251,26 @@ class Mounted:
 
     def flush(self, off, size):
         return self.ctl("flush", f"{off:#x} {size}\n")
+
+    def fork(self, src, tag):
+        got = self.ctl("fork", f"{tag}\n", src)
+        if got == 0:
+            self.instances[tag] = os.open(f"{self.mnt}/cow/{self.name}@{tag}", os.O_RDWR)
+        return got
+
+    def drop(self, tag):
+        got = self._call(os.unlink, f"{self.mnt}/cow/{self.name}@{tag}")
+        os.close(self.instances.pop(tag))   # still works after the rm, until here
+        return got
+
+    def write_inst(self, tag, off, data):
+        return self._call(os.pwrite, self.instances[tag], data, off)
+
+    def truncate_inst(self, tag, size):
+        return self._call(os.ftruncate, self.instances[tag], size)
+
+    def commit(self, src):
+        return self.ctl("commit", "\n", src)
 
     def read_all(self, fd):
         size = os.fstat(fd).st_size
@@ -206,13 +294,35 @@ def _random_offset(rng, size):
     return rng.randrange(0, size + PAGE)
 
 
+TAGS = ("i0", "i1", "i2")
+
+
+def _random_instance_step(rng, model, kind, data):
+    """A step on the cow instances: a fork when there is none to use."""
+    tags = sorted(model.instances)
+    if kind == "fork" or not tags:
+        return ("fork", rng.choice([None] + tags), rng.choice(TAGS))
+    tag = rng.choice(tags)
+    size = model.instances[tag].size
+    if kind == "write_inst":
+        return ("write_inst", tag, min(_random_offset(rng, size), 1 << 18), data)
+    if kind == "truncate_inst":
+        return ("truncate_inst", tag, rng.randrange(0, min(size * 2, 1 << 18) + 2))
+    if kind == "commit":
+        return ("commit", rng.choice([None, tag]))
+    return ("drop", tag)
+
+
 def _random_step(rng, model):
     size, cow_size = len(model.region), model.cow_size
     kind = rng.choices(
         ["write_rw", "write_cow", "move", "move_cow", "resize_up", "resize_down",
-         "truncate", "truncate_cow", "truncate_outside", "reset", "flush"],
-        weights=[25, 20, 12, 8, 6, 6, 5, 5, 3, 4, 4])[0]
+         "truncate", "truncate_cow", "truncate_outside", "reset", "flush",
+         "fork", "drop", "write_inst", "truncate_inst", "commit"],
+        weights=[25, 20, 12, 8, 6, 6, 5, 5, 3, 4, 4, 4, 2, 12, 3, 3])[0]
     data = bytes(rng.getrandbits(8) for _ in range(rng.choice([1, 7, 100, PAGE, PAGE + 3, 3 * PAGE])))
+    if kind in ("fork", "drop", "write_inst", "truncate_inst", "commit"):
+        return _random_instance_step(rng, model, kind, data)
     if kind == "write_rw":
         return ("write_rw", min(_random_offset(rng, size), 1 << 18), data)
     if kind == "write_cow":
@@ -256,8 +366,12 @@ def _compare(model, mounted):
         file_bytes = f.read()
     expected = {"ro": bytes(model.region), "rw": bytes(model.region),
                 "cow": model.cow_bytes()}
-    for view in ("ro", "rw", "cow"):
-        size, data = mounted.read_all(getattr(mounted, view))
+    fds = {"ro": mounted.ro, "rw": mounted.rw, "cow": mounted.cow}
+    for tag, v in model.instances.items():
+        expected["cow@" + tag] = model.view_bytes(v)
+        fds["cow@" + tag] = mounted.instances[tag]
+    for view in expected:
+        size, data = mounted.read_all(fds[view])
         want = expected[view]
         if size != len(want):
             return f"{view}: st_size {size}, model {len(want)}"

@@ -81,6 +81,7 @@ class ControlFiles(unittest.TestCase):
 
     def test_files_modes_and_owner(self):
         want = {'flush': 0o200, 'resize': 0o600, 'move': 0o200, 'reset': 0o200,
+                'fork': 0o200, 'changes': 0o400, 'commit': 0o200,
                 'advise': 0o200, 'status': 0o400}
         self.assertEqual(sorted(os.listdir(self.m.path('ctl', 'data'))), sorted(want))
         for file, mode in want.items():
@@ -92,7 +93,8 @@ class ControlFiles(unittest.TestCase):
     def test_opening_against_the_mode_is_eacces_for_root_too(self):
         for file, flags in [('status', os.O_WRONLY), ('flush', os.O_RDONLY),
                             ('move', os.O_RDWR), ('reset', os.O_RDONLY),
-                            ('advise', os.O_RDONLY)]:
+                            ('advise', os.O_RDONLY), ('fork', os.O_RDONLY),
+                            ('commit', os.O_RDONLY), ('changes', os.O_WRONLY)]:
             with self.assertRaises(OSError, msg=file) as cm:
                 os.open(self.ctl('data', file), flags)
             self.assertEqual(cm.exception.errno, errno.EACCES, file)

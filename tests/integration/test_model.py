@@ -1,8 +1,10 @@
 """
 The randomized differential test: seeded random steps (pwrite on rw and
-cow, move, cow move, resize up and down, truncate, reset, flush) applied to
-the mount and to the in-memory model of model.py, comparing ro, rw, cow and
-the backing file after every step.
+cow, move, cow move, resize up and down, truncate, reset, flush; fork,
+drop, pwrite and truncate of cow instances, commit of cow/NAME or of an
+instance) applied to the mount and to the in-memory model of model.py,
+comparing ro, rw, cow, every instance (through a descriptor opened at its
+fork) and the backing file after every step.
 
 MMAPFS_MODEL_STEPS and MMAPFS_MODEL_SEEDS set the run's length (make
 model-test runs a long one); a divergence names its seed and steps.

@@ -23,6 +23,7 @@ int main(int argc, char **argv)
 	add_ctl_suite();
 	add_fault_suite();
 	add_table_suite();
+	add_instance_suite();
 	add_flusher_suite();
 	add_coherence_suite();
 	CU_basic_set_mode(CU_BRM_VERBOSE);

@@ -474,6 +474,14 @@ static void test_name_with_slash(void)
 	ASSERT_ERROR(1, "a/b", "cannot hold '/'");
 }
 
+/* '@' names cow instances (cow/NAME@TAG). */
+static void test_name_with_at(void)
+{
+	make_file("data", page);
+	load_fails(1, "[db@w1]\npath = data\n");
+	ASSERT_ERROR(1, "db@w1", "cannot hold '@'");
+}
+
 /* Makes NAME LEN bytes of 'n'. */
 static void long_name(char *name, size_t len)
 {
@@ -818,6 +826,7 @@ void add_config_suite(void)
 	CU_ADD_TEST(s, test_empty_name);
 	CU_ADD_TEST(s, test_dot_names);
 	CU_ADD_TEST(s, test_name_with_slash);
+	CU_ADD_TEST(s, test_name_with_at);
 	CU_ADD_TEST(s, test_name_over_255_bytes);
 	CU_ADD_TEST(s, test_name_of_255_bytes_is_kept_whole);
 	CU_ADD_TEST(s, test_header_without_closing_bracket);

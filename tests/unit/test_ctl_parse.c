@@ -74,7 +74,9 @@ static void test_file_names(void)
 {
 	static const char *const names[CTL_FILES] = {
 		[CTL_FLUSH] = "flush", [CTL_RESIZE] = "resize", [CTL_MOVE] = "move",
-		[CTL_RESET] = "reset", [CTL_ADVISE] = "advise", [CTL_STATUS] = "status",
+		[CTL_RESET] = "reset", [CTL_FORK] = "fork", [CTL_DROP] = "drop",
+		[CTL_CHANGES] = "changes", [CTL_COMMIT] = "commit", [CTL_ADVISE] = "advise",
+		[CTL_STATUS] = "status",
 	};
 
 	for (int f = 0; f < CTL_FILES; f++) {
@@ -96,6 +98,14 @@ static void test_file_modes(void)
 	CU_ASSERT_EQUAL(ctl_file_mode(CTL_ADVISE), 0200);
 	CU_ASSERT_EQUAL(ctl_file_mode(CTL_RESIZE), 0600);
 	CU_ASSERT_EQUAL(ctl_file_mode(CTL_STATUS), 0400);
+	CU_ASSERT_EQUAL(ctl_file_mode(CTL_FORK), 0200);
+	CU_ASSERT_EQUAL(ctl_file_mode(CTL_DROP), 0200);
+	CU_ASSERT_EQUAL(ctl_file_mode(CTL_COMMIT), 0200);
+	CU_ASSERT_EQUAL(ctl_file_mode(CTL_CHANGES), 0400);
+	CU_ASSERT_FALSE(ctl_file_of_entry(CTL_DROP));
+	CU_ASSERT_TRUE(ctl_file_of_instance(CTL_DROP));
+	CU_ASSERT_FALSE(ctl_file_of_instance(CTL_FLUSH));
+	CU_ASSERT_FALSE(ctl_file_of_instance(CTL_ADVISE));
 }
 
 static void test_parse_flush_empty(void)

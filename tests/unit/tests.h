@@ -26,6 +26,7 @@ void add_ctl_parse_suite(void);
 void add_fault_suite(void);
 void add_table_suite(void);
 void add_flusher_suite(void);
+void add_instance_suite(void);
 
 /*
  * A CUnit assertion whose failure report is a printf-style message, so that
