@@ -392,15 +392,55 @@ static struct region *swap_region(struct slot *s, struct region *region)
 	return old;
 }
 
-/* Whether a reload to CFG with PLAN takes SLOT's region away: its entry is
- * gone, or remapped into a new slot. */
-static bool leaves(const struct config *cfg, const struct plan *plan, size_t slot,
-		   const char *name)
+/* Takes SLOT's region away (into CLOSING), once no request uses it. */
+static void take_away(struct table *t, size_t slot, struct table_changes *changes,
+		      struct region **closing, size_t *n_closing)
+{
+	struct slot *s = slot_at(t, slot);
+
+	note_change(changes, slot, region_entry(s->region)->views, 0);
+	closing[(*n_closing)++] = swap_region(s, NULL);
+}
+
+/* Puts PLAN's new regions into the slots they keep. */
+static void swap_in_place(struct table *t, const struct config *cfg, const struct plan *plan,
+			  struct table_changes *changes, struct region **closing,
+			  size_t *n_closing)
+{
+	for (size_t i = 0; i < cfg->n_entries; i++) {
+		struct slot *s;
+		struct region *old;
+
+		if (!plan[i].region || plan[i].slot < 0)
+			continue;
+		s = slot_at(t, (size_t)plan[i].slot);
+		note_change(changes, (size_t)plan[i].slot, region_entry(s->region)->views,
+			    cfg->entries[i].entry.views);
+		old = closing[(*n_closing)++] = swap_region(s, plan[i].region);
+		/* Same bytes: the cow instances stay if the views did too, and
+		 * are dropped otherwise, what is open on them going on (SPEC). */
+		region_adopt_instances(plan[i].region, old,
+				       region_entry(old)->views == cfg->entries[i].entry.views);
+	}
+}
+
+/* Under names_lock: remapped entries leave their old slots and every new
+ * slot is published, then the index is rebuilt, all at once for lookups:
+ * a remapped name never goes missing in between. */
+static void publish_new_slots(struct table *t, const struct config *cfg,
+			      const struct plan *plan, struct table_changes *changes,
+			      struct region **closing, size_t *n_closing, size_t *by_name)
 {
 	for (size_t i = 0; i < cfg->n_entries; i++)
-		if (plan[i].replaces == (long)slot)
-			return true;
-	return !config_entry_named(cfg, name);
+		if (plan[i].replaces >= 0)
+			take_away(t, (size_t)plan[i].replaces, changes, closing, n_closing);
+	for (size_t i = 0; i < cfg->n_entries; i++) {
+		if (plan[i].slot >= 0)
+			continue;
+		publish_slot(t, plan[i].new_slot, plan[i].name, plan[i].region);
+		note_change(changes, plan[i].new_slot, 0, cfg->entries[i].entry.views);
+	}
+	index_names_into(t, by_name);
 }
 
 /* Undoes what a refused reload made: PLAN's regions and names. */
@@ -438,41 +478,16 @@ int table_reload(struct table *t, const struct config *cfg,
 		drop_plan(cfg, plan);
 		goto refuse;
 	}
-	/* Swaps first: each waits for the requests using its slot, and no
-	 * lookup should wait with them. A removed name stays indexed until
-	 * the index is rebuilt below; meanwhile its slot answers ESTALE. */
-	for (size_t i = 0; i < n_old; i++) {
-		struct slot *s = slot_at(t, i);
-
-		if (s->region && leaves(cfg, plan, i, s->name)) {
-			note_change(changes, i, region_entry(s->region)->views, 0);
-			closing[n_closing++] = swap_region(s, NULL);
-		}
-	}
-	for (size_t i = 0; i < cfg->n_entries; i++) {
-		struct slot *s;
-
-		if (!plan[i].region || plan[i].slot < 0)
-			continue;
-		s = slot_at(t, (size_t)plan[i].slot);
-		note_change(changes, (size_t)plan[i].slot, region_entry(s->region)->views,
-			    cfg->entries[i].entry.views);
-		closing[n_closing] = swap_region(s, plan[i].region);
-		/* Same bytes: the cow instances stay if the views did too, and
-		 * are dropped otherwise, what is open on them going on (SPEC). */
-		region_adopt_instances(plan[i].region, closing[n_closing],
-				       region_entry(closing[n_closing])->views ==
-				       cfg->entries[i].entry.views);
-		n_closing++;
-	}
+	/* Removals and swaps first: each waits for the requests using its
+	 * slot, and no lookup should wait with them. A removed name stays
+	 * indexed until the index is rebuilt below; meanwhile its slot
+	 * answers ESTALE. */
+	for (size_t i = 0; i < n_old; i++)
+		if (slot_at(t, i)->region && !config_entry_named(cfg, slot_at(t, i)->name))
+			take_away(t, i, changes, closing, &n_closing);
+	swap_in_place(t, cfg, plan, changes, closing, &n_closing);
 	pthread_rwlock_wrlock(&t->names_lock);
-	for (size_t i = 0; i < cfg->n_entries; i++) {
-		if (plan[i].slot >= 0)
-			continue;
-		publish_slot(t, plan[i].new_slot, plan[i].name, plan[i].region);
-		note_change(changes, plan[i].new_slot, 0, cfg->entries[i].entry.views);
-	}
-	index_names_into(t, by_name);
+	publish_new_slots(t, cfg, plan, changes, closing, &n_closing, by_name);
 	pthread_rwlock_unlock(&t->names_lock);
 	count_remaps_as_changes(cfg, plan, changes);
 	if (!changes->count)
