@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,9 +32,24 @@
 #define DIR_TIMEOUT 86400.0
 #define VIEW_TIMEOUT 0.0
 
+/* A control file's text as one open saw it (SPEC: each open of status,
+ * changes or resize takes one snapshot; reads at any offset of that
+ * descriptor read from it). Found by the descriptor's number under
+ * snap_mu, and read under it: a READ the kernel gave up waiting for (its
+ * reader killed) may still run when the RELEASE that follows frees it. */
+struct snapshot {
+	struct snapshot *next;
+	uint64_t fh;
+	size_t len;
+	char text[];
+};
+
 struct fs {
 	struct table *table;
 	struct coherence *coherence;
+	pthread_mutex_t snap_mu;
+	struct snapshot *snapshots;	/* of the open control files */
+	uint64_t next_fh;
 	unsigned readahead;	/* bytes; 0: the kernel's */
 	uid_t uid;
 	gid_t gid;
@@ -548,17 +564,59 @@ static char *snapshot_text(const struct node *n, size_t *len)
 	return text;
 }
 
+/* Takes N's text for a descriptor: its number goes into *FH. */
+static int take_snapshot(struct fs *fs, const struct node *n, uint64_t *fh)
+{
+	size_t len = 0;
+	char *text = snapshot_text(n, &len);
+	struct snapshot *snap = text ? malloc(sizeof(*snap) + len) : NULL;
+
+	if (!snap) {
+		free(text);
+		return ENOMEM;
+	}
+	memcpy(snap->text, text, len);
+	free(text);
+	snap->len = len;
+	pthread_mutex_lock(&fs->snap_mu);
+	snap->fh = *fh = ++fs->next_fh;
+	snap->next = fs->snapshots;
+	fs->snapshots = snap;
+	pthread_mutex_unlock(&fs->snap_mu);
+	return 0;
+}
+
+static void drop_snapshot(struct fs *fs, uint64_t fh)
+{
+	struct snapshot **p, *gone = NULL;
+
+	if (!fh)
+		return;
+
+	pthread_mutex_lock(&fs->snap_mu);
+	for (p = &fs->snapshots; *p && (*p)->fh != fh; p = &(*p)->next)
+		;
+	if (*p) {
+		gone = *p;
+		*p = gone->next;
+	}
+	pthread_mutex_unlock(&fs->snap_mu);
+	free(gone);
+}
+
 /* Control files are opened only the ways their modes allow, for root too;
- * direct_io: no size is known in advance and every write must arrive. */
-static int open_ctl_file(enum ctl_file file, struct fuse_file_info *fi)
+ * direct_io: no size is known in advance and every write must arrive. An
+ * open for reading takes the text it will read. */
+static int open_ctl_file(struct fs *fs, const struct node *n, struct fuse_file_info *fi)
 {
 	int acc = fi->flags & O_ACCMODE;
-	unsigned mode = ctl_file_mode(file);
+	unsigned mode = ctl_file_mode(node_ctl_file(n->kind));
 
 	if ((acc != O_WRONLY && !(mode & 0400)) || (acc != O_RDONLY && !(mode & 0200)))
 		return EACCES;
 	fi->direct_io = 1;
-	return 0;
+	fi->fh = 0;
+	return acc != O_WRONLY ? take_snapshot(fs, n, &fi->fh) : 0;
 }
 
 static bool is_writing(int open_flags)
@@ -699,7 +757,7 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	if (!err && node_is_dir(n.kind))
 		err = EISDIR;
 	else if (!err && node_is_ctl_file(n.kind))
-		err = open_ctl_file(node_ctl_file(n.kind), fi);
+		err = open_ctl_file(fs, &n, fi);
 	else if (!err)
 		err = open_counted_view(fs, &n, fi, &changed, &refreshed);
 	if (changed & VIEW_COW)
@@ -710,9 +768,9 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	drop_instance_pages(fs, &instances, 0, 0);
 	if (err)
 		fuse_reply_err(req, err);
-	else if (!node_is_view(n.kind))
-		fuse_reply_open(req, fi);
-	else
+	else if (!node_is_view(n.kind) && fuse_reply_open(req, fi) == -ENOENT && fi->fh)
+		drop_snapshot(fs, fi->fh);	/* the opener is gone */
+	else if (node_is_view(n.kind))
 		reply_after(&(struct held_reply){ .kind = HELD_OPEN, .fs = fs, .req = req,
 						  .fi = *fi, .view = node_view(n.kind),
 						  .slot = n.slot },
@@ -723,18 +781,20 @@ static void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 {
 	struct fs *fs = req_fs(req);
 	enum node_kind kind;
-	size_t slot;
-
 	struct node n;
+	size_t slot;
+	bool known = node_decode(ino, &slot, &kind);
 
+	if (known && node_is_ctl_file(kind)) {
+		drop_snapshot(fs, fi->fh);	/* 0: none taken */
 	/* An instance's view: the descriptor's hold goes (it was the
 	 * region's, which a reload may have freed since with it). */
-	if (node_instance_id(ino)) {
+	} else if (node_instance_id(ino)) {
 		if (node_get(fs, ino, &n) == 0 && n.kind == NODE_COW)
 			release_instance_view(region_instances(n.region), n.in);
 		node_put(fs, &n);
 	/* Counted by slot, whether or not the entry is still there. */
-	} else if (node_decode(ino, &slot, &kind) && node_is_view(kind)) {
+	} else if (known && node_is_view(kind)) {
 		coherence_release(fs->coherence, slot, node_view(kind), is_writing(fi->flags));
 	}
 	fuse_reply_err(req, 0);
@@ -745,18 +805,21 @@ static void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 /* The text is made afresh for each read (a descriptor keeps nothing: a
  * READ of a client killed meanwhile may still be served after its
  * RELEASE); a reader takes it whole at offset 0. */
-static void read_ctl_file(fuse_req_t req, const struct node *n, size_t size, off_t off)
+static void read_ctl_file(struct fs *fs, fuse_req_t req, uint64_t fh, size_t size, off_t off)
 {
-	size_t len = 0;
-	char *text = snapshot_text(n, &len);
+	const struct snapshot *snap;
 
-	if (!text)
-		fuse_reply_err(req, ENOMEM);
-	else if ((size_t)off >= len)
+	pthread_mutex_lock(&fs->snap_mu);
+	for (snap = fs->snapshots; snap && snap->fh != fh; snap = snap->next)
+		;
+	if (!snap)
+		fuse_reply_err(req, EBADF);	/* opened for writing only */
+	else if ((size_t)off >= snap->len)
 		fuse_reply_buf(req, NULL, 0);
 	else
-		fuse_reply_buf(req, text + off, len - (size_t)off < size ? len - (size_t)off : size);
-	free(text);
+		fuse_reply_buf(req, snap->text + off,
+			       snap->len - (size_t)off < size ? snap->len - (size_t)off : size);
+	pthread_mutex_unlock(&fs->snap_mu);
 }
 
 /* Replies with LEN bytes of VIEW at OFF from DATA, its mapping, but for
@@ -821,9 +884,8 @@ static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	struct node n;
 	int err = node_get(fs, ino, &n);
 
-	(void)fi;
 	if (!err && node_is_ctl_file(n.kind))
-		read_ctl_file(req, &n, size, off);
+		read_ctl_file(fs, req, fi->fh, size, off);
 	else if (!err && node_is_view(n.kind))
 		read_view(req, &n, size, off);
 	else
@@ -1330,6 +1392,7 @@ struct fs *fs_new(struct table *t, unsigned readahead, bool kernel_cache)
 
 	if (!fs)
 		return NULL;
+	pthread_mutex_init(&fs->snap_mu, NULL);
 	fs->coherence = coherence_new(kernel_cache);
 	if (!fs->coherence) {
 		free(fs);
@@ -1356,5 +1419,12 @@ void fs_reloaded(struct fs *fs, const struct table_changes *changes)
 void fs_destroy(struct fs *fs)
 {
 	coherence_free(fs->coherence);
+	while (fs->snapshots) {
+		struct snapshot *next = fs->snapshots->next;
+
+		free(fs->snapshots);
+		fs->snapshots = next;
+	}
+	pthread_mutex_destroy(&fs->snap_mu);
 	free(fs);
 }

@@ -303,6 +303,30 @@ class ControlFiles(unittest.TestCase):
         self.assertEqual(self.m.ctl_status('roonly')['views'], 'ro')
         self.assertEqual(self.m.ctl_status('fixed')['resizable'], 'no')
 
+    def test_each_open_of_status_resize_and_changes_takes_one_snapshot(self):
+        """SPEC: each open of `status`, `changes` or `resize` takes one
+        snapshot of the text; reads at any offset of that descriptor read
+        from it, whatever changed since."""
+        fds = {f: os.open(self.ctl('data', f), os.O_RDONLY) for f in ('status', 'resize', 'changes')}
+        try:
+            first = {f: os.pread(fd, 1 << 20, 0) for f, fd in fds.items()}
+            self.assertEqual(self.command('data', 'resize', '%d\n' % (2 * PAGE)), 0)
+            with open(self.m.path('cow', 'data'), 'r+b') as f:
+                f.write(b'private')
+            for f, fd in fds.items():
+                self.assertEqual(os.pread(fd, 1 << 20, 0), first[f], f)
+                self.assertEqual(os.pread(fd, 5, 3), first[f][3:8], f)
+            self.assertEqual(first['resize'], b'%d\n' % len(DATA))
+            self.assertEqual(first['changes'], b'')
+        finally:
+            for fd in fds.values():
+                os.close(fd)
+        self.assertEqual(read_file(self.ctl('data', 'resize')), b'%d\n' % (2 * PAGE))
+        self.assertEqual(self.m.ctl_status('data')['size'], str(2 * PAGE))
+        # the cow view kept its size: the part past its cut base is its own
+        self.assertEqual(read_file(self.ctl('data', 'changes')),
+                         b'0 %d\n%d %d\n' % (PAGE, 2 * PAGE, len(DATA) - 2 * PAGE))
+
     def test_status_counts_requests(self):
         with open(self.m.path('ro', 'data'), 'rb') as f:
             f.read()
