@@ -564,19 +564,15 @@ static char *snapshot_text(const struct node *n, size_t *len)
 	return text;
 }
 
-/* Takes N's text for a descriptor: its number goes into *FH. */
-static int take_snapshot(struct fs *fs, const struct node *n, uint64_t *fh)
+/* A snapshot of the LEN bytes of TEXT, numbered and listed; its number in
+ * *FH. */
+static int keep_snapshot(struct fs *fs, const char *text, size_t len, uint64_t *fh)
 {
-	size_t len = 0;
-	char *text = snapshot_text(n, &len);
-	struct snapshot *snap = text ? malloc(sizeof(*snap) + len) : NULL;
+	struct snapshot *snap = malloc(sizeof(*snap) + len);
 
-	if (!snap) {
-		free(text);
+	if (!snap)
 		return ENOMEM;
-	}
 	memcpy(snap->text, text, len);
-	free(text);
 	snap->len = len;
 	pthread_mutex_lock(&fs->snap_mu);
 	snap->fh = *fh = ++fs->next_fh;
@@ -584,6 +580,25 @@ static int take_snapshot(struct fs *fs, const struct node *n, uint64_t *fh)
 	fs->snapshots = snap;
 	pthread_mutex_unlock(&fs->snap_mu);
 	return 0;
+}
+
+/* Takes N's text for a descriptor: its number goes into *FH. Most texts
+ * are short: made on the stack first, the heap holds only what is kept. */
+static int take_snapshot(struct fs *fs, const struct node *n, uint64_t *fh)
+{
+	char small[4096], *text;
+	size_t len = 0;
+	int err;
+
+	if (node_ctl_file(n->kind) != CTL_CHANGES) {
+		len = ctl_read_in(n->region, n->in, node_ctl_file(n->kind), small, sizeof(small));
+		if (len < sizeof(small) - 1)
+			return keep_snapshot(fs, small, len, fh);
+	}
+	text = snapshot_text(n, &len);
+	err = text ? keep_snapshot(fs, text, len, fh) : ENOMEM;
+	free(text);
+	return err;
 }
 
 static void drop_snapshot(struct fs *fs, uint64_t fh)

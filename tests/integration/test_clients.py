@@ -381,7 +381,13 @@ class Clients(unittest.TestCase):
                          % (took, fds0, fds1, pipes0, pipes1, rss0, rss1, anon0, anon1))
         self.alive()
         self.assertLessEqual(abs(fds1 - fds0), 2, 'daemon fds %d -> %d' % (fds0, fds1))
-        self.assertLess(rss1 - rss0, 8 * K, 'daemon VmRSS %d -> %d kB' % (rss0, rss1))
+        # AddressSanitizer's allocator keeps freed blocks (its quarantine)
+        # and per-thread caches: more room there, still far below a leak
+        # of what 10,000 opens allocate.
+        with open('/proc/%d/maps' % self.m.pid) as maps:
+            sanitized = 'libasan' in maps.read()
+        self.assertLess(rss1 - rss0, (32 if sanitized else 8) * K,
+                        'daemon VmRSS %d -> %d kB' % (rss0, rss1))
         with open(self.m.path('ro', 'small'), 'rb') as f:
             self.assertTrue(f.read() == self.small)
 
