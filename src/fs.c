@@ -586,11 +586,13 @@ static int keep_snapshot(struct fs *fs, const char *text, size_t len, uint64_t *
  * are short: made on the stack first, the heap holds only what is kept. */
 static int take_snapshot(struct fs *fs, const struct node *n, uint64_t *fh)
 {
-	char small[4096], *text;
 	size_t len = 0;
+	char *text;
 	int err;
 
 	if (node_ctl_file(n->kind) != CTL_CHANGES) {
+		char small[4096];
+
 		len = ctl_read_in(n->region, n->in, node_ctl_file(n->kind), small, sizeof(small));
 		if (len < sizeof(small) - 1)
 			return keep_snapshot(fs, small, len, fh);
