@@ -868,7 +868,7 @@ class Bench:
             if not have[c]:
                 self.rows.append(Row(figure, 'not built', 'ctl/NAME/%s is absent' % c))
                 continue
-            times = []
+            times, direct = [], []
             for rep in range(self.reps + 1):
                 self.ctl('cowseq', 'reset', '\n')
                 fd = os.open(os.path.join(self.m, 'cow', 'cowseq'), os.O_WRONLY)
@@ -881,10 +881,31 @@ class Bench:
                     os.unlink(os.path.join(self.m, 'cow', 'cowseq@f%d' % rep))
                 if rep:
                     times.append(dt)
+                    if c == 'commit':
+                        direct.append(self.pwrite_fsync(os.path.join(self.data, 'cowseq.bin'),
+                                                        64 * MiB))
             self.ctl('cowseq', 'reset', '\n')
             m = median(times)
-            self.rows.append(Row(figure + ' (median of %d)' % len(times), fmt_t(m), '—',
-                                 float('nan'), '—', None))
+            if c == 'fork':
+                self.rows.append(Row(figure + ' (median of %d)' % len(times), fmt_t(m),
+                                     'target 1 ms', m / 1e-3, '<= 1 ms', m <= 1e-3))
+            else:
+                r, spread = paired(times, direct, lambda a, b: a / b)
+                self.rows.append(Row(figure + ' (median of %d)' % len(times), fmt_t(m),
+                                     'pwrite + fsync of the same 1 MiB: %s'
+                                     % fmt_t(median(direct)), r, '<= 1.50x', r <= 1.5, spread))
+
+    def pwrite_fsync(self, path, off):
+        """Seconds for a pwrite of the bench's 1 MiB block at OFF of PATH and
+        an fsync: what a commit of 1 MiB of changes has to do at least."""
+        fd = os.open(path, os.O_WRONLY)
+        try:
+            t = time.perf_counter()
+            os.pwrite(fd, self.block, off)
+            os.fsync(fd)
+            return time.perf_counter() - t
+        finally:
+            os.close(fd)
 
     def status(self, name):
         with open(os.path.join(self.m, 'ctl', name, 'status')) as f:

@@ -1383,6 +1383,20 @@ static int commit_runs(struct region *r, const struct cow *c, char *buf, uint64_
 	return err;
 }
 
+/* msync of the rw mapping, then fsync, the lock held: what a commit copied
+ * went by pwrite, so the msync has pages to write only where something was
+ * stored into the mapping since the last one (map_dirty); a clean mapping
+ * of a big file would cost a walk of all its pages for nothing. */
+static int flush_locked(struct region *r)
+{
+	if (r->rw_map && atomic_exchange(&r->map_dirty, false) &&
+	    msync(r->rw_map, map_length(r, r->size), MS_SYNC) < 0) {
+		atomic_store(&r->map_dirty, true);
+		return errno;
+	}
+	return fsync(r->fd) < 0 ? errno : 0;
+}
+
 /* The whole commit, the lock held exclusive; WHY says how far it got. */
 static int commit_locked(struct region *r, struct cow *c, char *buf, char *why, size_t whylen)
 {
@@ -1398,9 +1412,8 @@ static int commit_locked(struct region *r, struct cow *c, char *buf, char *why, 
 	if (c->size != r->size && (err = resize_locked(r, c->size, why, whylen)) != 0)
 		return err;
 	err = commit_runs(r, c, buf, &done);
-	if (!err && !r->entry.anonymous &&
-	    (msync(r->rw_map, map_length(r, r->size), MS_SYNC) < 0 || fsync(r->fd) < 0))
-		err = errno;
+	if (!err && !r->entry.anonymous)
+		err = flush_locked(r);
 	if (err) {
 		reason_set(why, whylen, "%llu changed bytes copied into the file, then: %s",
 			   (unsigned long long)done, strerror(err));
