@@ -220,6 +220,12 @@ int region_cow_commit(struct region *r, struct instance *in, char *why, size_t w
  * KEEP (the views changed). */
 void region_adopt_instances(struct region *to, struct region *from, bool keep);
 
+/* Takes E's settings that a mapping can change in place (resizable, create,
+ * advice), E mapping the same bytes with the same views: the region, its
+ * cow writes and its instances stay (SPEC: a reload that changed other
+ * keys keeps the inode numbers, and cow/NAME its written pages). */
+void region_retune(struct region *r, const struct entry *e);
+
 /* Status of IN's view: the entry's, with IN's own sizes and counters. */
 void region_cow_stats(struct region *r, struct instance *in, struct region_stats *st);
 void region_cow_note_error(struct region *r, struct instance *in, const char *file,

@@ -269,6 +269,22 @@ int region_open(const struct entry *e, struct region **out,
 	return 0;
 }
 
+void region_retune(struct region *r, const struct entry *e)
+{
+	pthread_rwlock_wrlock(&r->lock);
+	r->entry.resizable = e->resizable;
+	r->entry.create = e->create;
+	r->entry.advice = e->advice;
+	/* The old advice goes too: normal first, then the new one. */
+	madvise(r->ro_map, map_length(r, r->size), MADV_NORMAL);
+	if (r->rw_map)
+		madvise(r->rw_map, map_length(r, r->size), MADV_NORMAL);
+	advise(r, r->ro_map, map_length(r, r->size));
+	if (r->rw_map)
+		advise(r, r->rw_map, map_length(r, r->size));
+	pthread_rwlock_unlock(&r->lock);
+}
+
 int region_close(struct region *r)
 {
 	int err = 0;

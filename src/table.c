@@ -256,6 +256,7 @@ void table_totals(struct table *t, size_t *entries, uint64_t *bytes)
 struct plan {
 	long slot;		/* -1: a new slot */
 	long replaces;		/* the slot a remapped entry leaves, or -1 */
+	bool retune;		/* same bytes and views: new settings in place */
 	struct region *region;
 	size_t new_slot;	/* where slot is -1 */
 	char *name;		/* the new slot's name, where slot is -1 */
@@ -326,7 +327,10 @@ static bool prepare(struct table *t, const struct config *cfg, struct plan *plan
 			plan[i].slot = -1;
 			plan[i].replaces = slot;
 		}
-		if (plan[i].slot < 0 || !entry_same(region_entry(s->region), &e->entry))
+		if (plan[i].slot >= 0 && !entry_same(region_entry(s->region), &e->entry) &&
+		    region_entry(s->region)->views == e->entry.views)
+			plan[i].retune = true;
+		else if (plan[i].slot < 0 || !entry_same(region_entry(s->region), &e->entry))
 			plan[i].region = open_region(cfg, e, errs);
 	}
 	if (errs->count == before)
@@ -402,18 +406,23 @@ static void take_away(struct table *t, size_t slot, struct table_changes *change
 	closing[(*n_closing)++] = swap_region(s, NULL);
 }
 
-/* Puts PLAN's new regions into the slots they keep. */
+/* Puts PLAN's new regions into the slots they keep, or their new
+ * settings into the regions they keep. */
 static void swap_in_place(struct table *t, const struct config *cfg, const struct plan *plan,
 			  struct table_changes *changes, struct region **closing,
 			  size_t *n_closing)
 {
 	for (size_t i = 0; i < cfg->n_entries; i++) {
-		struct slot *s;
+		struct slot *s = plan[i].slot >= 0 ? slot_at(t, (size_t)plan[i].slot) : NULL;
 		struct region *old;
 
-		if (!plan[i].region || plan[i].slot < 0)
+		if (s && plan[i].retune) {
+			region_retune(s->region, &cfg->entries[i].entry);
+			note_change(changes, (size_t)plan[i].slot, region_entry(s->region)->views,
+				    cfg->entries[i].entry.views);
+		}
+		if (!s || !plan[i].region)
 			continue;
-		s = slot_at(t, (size_t)plan[i].slot);
 		note_change(changes, (size_t)plan[i].slot, region_entry(s->region)->views,
 			    cfg->entries[i].entry.views);
 		old = closing[(*n_closing)++] = swap_region(s, plan[i].region);

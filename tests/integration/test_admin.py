@@ -583,9 +583,13 @@ class Reload(TmpDirCase):
         m = self.start('[w]\npath = b.bin\n')
         before = self.inodes(m, 'w')
         rw = self.opened(m.path('rw', 'w'), os.O_RDWR)
+        with open(m.path('cow', 'w'), 'r+b') as f:
+            f.write(b'kept cow write')
         self.hup(m, '[w]\npath = b.bin\nresizable = no\nadvice = random\n')
         self.wait_log(m, 'reloaded: 0 added, 0 removed, 1 changed')
         self.assertEqual(self.inodes(m, 'w'), before)
+        # "cow/NAME keeps its written pages while cow stays listed"
+        self.assertEqual(read_file(m.path('cow', 'w'))[:14], b'kept cow write')
         self.assertEqual(m.ctl_status('w')['resizable'], 'no')
         self.assertErrno(errno.EPERM, os.ftruncate, rw, 100)
         self.assertEqual(os.pwrite(rw, b'via old fd', 10), 10)
