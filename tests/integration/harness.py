@@ -937,8 +937,59 @@ class MountCase(TestCase):
         """Path under the mount point: self.p('ro', 'x')."""
         return self.m.path(*parts)
 
+    def read(self, view, name):
+        """The whole of VIEW/NAME."""
+        return read_file(self.p(view, name))
+
+    def size(self, view, name):
+        return os.stat(self.p(view, name)).st_size
+
+
+class Fd:
+    """os.open as a context manager."""
+
+    def __init__(self, path, flags=os.O_RDONLY, mode=0o644):
+        self.fd = os.open(path, flags, mode)
+
+    def __enter__(self):
+        return self.fd
+
+    def __exit__(self, *exc):
+        os.close(self.fd)
+
 
 # ---------------------------------------------------------------- helpers
+
+def wait_until(pred, timeout=5.0, step=0.02):
+    """Polls PRED until it returns a true value; returns that value or the
+    last false one."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = pred()
+        if v or time.monotonic() > deadline:
+            return v
+        time.sleep(step)
+
+
+def write_text(path, text):
+    """Writes PATH whole at once (a temporary file renamed over it), as
+    editors and config managers do: a reload never reads half a file."""
+    tmp = path + '.tmp'
+    with open(tmp, 'w') as f:
+        f.write(text)
+    os.rename(tmp, path)
+
+
+def line_of(text, needle, nth=1):
+    """1-based number of the NTH line of TEXT that holds NEEDLE."""
+    seen = 0
+    for i, line in enumerate(text.split('\n'), 1):
+        if needle in line:
+            seen += 1
+            if seen == nth:
+                return i
+    raise AssertionError('%r not in %r' % (needle, text))
+
 
 def pattern(n, seed=0):
     """N deterministic bytes, different for each SEED."""

@@ -20,31 +20,12 @@ import time
 import unittest
 
 import harness
+from harness import wait_until, write_text
 from harness import (MOUNT_FUSE3, PAGE, Mount, TmpDirCase, errno_of, pattern,
                      read_file, run_binary, sha256_hex)
 
 REPO = harness.REPO
 RELOAD_WAIT = 5.0
-
-
-def wait_until(pred, timeout=RELOAD_WAIT, step=0.02):
-    """Polls PRED until it returns a true value; returns that value or the
-    last false one."""
-    deadline = time.monotonic() + timeout
-    while True:
-        v = pred()
-        if v or time.monotonic() > deadline:
-            return v
-        time.sleep(step)
-
-
-def write_text(path, text):
-    """Writes PATH whole at once (a temporary file renamed over it), as
-    editors and config managers do: a reload never reads half a file."""
-    tmp = path + '.tmp'
-    with open(tmp, 'w') as f:
-        f.write(text)
-    os.rename(tmp, path)
 
 
 def page_cache_dirty_kb(path):

@@ -17,22 +17,12 @@ import time
 import unittest
 
 import harness
+from harness import line_of
 from harness import MOUNT_FUSE3, PAGE, Mount, TmpDirCase, errno_of, run_binary
 
 NOBODY = 65534
 CHILD_PYTHON = '/usr/bin/python3' if os.path.exists('/usr/bin/python3') else sys.executable
 USAGE = 'usage: mmapfs CONFIG MOUNTPOINT'
-
-
-def line_of(text, needle, nth=1):
-    """1-based number of the NTH line of TEXT that holds NEEDLE."""
-    seen = 0
-    for i, line in enumerate(text.split('\n'), 1):
-        if needle in line:
-            seen += 1
-            if seen == nth:
-                return i
-    raise AssertionError('%r not in config' % needle)
 
 
 # ------------------------------------------------------------------ --help

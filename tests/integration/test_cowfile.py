@@ -25,7 +25,7 @@ import time
 import unittest
 
 import harness
-from harness import PAGE, errno_of, pattern, pread_all, read_file, run_binary
+from harness import PAGE, Fd, errno_of, pattern, pread_all, read_file, run_binary
 
 # ---------------------------------------------------------------- syscalls
 
@@ -77,27 +77,8 @@ def sha(data):
     return hashlib.sha256(data).hexdigest()
 
 
-class Fd:
-    """os.open as a context manager."""
-
-    def __init__(self, path, flags=os.O_RDONLY, mode=0o644):
-        self.fd = os.open(path, flags, mode)
-
-    def __enter__(self):
-        return self.fd
-
-    def __exit__(self, *exc):
-        os.close(self.fd)
-
-
 class CowCase(harness.MountCase):
     """A shared mount and the helpers of the tests below."""
-
-    def read(self, view, name):
-        return read_file(self.p(view, name))
-
-    def size(self, view, name):
-        return os.stat(self.p(view, name)).st_size
 
     def backing(self, name):
         return self.m.read_backing(name + '.bin')

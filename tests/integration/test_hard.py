@@ -24,46 +24,17 @@ import time
 import unittest
 
 import harness
+from harness import wait_until, write_text, line_of
 from harness import PAGE, Mount, TmpDirCase, errno_of, pattern, read_file, run_binary
 
 REPO = harness.REPO
 WAIT = 5.0          # seconds for a reload or a log line to show
 
 
-def wait_until(pred, timeout=WAIT, step=0.02):
-    """Polls PRED until it returns a true value; returns that value or the
-    last false one."""
-    deadline = time.monotonic() + timeout
-    while True:
-        v = pred()
-        if v or time.monotonic() > deadline:
-            return v
-        time.sleep(step)
-
-
-def write_text(path, text):
-    """Replaces PATH whole (a temporary file renamed over it)."""
-    tmp = path + '.tmp'
-    with open(tmp, 'w') as f:
-        f.write(text)
-    os.rename(tmp, path)
-
-
 def sh(script, *args, cwd=None, timeout=20):
     """Runs SCRIPT with a real sh (`sh -c SCRIPT sh ARGS...`)."""
     return subprocess.run(['sh', '-c', script, 'sh'] + list(args), cwd=cwd,
                           capture_output=True, timeout=timeout)
-
-
-def line_of(text, needle, nth=1):
-    """1-based number of the NTH line of TEXT that holds NEEDLE."""
-    seen = 0
-    for i, line in enumerate(text.split('\n'), 1):
-        if needle in line:
-            seen += 1
-            if seen == nth:
-                return i
-    raise AssertionError('%r not in %r' % (needle, text))
 
 
 def is_sanitized(binary):

@@ -42,6 +42,7 @@ import time
 import unittest
 
 import harness
+from harness import write_text
 from harness import PAGE, TmpDirCase, is_mounted, pattern
 from mapclient import CALL_TIMEOUT, Helpers, dirty_kb, wchans
 
@@ -63,14 +64,6 @@ def page_cache_dirty_kb(path):
             for off in range(0, len(mm), PAGE):
                 mm[off]
             return sum(harness.smaps_dirty(os.getpid(), os.path.realpath(path)).values())
-
-
-def write_text(path, text):
-    """Replaces PATH at once (a reload never reads half a file)."""
-    tmp = path + '.tmp'
-    with open(tmp, 'w') as f:
-        f.write(text)
-    os.rename(tmp, path)
 
 
 def first_difference(got, want):

@@ -15,7 +15,7 @@ import time
 import unittest
 
 import harness
-from harness import PAGE, Mount, errno_of, pattern, read_file, sha256_hex
+from harness import PAGE, Fd, Mount, errno_of, pattern, read_file, sha256_hex
 
 
 WORDS = ('lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod tempor '
@@ -32,27 +32,8 @@ def lorem(n_lines, seed=1):
     return ('\n'.join(lines) + '\n').encode()
 
 
-class Fd:
-    """os.open as a context manager."""
-
-    def __init__(self, path, flags=os.O_RDONLY, mode=0o644):
-        self.fd = os.open(path, flags, mode)
-
-    def __enter__(self):
-        return self.fd
-
-    def __exit__(self, *exc):
-        os.close(self.fd)
-
-
 class ViewsCase(harness.MountCase):
     """A shared mount and the helpers of the tests below."""
-
-    def read(self, view, name):
-        return read_file(self.p(view, name))
-
-    def size(self, view, name):
-        return os.stat(self.p(view, name)).st_size
 
     def backing(self, name):
         return self.m.read_backing(name)
