@@ -960,6 +960,21 @@ class Fd:
 
 # ---------------------------------------------------------------- helpers
 
+def wchans(pid):
+    """'tid:wchan ...' of PID's threads: where a hung daemon sleeps."""
+    out = []
+    try:
+        for tid in sorted(os.listdir('/proc/%d/task' % pid), key=int):
+            try:
+                with open('/proc/%d/task/%s/wchan' % (pid, tid)) as f:
+                    out.append('%s:%s' % (tid, f.read().strip() or '-'))
+            except OSError:
+                pass
+    except OSError:
+        pass
+    return ' '.join(out)
+
+
 def wait_until(pred, timeout=5.0, step=0.02):
     """Polls PRED until it returns a true value; returns that value or the
     last false one."""

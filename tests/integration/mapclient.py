@@ -54,6 +54,7 @@ import tempfile
 import time
 
 import harness
+from harness import wchans
 
 CALL_TIMEOUT = float(os.environ.get('MMAPFS_CLIENT_TIMEOUT', '10'))
 
@@ -156,21 +157,6 @@ def _helper_setup():
     and death with the test process."""
     signal.pthread_sigmask(signal.SIG_UNBLOCK, (signal.SIGTERM, signal.SIGINT, signal.SIGHUP))
     harness._libc.prctl(harness.PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-
-
-def wchans(pid):
-    """'tid:wchan ...' of PID's threads: where a hung daemon sleeps."""
-    out = []
-    try:
-        for tid in sorted(os.listdir('/proc/%d/task' % pid), key=int):
-            try:
-                with open('/proc/%d/task/%s/wchan' % (pid, tid)) as f:
-                    out.append('%s:%s' % (tid, f.read().strip() or '-'))
-            except OSError:
-                pass
-    except OSError:
-        pass
-    return ' '.join(out)
 
 
 class Helper:

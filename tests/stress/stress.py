@@ -85,7 +85,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(REPO, 'tests', 'integration'))
 import harness  # noqa: E402
-from harness import PAGE, Mount, pread_all  # noqa: E402
+from harness import PAGE, Mount, pread_all, wchans  # noqa: E402
 
 K = 1024
 M = K * K
@@ -776,20 +776,6 @@ class Deadline:
         self.checks.check('no hang: %s' % what, False, 'still blocked after the deadline')
         harness.emergency_exit('stress: hang in %s' % what, 1,
                                'stress: hung in %s: aborting the FUSE connection\n' % what)
-
-
-def wchans(pid):
-    out = []
-    try:
-        for tid in sorted(os.listdir('/proc/%d/task' % pid), key=int):
-            try:
-                with open('/proc/%d/task/%s/wchan' % (pid, tid)) as f:
-                    out.append('%s:%s' % (tid, f.read().strip() or '-'))
-            except OSError:
-                pass
-    except OSError:
-        pass
-    return ' '.join(out)
 
 
 def main():
