@@ -23,9 +23,9 @@ SANITIZE  := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-
 CORE_SRC  := src/size.c src/errors.c src/view.c src/entry.c src/config.c src/log.c \
              src/fault.c src/thread.c src/stable.c src/cow.c src/instance.c src/region.c src/ctl.c src/node.c \
              src/table.c src/flusher.c
-FUSE_SRC  := src/notify.c src/coherence.c src/fs.c src/cli.c src/child.c src/daemon.c src/main.c
+FUSE_SRC  := src/notify.c src/writeback.c src/coherence.c src/fs.c src/cli.c src/child.c src/daemon.c src/main.c
 # The FUSE side's bookkeeping, unit-tested without a kernel.
-UNIT_FUSE := src/notify.c src/coherence.c
+UNIT_FUSE := src/notify.c src/writeback.c src/coherence.c
 UNIT_SRC  := $(wildcard tests/unit/*.c)
 HEADERS   := $(wildcard include/*.h src/*.h)
 

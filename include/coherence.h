@@ -25,6 +25,7 @@
 #include <fuse_lowlevel.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "ctl.h"
 #include "region.h"
@@ -37,8 +38,9 @@ struct coherence;
 struct coherence *coherence_new(bool kernel_cache);
 
 /* Starts sending to SE's kernel side, the mount on MOUNTPOINT (its real
- * path, kept); returns 0 or an errno. */
-int coherence_start(struct coherence *c, struct fuse_session *se, const char *mountpoint);
+ * path, kept) of device DEV (0: unknown); returns 0 or an errno. */
+int coherence_start(struct coherence *c, struct fuse_session *se, const char *mountpoint,
+		    dev_t dev);
 
 /* Sends what is pending, stops the threads, frees C. */
 void coherence_free(struct coherence *c);
@@ -48,6 +50,11 @@ void coherence_free(struct coherence *c);
  * does can change the view. */
 void coherence_open(struct coherence *c, size_t slot, unsigned view, bool writing);
 void coherence_release(struct coherence *c, size_t slot, unsigned view, bool writing);
+
+/* Whether TID, a request's caller, is coherence's changer thread: its
+ * opens are its write-backs (writeback.h), which must not drop the
+ * kernel's cached pages as a client's open may. */
+bool coherence_is_changer(struct coherence *c, pid_t tid);
 
 /* How many handles of SLOT's VIEW are open. */
 int coherence_opens(struct coherence *c, size_t slot, unsigned view);
@@ -87,13 +94,17 @@ void coherence_changed_then(struct coherence *c, size_t slot,
  * and writes them back whenever it likes; one written back after the
  * change would put old bytes over it. So a change runs in three steps:
  * the kernel writes back the dirty pages of the views in WRITE_BACK and
- * the daemon answers every such WRITE (see write_back_view in coherence.c),
+ * the daemon answers every such WRITE (writeback.h),
  * RUN changes the region, and the pages that RUN made stale are dropped.
  * Then REQ is answered.
  *
  * Request threads must not wait for those writebacks (with -s, or with
  * every worker busy, no thread would be left to serve them), so the steps
  * run on a thread of their own and the request is answered from there.
+ * Where there is nothing to write back (no view in WRITE_BACK is open for
+ * writing, and the job is not an instance's), RUN runs at once on the
+ * calling thread, and REQ is answered once the stale pages are dropped,
+ * as after a write (coherence_changed_then).
  */
 struct coherence_job {
 	struct coherence_job *next;	/* coherence's queue */
@@ -105,23 +116,23 @@ struct coherence_job {
 	 * VIEW_COW (whatever the open counts, which do not cover it). */
 	const char *instance;		/* NAME@TAG, valid while JOB is */
 	/* Changes the region: returns 0 or an errno, what it changed in
-	 * *CHANGED and the byte count a successful write replies in *REPLY. */
+	 * *CHANGED and the byte count a successful write replies in *REPLY.
+	 * Nodes that coherence does not count (cow instances) whose pages it
+	 * made stale over CHANGED's range go in STALE (malloc'd, N_STALE of
+	 * them): they are dropped too before REQ is answered. */
 	int (*run)(struct coherence_job *job, struct ctl_effect *changed, size_t *reply);
+	uint64_t *stale;
+	size_t n_stale;
+	int err;			/* coherence's: RUN's answer */
+	size_t reply;
 };
-
-/* From a job's RUN only (the changer thread), holding no region: the
- * kernel drops its cached pages of INO over [OFF, OFF + LEN) (LEN 0: to
- * the end), writing dirty ones back first. For the nodes that coherence
- * does not count (cow instances). */
-void coherence_inval_inode_now(struct coherence *c, uint64_t ino, uint64_t off,
-			       uint64_t len);
 
 /* As coherence_changed_later for INO, one node coherence does not count. */
 void coherence_inode_changed_later(struct coherence *c, uint64_t ino, uint64_t off,
 				   uint64_t len);
 
-/* Queues JOB, which was malloc'd with the job as its first member, and
- * returns at once; JOB is freed once REQ is answered. */
+/* Runs JOB or queues it (above), which was malloc'd with the job as its
+ * first member, zeroed past RUN; JOB is freed once REQ is answered. */
 void coherence_defer(struct coherence *c, struct coherence_job *job);
 
 /* After table_reload(): the kernel forgets the names that went away and

@@ -29,8 +29,8 @@ extern const struct fuse_lowlevel_ops fs_ops;
 struct fs *fs_new(struct table *t, unsigned readahead, bool kernel_cache);
 
 /* Starts the threads that tell SE's kernel side what is stale, for the
- * mount on MOUNTPOINT (its real path). */
-int fs_start(struct fs *fs, struct fuse_session *se, const char *mountpoint);
+ * mount on MOUNTPOINT (its real path) of device DEV (0: unknown). */
+int fs_start(struct fs *fs, struct fuse_session *se, const char *mountpoint, dev_t dev);
 
 /* After table_reload(): makes the kernel forget the names that went away
  * and the cached pages of entries that were remapped. */

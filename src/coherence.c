@@ -17,6 +17,7 @@
 #include "notify.h"
 #include "stable.h"
 #include "thread.h"
+#include "writeback.h"
 
 /* What the kernel may hold of one entry's views, per view index. */
 struct view_state {
@@ -37,12 +38,14 @@ struct changer {
 	pthread_mutex_t mu;
 	pthread_cond_t work;
 	struct coherence_job *head, *tail;
+	_Atomic pid_t tid;	/* 0 until it runs */
+	bool sweep;		/* a view lost its last writer: see writeback.h */
 	bool started, stopping;
 };
 
 struct coherence {
 	struct fuse_session *se;
-	char *mountpoint;
+	struct writeback *writeback;	/* the changer's; NULL until started */
 	struct notifier *notifier;
 	struct changer changer;
 	struct stable_array slots;	/* struct slot_state, by table slot */
@@ -69,13 +72,14 @@ struct coherence *coherence_new(bool kernel_cache)
 
 static void *changer_main(void *arg);
 
-int coherence_start(struct coherence *c, struct fuse_session *se, const char *mountpoint)
+int coherence_start(struct coherence *c, struct fuse_session *se, const char *mountpoint,
+		    dev_t dev)
 {
 	int err;
 
 	c->se = se;
-	c->mountpoint = strdup(mountpoint);
-	if (!c->mountpoint)
+	c->writeback = writeback_new(mountpoint, dev);
+	if (!c->writeback)
 		return ENOMEM;
 	err = notifier_start(c->notifier, se);
 	if (!err)
@@ -99,7 +103,8 @@ void coherence_free(struct coherence *c)
 	pthread_cond_destroy(&ch->work);
 	notifier_free(c->notifier);
 	stable_free(&c->slots);
-	free(c->mountpoint);
+	if (c->writeback)
+		writeback_free(c->writeback);
 	free(c);
 }
 
@@ -122,14 +127,25 @@ void coherence_open(struct coherence *c, size_t slot, unsigned view, bool writin
 	}
 }
 
+static void wake_sweep(struct coherence *c);
+
 void coherence_release(struct coherence *c, size_t slot, unsigned view, bool writing)
 {
 	struct view_state *v = state_of(c, slot, view);
 
-	if (v) {
-		atomic_fetch_sub(&v->opens, 1);
-		atomic_fetch_sub(&v->writers, writing);
-	}
+	if (!v)
+		return;
+	atomic_fetch_sub(&v->opens, 1);
+	/* The last writer gone: a write-back descriptor kept for the view
+	 * must not outlive it (writeback.h), so the changer closes it. */
+	if (writing && atomic_fetch_sub(&v->writers, 1) == 1 && c->writeback &&
+	    writeback_kept(c->writeback) > 0)
+		wake_sweep(c);
+}
+
+bool coherence_is_changer(struct coherence *c, pid_t tid)
+{
+	return tid != 0 && atomic_load(&c->changer.tid) == tid;
 }
 
 int coherence_opens(struct coherence *c, size_t slot, unsigned view)
@@ -286,35 +302,34 @@ static void invalidate_now(struct coherence *c, size_t slot, unsigned views,
 	}
 }
 
-/*
- * Writes back what clients dirtied in their mappings of NAME's VIEW, and
- * waits until the daemon has answered every WRITE of it: an open and a
- * close of the view. The open (without keep_cache) makes the kernel write
- * back and drop the view's pages; the close flushes, and FUSE's flush waits
- * for every page write still in flight. An invalidation alone does not
- * wait for those: a FUSE page's writeback ends when its WRITE is queued,
- * not when it is answered, so a WRITE the kernel's own writeback started
- * could still land after the change. From the changer thread only: the
- * loop serves the requests this makes meanwhile. False if the view could
- * not be opened (e.g. its mode lets no one read or write it).
- */
-static bool write_back_view(struct coherence *c, const char *name, unsigned view)
+/* Writes back what clients dirtied in their mappings of NAME's VIEW, node
+ * INO, and waits until the daemon has answered every WRITE of it
+ * (writeback.h). From the changer thread only: the loop serves the
+ * requests this makes meanwhile. KEEP: the view has writers, whose
+ * release sweeps the descriptor kept for it. */
+static bool write_back_view(struct coherence *c, const char *name, unsigned view,
+			    uint64_t ino, bool keep)
 {
 	char path[PATH_MAX];
-	int fd;
 
-	if (snprintf(path, sizeof(path), "%s/%s/%s", c->mountpoint, view_name(view), name) >=
-	    (int)sizeof(path))
+	if (snprintf(path, sizeof(path), "%s/%s", view_name(view), name) >= (int)sizeof(path))
 		return false;
-	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0 && errno == EACCES)	/* a view's mode is its file's */
-		fd = open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0) {
-		log_msg(LOG_DEBUG, "writing back %s: %s", path, strerror(errno));
+	return writeback_view(c->writeback, ino, path, keep);
+}
+
+/* Whether node INO, a view with a kept write-back descriptor, still needs
+ * it: only while it is open for writing. */
+static bool still_written(void *arg, uint64_t ino)
+{
+	struct coherence *c = arg;
+	struct view_state *v;
+	enum node_kind kind;
+	size_t slot;
+
+	if (!node_decode(ino, &slot, &kind) || !node_is_view(kind))
 		return false;
-	}
-	close(fd);
-	return true;
+	v = state_of(c, slot, node_view(kind));
+	return v && atomic_load(&v->writers) > 0;
 }
 
 /* Step 1 of a job: the clients' dirty pages of the views it names, where a
@@ -326,23 +341,17 @@ static void write_back_views(struct coherence *c, const struct coherence_job *jo
 		unsigned view = view_at(i);
 
 		if (view == VIEW_COW && job->instance && (job->write_back & view)) {
-			write_back_view(c, job->instance, view);
+			write_back_view(c, job->instance, view, 0, false);
 			continue;
 		}
 		if ((job->write_back & view) && has_writers(c, job->slot, view) &&
-		    !write_back_view(c, job->name, view))
+		    !write_back_view(c, job->name, view,
+				     node_ino(job->slot, node_of_view(view)), true))
 			invalidate_now(c, job->slot, view, 0, 0, true);
 	}
-}
-
-void coherence_inval_inode_now(struct coherence *c, uint64_t ino, uint64_t off,
-			       uint64_t len)
-{
-	int err = fuse_lowlevel_notify_inval_inode(c->se, ino, (off_t)off, (off_t)len);
-
-	if (err && err != -ENOENT)
-		log_msg(LOG_DEBUG, "invalidating pages of node %llu: %s",
-			(unsigned long long)ino, strerror(-err));
+	/* A writer may have gone while its descriptor was being kept. */
+	if (writeback_kept(c->writeback) > 0)
+		writeback_sweep(c->writeback, still_written, c);
 }
 
 void coherence_inode_changed_later(struct coherence *c, uint64_t ino, uint64_t off,
@@ -354,21 +363,70 @@ void coherence_inode_changed_later(struct coherence *c, uint64_t ino, uint64_t o
 	notifier_send(c->notifier, batch);
 }
 
+static void answer(struct coherence_job *job)
+{
+	if (job->err)
+		fuse_reply_err(job->req, job->err);
+	else
+		fuse_reply_write(job->req, job->reply);
+	free(job->stale);
+	free(job);
+}
+
+static void answer_later(void *job)
+{
+	answer(job);
+}
+
+/* The changer's way: write back, change, drop, answer. */
 static void run_job(struct coherence *c, struct coherence_job *job)
 {
 	struct ctl_effect changed = { 0 };
-	size_t reply = 0;
-	int err;
 
 	write_back_views(c, job);
-	err = job->run(job, &changed, &reply);
+	job->err = job->run(job, &changed, &job->reply);
 	if (changed.views)
 		invalidate_now(c, job->slot, changed.views, changed.off, changed.len, false);
-	if (err)
-		fuse_reply_err(job->req, err);
-	else
-		fuse_reply_write(job->req, reply);
-	free(job);
+	for (size_t i = 0; i < job->n_stale; i++) {
+		int err = fuse_lowlevel_notify_inval_inode(c->se, job->stale[i],
+							   (off_t)changed.off, (off_t)changed.len);
+
+		if (err && err != -ENOENT)
+			log_msg(LOG_DEBUG, "invalidating pages of node %llu: %s",
+				(unsigned long long)job->stale[i], strerror(-err));
+	}
+	answer(job);
+}
+
+/* Whether JOB has pages to write back first: a view it names is open for
+ * writing, or it is an instance's, whose view no open count covers. */
+static bool needs_write_back(struct coherence *c, const struct coherence_job *job)
+{
+	if (job->instance)
+		return true;
+	for (int i = 0; i < VIEW_COUNT; i++)
+		if ((job->write_back & view_at(i)) && has_writers(c, job->slot, view_at(i)))
+			return true;
+	return false;
+}
+
+/* The way of a job with nothing to write back: on this request thread,
+ * answered once the notifier has dropped what it made stale. */
+static void run_here(struct coherence *c, struct coherence_job *job)
+{
+	struct ctl_effect changed = { 0 };
+	struct inval_batch *batch = NULL;
+
+	job->err = job->run(job, &changed, &job->reply);
+	if (changed.views)
+		post_change(c, &batch, job->slot, changed.views, changed.off, changed.len);
+	for (size_t i = 0; i < job->n_stale; i++) {
+		if (!batch)
+			batch = notifier_batch(c->notifier);
+		notifier_inval_inode(c->notifier, batch, job->stale[i], (off_t)changed.off,
+				     (off_t)changed.len);
+	}
+	notifier_then(c->notifier, batch, answer_later, job);
 }
 
 static void *changer_main(void *arg)
@@ -377,10 +435,18 @@ static void *changer_main(void *arg)
 	struct changer *ch = &c->changer;
 	struct coherence_job *job;
 
+	atomic_store(&ch->tid, gettid());
 	pthread_mutex_lock(&ch->mu);
 	for (;;) {
-		while (!ch->head && !ch->stopping)
+		while (!ch->head && !ch->stopping && !ch->sweep)
 			pthread_cond_wait(&ch->work, &ch->mu);
+		if (ch->sweep) {
+			ch->sweep = false;
+			pthread_mutex_unlock(&ch->mu);
+			writeback_sweep(c->writeback, still_written, c);
+			pthread_mutex_lock(&ch->mu);
+			continue;
+		}
 		job = ch->head;
 		if (!job)
 			break;	/* stopping, and nothing left */
@@ -395,10 +461,24 @@ static void *changer_main(void *arg)
 	return NULL;
 }
 
+static void wake_sweep(struct coherence *c)
+{
+	struct changer *ch = &c->changer;
+
+	pthread_mutex_lock(&ch->mu);
+	ch->sweep = true;
+	pthread_cond_signal(&ch->work);
+	pthread_mutex_unlock(&ch->mu);
+}
+
 void coherence_defer(struct coherence *c, struct coherence_job *job)
 {
 	struct changer *ch = &c->changer;
 
+	if (!needs_write_back(c, job)) {
+		run_here(c, job);
+		return;
+	}
 	job->next = NULL;
 	pthread_mutex_lock(&ch->mu);
 	if (ch->tail)

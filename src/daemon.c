@@ -694,7 +694,7 @@ static int run_mounted(struct daemon *d, unsigned flush_interval)
 {
 	int rc = EXIT_MOUNT;
 
-	if (fs_start(d->fs, d->se, d->cli->opts.mountpoint) == 0) {
+	if (fs_start(d->fs, d->se, d->cli->opts.mountpoint, d->dev) == 0) {
 		d->flusher = flusher_start(d->table, flush_interval);
 		/* COMMAND before the signal thread, which then knows it from
 		 * the first SIGCHLD on (held pending until then) */

@@ -642,9 +642,10 @@ static bool is_writing(int open_flags)
 }
 
 /* Opens view N: counts the handle and decides whether the kernel's
- * cached pages are still right. */
-static int open_counted_view(struct fs *fs, const struct node *n,
-			     struct fuse_file_info *fi, unsigned *changed, bool *refreshed)
+ * cached pages are still right. OWN: coherence's own open, which writes
+ * back (writeback.h) and must not drop more than the changes it noted. */
+static int open_counted_view(struct fs *fs, const struct node *n, struct fuse_file_info *fi,
+			     bool own, unsigned *changed, bool *refreshed)
 {
 	unsigned view = node_view(n->kind);
 	int err;
@@ -656,7 +657,7 @@ static int open_counted_view(struct fs *fs, const struct node *n,
 		return err;
 	}
 	fi->keep_cache = !*changed && !*refreshed &&
-			 coherence_keep_cache(fs->coherence, n->slot, view, n->region);
+			 (own || coherence_keep_cache(fs->coherence, n->slot, view, n->region));
 	return 0;
 }
 
@@ -739,9 +740,9 @@ static void release_instance_view(struct instance_table *t, struct instance *in)
 
 /* Opens instance view N and replies: the descriptor holds the instance
  * until its release, so that it outlives a drop. Not counted by
- * coherence: its cache is dropped at every open. */
+ * coherence: its cache is dropped at every open but coherence's own. */
 static void open_instance_view(fuse_req_t req, const struct node *n,
-			       struct fuse_file_info *fi)
+			       struct fuse_file_info *fi, bool own)
 {
 	struct instance_table *t = region_instances(n->region);
 	int err = (fi->flags & O_TRUNC) ? region_cow_truncate(n->region, n->in, 0) : 0;
@@ -750,7 +751,7 @@ static void open_instance_view(fuse_req_t req, const struct node *n,
 		fuse_reply_err(req, err);
 		return;
 	}
-	fi->keep_cache = 0;
+	fi->keep_cache = own;
 	instance_get_again(t, n->in);
 	instance_opened(t, n->in);
 	if (fuse_reply_open(req, fi) == -ENOENT)	/* opener gone */
@@ -761,13 +762,14 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct fs *fs = req_fs(req);
 	struct open_views instances = { NULL, 0 };
+	bool own = coherence_is_changer(fs->coherence, fuse_req_ctx(req)->pid);
 	unsigned changed = 0;
 	bool refreshed = false;
 	struct node n;
 	int err = node_get(fs, ino, &n);
 
 	if (!err && n.in && n.kind == NODE_COW) {
-		open_instance_view(req, &n, fi);
+		open_instance_view(req, &n, fi, own);
 		node_put(fs, &n);
 		return;
 	}
@@ -776,7 +778,7 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	else if (!err && node_is_ctl_file(n.kind))
 		err = open_ctl_file(fs, &n, fi);
 	else if (!err)
-		err = open_counted_view(fs, &n, fi, &changed, &refreshed);
+		err = open_counted_view(fs, &n, fi, own, &changed, &refreshed);
 	if (changed & VIEW_COW)
 		instances = open_instance_views(&n);
 	node_put(fs, &n);
@@ -1048,19 +1050,14 @@ static int run_ctl_job(struct coherence_job *job, struct ctl_effect *changed, si
 	struct ctl_job *cj = (struct ctl_job *)job;
 	uint64_t ino = cj->id ? node_instance_ino(job->slot, cj->id, NODE_CTL_DIR)
 			      : node_ino(job->slot, NODE_CTL_DIR);
-	uint64_t *stale = NULL;
-	size_t n_stale = 0;
 	struct node n;
 	int err = node_get(cj->fs, ino, &n);
 
 	if (!err)
 		err = ctl_write_in(n.region, n.in, cj->file, cj->text, cj->len, cj->off, changed);
 	if (!err)
-		n_stale = stale_instances(&n, changed, &stale);
+		job->n_stale = stale_instances(&n, changed, &job->stale);
 	node_put(cj->fs, &n);
-	for (size_t i = 0; i < n_stale; i++)
-		coherence_inval_inode_now(cj->fs->coherence, stale[i], changed->off, changed->len);
-	free(stale);
 	*reply = cj->len;	/* a command takes its whole write */
 	return err;	/* ESTALE: a reload removed the entry meanwhile, or a drop */
 }
@@ -1423,9 +1420,9 @@ struct fs *fs_new(struct table *t, unsigned readahead, bool kernel_cache)
 	return fs;
 }
 
-int fs_start(struct fs *fs, struct fuse_session *se, const char *mountpoint)
+int fs_start(struct fs *fs, struct fuse_session *se, const char *mountpoint, dev_t dev)
 {
-	return coherence_start(fs->coherence, se, mountpoint);
+	return coherence_start(fs->coherence, se, mountpoint, dev);
 }
 
 void fs_reloaded(struct fs *fs, const struct table_changes *changes)

@@ -1060,6 +1060,12 @@ def smaps_dirty(pid, path):
     return out
 
 
+def smaps_rss(pid, path):
+    """kB of PID's mappings of file PATH that are resident (mapped now)."""
+    return sum(int(line.split()[1]) for _, line in _smaps_lines(pid, path)
+               if line.startswith('Rss:'))
+
+
 def smaps_vmflags(pid, path):
     """{perms: set of VmFlags} of PID's mappings of file PATH."""
     out = {}

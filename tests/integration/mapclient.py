@@ -303,6 +303,11 @@ class Helpers:
         return h
 
 
+def rss_kb(helper, path):
+    """kB of HELPER's mapping of PATH (a view) that is resident."""
+    return harness.smaps_rss(helper.proc.pid, path)
+
+
 def dirty_kb(helper, path):
     """kB of HELPER's mapping of PATH (a view) that smaps counts as dirty."""
     return sum(harness.smaps_dirty(helper.proc.pid, path).values())

@@ -44,7 +44,7 @@ import unittest
 import harness
 from harness import write_text
 from harness import PAGE, TmpDirCase, is_mounted, pattern
-from mapclient import CALL_TIMEOUT, Helpers, dirty_kb, wchans
+from mapclient import CALL_TIMEOUT, Helpers, dirty_kb, rss_kb, wchans
 
 K = 1024
 M = K * K
@@ -379,6 +379,60 @@ class Mappings(Helpers, TmpDirCase):
         self.assertBytes(m.read_backing('x.bin'), bytes(want), 'x.bin after the flush')
         self.assertEqual(page_cache_dirty_kb(m.backing('x.bin')), 0, 'x.bin is on disk')
         self.finish(m, [c, admin])
+
+    def test_a_command_leaves_the_mapped_pages_it_does_not_change(self):
+        """The write-back before a command writes back the client's dirty
+        pages and nothing more: the pages of its mapping that the command
+        does not change stay mapped (a reader of a big mapping does not
+        fault it all in again after each command), and the moved page
+        shows the move."""
+        data = pattern(64 * PAGE, 13)
+        m = self.start('[x]\npath = x.bin\n', {'x.bin': data})
+        c, admin = self.helper('client', m), self.helper('admin', m)
+        c.ok('map', 'x', m.path('rw', 'x'), len(data))
+        c.ok('peek', 'x', 0, len(data))           # every page mapped
+        c.poke('x', 10 * PAGE, b'DIRTY')
+        self.mapped_dirty(c, m, 'rw', 'x', 4)
+        before = rss_kb(c, m.path('rw', 'x'))
+        self.assertGreaterEqual(before, 64 * PAGE // K, 'control: every page is mapped')
+        for _ in range(3):
+            self.assertEqual(admin.command(m.path('ctl', 'x', 'move'), '0 %d 16' % PAGE), 0)
+        after = rss_kb(c, m.path('rw', 'x'))
+        self.assertGreaterEqual(after, before - 2 * PAGE // K,
+                                'the moves dropped %d of the client\'s %d kB mapped'
+                                % (before - after, before))
+        got = c.data('peek', 'x', 0, 16)
+        self.assertBytes(got, data[PAGE:PAGE + 16], 'page 0 after the move')
+        want = bytearray(data)
+        want[:16] = data[PAGE:PAGE + 16]
+        want[10 * PAGE:10 * PAGE + 5] = b'DIRTY'
+        self.assertBytes(m.read_backing('x.bin'), bytes(want), 'x.bin after the moves')
+        self.finish(m, [c, admin])
+
+    def test_unmount_right_after_the_client_exits(self):
+        """A command while a client maps a view keeps nothing open on the
+        mount: once the client is gone, the first fusermount3 -u succeeds
+        (no EBUSY), the daemon exits 0, and the client's bytes are in the
+        file."""
+        data = pattern(16 * PAGE, 14)
+        m = self.start('[x]\npath = x.bin\n', {'x.bin': data})
+        c, admin = self.helper('client', m), self.helper('admin', m)
+        c.ok('map', 'x', m.path('rw', 'x'), len(data))
+        c.poke('x', 5 * PAGE, b'LATE')
+        self.assertEqual(admin.command(m.path('ctl', 'x', 'flush'), '\n'), 0)
+        c.poke('x', 6 * PAGE, b'LATER')
+        admin.exit()
+        c.exit()
+        r = subprocess.run(['fusermount3', '-u', m.mnt], capture_output=True, text=True,
+                           timeout=CALL_TIMEOUT)
+        self.assertEqual(r.returncode, 0, 'the first unmount after the client exited: %s'
+                         % r.stderr)
+        self.assertEqual(m.proc.wait(timeout=CALL_TIMEOUT), 0, m.stderr[-3000:])
+        want = bytearray(data)
+        want[5 * PAGE:5 * PAGE + 4] = b'LATE'
+        want[6 * PAGE:6 * PAGE + 5] = b'LATER'
+        self.assertBytes(m.read_backing('x.bin'), bytes(want), 'x.bin after the unmount')
+        self.assertEqual(m.stop(), 0)
 
 
 class MappingsSingleThreaded(Mappings):
