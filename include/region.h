@@ -221,10 +221,36 @@ int region_cow_commit(struct region *r, struct instance *in, char *why, size_t w
 void region_adopt_instances(struct region *to, struct region *from, bool keep);
 
 /* Takes E's settings that a mapping can change in place (resizable, create,
- * advice), E mapping the same bytes with the same views: the region, its
- * cow writes and its instances stay (SPEC: a reload that changed other
- * keys keeps the inode numbers, and cow/NAME its written pages). */
+ * advice), E mapping the same bytes: the region, its cow writes and its
+ * instances stay (SPEC: a reload that changed other keys keeps the inode
+ * numbers, and cow/NAME its written pages). Views change by
+ * region_views_apply, before. */
 void region_retune(struct region *r, const struct entry *e);
+
+/*
+ * A reload's change of the views of an entry that maps the same bytes, in
+ * two steps, so that a reload stays all or nothing (table.h):
+ * region_views_prepare makes what VIEWS need that R lacks (an rw mapping,
+ * on a read-write descriptor of the same file; a fresh cow view, as after
+ * a reset) or fails with the reason in WHY (an rw view on a file that
+ * cannot be opened for writing, as open(2) says; ESTALE for a file
+ * renamed over the path since the reload compared them); then either
+ * region_views_apply puts them in, which cannot fail, or
+ * region_views_cancel undoes them. Either frees V. The caller holds R's
+ * slot exclusive from the prepare on, so that no request uses R or
+ * changes its size meanwhile.
+ *
+ * Applied: a view that leaves goes (rw is flushed first, as a removed
+ * entry's is; cow/NAME's writes go with it, and if it comes back it
+ * starts afresh); cow/NAME staying keeps its size, base and written
+ * pages. The instances are dropped as `drop` does, or freed with the cow
+ * view (SPEC "Cow instances").
+ */
+struct region_views;
+int region_views_prepare(struct region *r, unsigned views, struct region_views **v,
+			 char *why, size_t whylen);
+void region_views_apply(struct region *r, struct region_views *v);
+void region_views_cancel(struct region_views *v);
 
 /* Status of IN's view: the entry's, with IN's own sizes and counters. */
 void region_cow_stats(struct region *r, struct instance *in, struct region_stats *st);

@@ -90,15 +90,22 @@ static void advise(const struct region *r, void *map, uint64_t len)
 			entry_advice_name(r->entry.advice), strerror(errno));
 }
 
-static char *map_view(struct region *r, uint64_t size, int prot, int flags)
+/* Maps SIZE bytes of FD (R's file) at the entry's offset; NULL (errno
+ * set) on failure. */
+static char *map_fd(struct region *r, int fd, uint64_t size, int prot, int flags)
 {
 	uint64_t len = map_length(r, size);
-	void *map = mmap(NULL, len, prot, flags, r->fd, (off_t)r->entry.offset);
+	void *map = mmap(NULL, len, prot, flags, fd, (off_t)r->entry.offset);
 
 	if (map == MAP_FAILED)
 		return NULL;
 	advise(r, map, len);
 	return map;
+}
+
+static char *map_view(struct region *r, uint64_t size, int prot, int flags)
+{
+	return map_fd(r, r->fd, size, prot, flags);
 }
 
 /* Moves MAP from OLD_SIZE to NEW_SIZE bytes; NULL (errno set) on failure. */
@@ -1130,18 +1137,28 @@ int region_move(struct region *r, unsigned view, uint64_t dest, uint64_t src,
 	return err;
 }
 
+/* Makes C a cow view of the file at the region's size, its base all of
+ * it, no private pages: as at mount. 0 or an errno. */
+static int fresh_cow(struct region *r, struct cow *c)
+{
+	char *map = map_view(r, r->size, PROT_READ | PROT_WRITE, MAP_PRIVATE);
+	int err;
+
+	if (!map)
+		return errno;
+	err = cow_init(c, map, r->size, r->page);
+	if (err)
+		munmap(map, map_length(r, r->size));
+	return err;
+}
+
 /* Maps C afresh over the file at the region's size; the lock held
  * exclusive. On failure the old view stays as it was. */
 static int reset_locked(struct region *r, struct cow *c, char *why, size_t whylen)
 {
 	struct cow fresh;
-	char *map = map_view(r, r->size, PROT_READ | PROT_WRITE, MAP_PRIVATE);
-	int err;
+	int err = fresh_cow(r, &fresh);
 
-	if (!map)
-		err = errno;
-	else if ((err = cow_init(&fresh, map, r->size, r->page)) != 0)
-		munmap(map, map_length(r, r->size));
 	if (err) {
 		reason_set(why, whylen, "cannot map the cow view afresh: %s", strerror(err));
 		return err;
@@ -1461,6 +1478,143 @@ void region_adopt_instances(struct region *to, struct region *from, bool keep)
 	instance_table_move(&to->instances, &from->instances);
 	if (!keep)
 		instance_drop_all(&to->instances);
+}
+
+/* ---- a reload's change of views ---- */
+
+struct region_views {
+	unsigned views;
+	int fd;			/* a read-write descriptor for R, or -1: R's own will do */
+	char *rw_map;		/* the new rw mapping, or NULL */
+	uint64_t rw_len;
+	struct cow cow;		/* the new cow view (map NULL: none) */
+};
+
+/* Opens R's file read-write into *FD. It must be the file R has open: one
+ * renamed over it since the reload looked is another entry (ESTALE). */
+static int open_writable(const struct region *r, int *fd, char *why, size_t whylen)
+{
+	struct stat open_file, opened;
+
+	*fd = open(r->entry.path, O_RDWR | O_CLOEXEC);
+	if (*fd < 0) {
+		int err = errno;
+
+		reason_set(why, whylen, "cannot open %s for writing: %s", r->entry.path,
+			   strerror(err));
+		return err;
+	}
+	if (fstat(r->fd, &open_file) == 0 && fstat(*fd, &opened) == 0 &&
+	    open_file.st_dev == opened.st_dev && open_file.st_ino == opened.st_ino)
+		return 0;
+	reason_set(why, whylen, "%s was replaced during the reload", r->entry.path);
+	close(*fd);
+	*fd = -1;
+	return ESTALE;
+}
+
+/* The rw mapping an added rw view needs, on a read-write descriptor: R's
+ * own when it is one (a memfd, or an rw view listed before), else one
+ * opened now, as the file was opened read-only without rw. */
+static int prepare_rw(struct region *r, struct region_views *v, char *why, size_t whylen)
+{
+	int flags = fcntl(r->fd, F_GETFL), fd = r->fd, err;
+
+	if (flags < 0 || (flags & O_ACCMODE) != O_RDWR) {
+		err = open_writable(r, &v->fd, why, whylen);
+		if (err)
+			return err;
+		fd = v->fd;
+	}
+	v->rw_len = map_length(r, r->size);
+	v->rw_map = map_fd(r, fd, r->size, PROT_READ | PROT_WRITE, MAP_SHARED);
+	if (!v->rw_map) {
+		err = errno;
+		reason_set(why, whylen, "cannot map %llu bytes for the rw view: %s",
+			   (unsigned long long)r->size, strerror(err));
+		return err;
+	}
+	return 0;
+}
+
+int region_views_prepare(struct region *r, unsigned views, struct region_views **out,
+			 char *why, size_t whylen)
+{
+	struct region_views *v = calloc(1, sizeof(*v));
+	unsigned added = views & ~r->entry.views;
+	int err = 0;
+
+	if (!v) {
+		reason_set(why, whylen, "out of memory");
+		return ENOMEM;
+	}
+	v->views = views;
+	v->fd = -1;
+	if (added & VIEW_RW)
+		err = prepare_rw(r, v, why, whylen);
+	if (!err && (added & VIEW_COW) && (err = fresh_cow(r, &v->cow)) != 0)
+		reason_set(why, whylen, "cannot make the cow view: %s", strerror(err));
+	if (err) {
+		region_views_cancel(v);
+		return err;
+	}
+	*out = v;
+	return 0;
+}
+
+void region_views_cancel(struct region_views *v)
+{
+	if (v->rw_map)
+		munmap(v->rw_map, v->rw_len);
+	if (v->fd >= 0)
+		close(v->fd);
+	cow_release(&v->cow);
+	free(v);
+}
+
+/* Other views: the instances are dropped, as `drop` does (their names go,
+ * their open views go on until closed). With the cow view gone as well,
+ * none of their nodes is served any more (a view not listed is ESTALE,
+ * the release of its descriptors included), so no hold would ever be
+ * put back: they are freed now, their pages going back to cow_limit. */
+static void drop_instances(struct region *r, bool cow_gone)
+{
+	if (!cow_gone) {
+		instance_drop_all(&r->instances);
+		return;
+	}
+	instance_table_free(&r->instances);
+	instance_table_init(&r->instances);
+}
+
+void region_views_apply(struct region *r, struct region_views *v)
+{
+	unsigned gone = r->entry.views & ~v->views;
+	char why[REASON_MAX];
+
+	/* As a removed entry's at its close: what went through rw/NAME is on
+	 * disk before its mapping goes. */
+	if ((gone & VIEW_RW) && region_sync_all(r, why, sizeof(why)))
+		log_msg(LOG_ERR, "[%s] flush as the rw view goes failed: %s", r->entry.name, why);
+	pthread_rwlock_wrlock(&r->lock);
+	if (gone & VIEW_RW) {
+		munmap(r->rw_map, map_length(r, r->size));
+		r->rw_map = NULL;
+	}
+	if (v->fd >= 0) {
+		close(r->fd);
+		r->fd = v->fd;
+	}
+	if (v->rw_map)
+		r->rw_map = v->rw_map;
+	drop_instances(r, gone & VIEW_COW);
+	if (gone & VIEW_COW)
+		cow_release(&r->cow);	/* cow/NAME's writes go with the view */
+	if (v->cow.map)
+		r->cow = v->cow;
+	r->entry.views = v->views;
+	pthread_rwlock_unlock(&r->lock);
+	free(v);
 }
 
 void region_cow_stats(struct region *r, struct instance *in, struct region_stats *st)

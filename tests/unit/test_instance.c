@@ -451,6 +451,72 @@ static void test_instance_numbers(void)
 				    &slot, &kind));
 }
 
+/* ---- a reload's change of views ---- */
+
+/* Changes the region's views to VIEWS, as a reload does; must succeed. */
+static void change_views(unsigned views)
+{
+	struct region_views *v = NULL;
+	char why[REASON_MAX] = "";
+
+	CHECK_FATAL(region_views_prepare(fixture.region, views, &v, why, sizeof(why)) == 0,
+		    "region_views_prepare(%#x): %s", views, why);
+	region_views_apply(fixture.region, v);
+}
+
+/* SPEC "Cow instances": a reload that changes the views drops the
+ * instances as drop does: their names go at once, what holds them goes on
+ * until it lets go; cow/NAME keeps its writes. */
+static void test_other_views_drop_the_instances(void)
+{
+	uint64_t before = cow_total_private();
+	struct instance *a;
+
+	make_data(2 * page);
+	open_region();
+	CU_ASSERT_EQUAL(write_in(NULL, 0, "main"), 0);
+	CU_ASSERT_EQUAL(fork_tag(NULL, "a"), 0);
+	a = find("a");		/* held, as by an open descriptor */
+	CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+	CU_ASSERT_EQUAL(write_in(a, page, "inst"), 0);
+	change_views(VIEW_RO | VIEW_COW);
+	CU_ASSERT_EQUAL(instance_count(table()), 0);
+	CU_ASSERT_PTR_NULL(find("a"));
+	CU_ASSERT_FALSE(a->named);
+	assert_holds(a, page, "inst");
+	assert_holds(NULL, 0, "main");
+	CU_ASSERT_EQUAL(fork_tag(NULL, "a"), 0);	/* the tag is free again */
+	CU_ASSERT_EQUAL(cow_total_private(), before + 4 * page);
+	put(a);			/* the last hold: freed */
+	CU_ASSERT_EQUAL(cow_total_private(), before + 2 * page);
+}
+
+/* Without the cow view no node of an instance is served (fs: ESTALE, the
+ * releases of their descriptors too), so none would ever be put: they
+ * are freed at once, held ones included, their pages given back. */
+static void test_views_without_cow_free_the_instances(void)
+{
+	uint64_t before = cow_total_private();
+	struct instance *a;
+
+	make_data(2 * page);
+	open_region();
+	CU_ASSERT_EQUAL(write_in(NULL, 0, "main"), 0);
+	CU_ASSERT_EQUAL(fork_tag(NULL, "a"), 0);
+	CU_ASSERT_EQUAL(fork_tag(NULL, "b"), 0);
+	a = find("a");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+	instance_opened(table(), a);	/* an open descriptor, never released */
+	CU_ASSERT_EQUAL(cow_total_private(), before + 3 * page);
+	change_views(VIEW_RO | VIEW_RW);
+	CU_ASSERT_EQUAL(cow_total_private(), before);
+	CU_ASSERT_EQUAL(instance_count(table()), 0);
+	CU_ASSERT_FALSE(instance_any_open(table()));
+	change_views(VIEW_ALL);
+	CU_ASSERT_EQUAL(fork_tag(NULL, "a"), 0);
+	CU_ASSERT_EQUAL(instance_count(table()), 1);
+}
+
 void add_instance_suite(void)
 {
 	CU_pSuite s = CU_add_suite_with_setup_and_teardown("instance", init_suite, NULL,
@@ -474,4 +540,6 @@ void add_instance_suite(void)
 	CU_ADD_TEST(s, test_ctl_status_of_an_instance);
 	CU_ADD_TEST(s, test_ctl_without_views_is_erofs);
 	CU_ADD_TEST(s, test_instance_numbers);
+	CU_ADD_TEST(s, test_other_views_drop_the_instances);
+	CU_ADD_TEST(s, test_views_without_cow_free_the_instances);
 }

@@ -7,6 +7,7 @@
  * opening the region.
  */
 #include <CUnit/CUnit.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -1212,6 +1213,166 @@ static void test_reset_out_of_memory_keeps_the_old_cow_view(void)
 }
 #endif
 
+/* ---- a reload's change of views ---- */
+
+/* Changes the region's views to VIEWS (prepare, then apply); the prepare
+ * must succeed. */
+#define CHANGE_VIEWS(views) change_views(__LINE__, views)
+static void change_views(unsigned at, unsigned views)
+{
+	struct region_views *v = NULL;
+	char why[256] = "";
+	int err = region_views_prepare(fixture.region, views, &v, why, sizeof(why));
+
+	check_at(err == 0, true, __FILE__, at, "region_views_prepare(%#x) = %d: %s", views,
+		 err, why);
+	region_views_apply(fixture.region, v);
+	check_at(region_entry(fixture.region)->views == views, false, __FILE__, at,
+		 "views %#x, want %#x", region_entry(fixture.region)->views, views);
+}
+
+/* SPEC SIGHUP: cow/NAME keeps its written pages (and its own size) while
+ * cow stays listed, whatever else comes or goes; rw added maps the file
+ * writable though it was opened read-only. */
+static void test_views_change_in_place_and_cow_keeps_its_writes(void)
+{
+	make_data(3 * page);
+	fixture.entry.views = VIEW_RO | VIEW_COW;
+	open_region();
+	CU_ASSERT_EQUAL(write_view(VIEW_COW, page, "private"), 7);
+	CU_ASSERT_EQUAL(write_view(VIEW_COW, 4 * page, "grown"), 5);
+	CHANGE_VIEWS(VIEW_ALL);
+	CU_ASSERT_EQUAL(write_view(VIEW_RW, 10, "shared"), 6);
+	ASSERT_FILE_HOLDS(10, "shared", 6);
+	ASSERT_VIEW_HOLDS(VIEW_RO, 10, "shared", 6);
+	ASSERT_VIEW_HOLDS(VIEW_COW, page, "private", 7);
+	ASSERT_VIEW_HOLDS(VIEW_COW, 4 * page, "grown", 5);
+	ASSERT_VIEW_SIZE(VIEW_COW, 4 * page + 5);
+	CU_ASSERT_EQUAL(cow_private(), 2 * page);
+	CHANGE_VIEWS(VIEW_RW | VIEW_COW);	/* ro goes: nothing to do */
+	CHANGE_VIEWS(VIEW_RO | VIEW_COW);	/* rw goes */
+	ASSERT_VIEW_HOLDS(VIEW_COW, page, "private", 7);
+	ASSERT_VIEW_SIZE(VIEW_COW, 4 * page + 5);
+	CU_ASSERT_EQUAL(cow_private(), 2 * page);
+	ASSERT_FILE_HOLDS(10, "shared", 6);
+	CHANGE_VIEWS(VIEW_ALL);			/* rw back, on the kept descriptor */
+	CU_ASSERT_EQUAL(write_view(VIEW_RW, 20, "again"), 5);
+	ASSERT_FILE_HOLDS(20, "again", 5);
+	close_region();
+}
+
+/* Cow leaving drops its writes; back, it starts afresh, as after a reset. */
+static void test_views_without_cow_drop_its_writes(void)
+{
+	uint64_t before = cow_total_private();
+
+	make_data(2 * page);
+	open_region();
+	CU_ASSERT_EQUAL(write_view(VIEW_COW, 0, "private"), 7);
+	CU_ASSERT_EQUAL(cow_total_private(), before + page);
+	CHANGE_VIEWS(VIEW_RO | VIEW_RW);
+	CU_ASSERT_EQUAL(cow_private(), 0);
+	CU_ASSERT_EQUAL(cow_total_private(), before);
+	CU_ASSERT_EQUAL(write_view(VIEW_RW, page, "shared"), 6);
+	CHANGE_VIEWS(VIEW_ALL);
+	ASSERT_VIEW_SIZE(VIEW_COW, 2 * page);
+	ASSERT_VIEW_IS_FILE(VIEW_COW, 0, 2 * page, 0);
+	ASSERT_VIEW_HOLDS(VIEW_COW, page, "shared", 6);
+	CU_ASSERT_EQUAL(cow_private(), 0);
+	close_region();
+}
+
+static void test_views_of_an_anonymous_entry(void)
+{
+	fixture.entry.anonymous = true;
+	fixture.entry.path = NULL;
+	fixture.entry.length = 2 * page;
+	fixture.entry.views = VIEW_RO;
+	open_region();
+	CHANGE_VIEWS(VIEW_RO | VIEW_RW);
+	CU_ASSERT_EQUAL(write_view(VIEW_RW, 100, "memory"), 6);
+	ASSERT_VIEW_HOLDS(VIEW_RO, 100, "memory", 6);
+	CHANGE_VIEWS(VIEW_RO | VIEW_COW);
+	ASSERT_VIEW_HOLDS(VIEW_COW, 100, "memory", 6);
+	close_region();
+}
+
+/* How many descriptors this process has open. */
+static int open_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	int n = 0;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+	while (readdir(d))
+		n++;
+	closedir(d);
+	return n;
+}
+
+/* A prepared change that its reload gives up leaves the region as it was,
+ * and closes the read-write descriptor it opened. */
+static void test_a_cancelled_change_of_views_changes_nothing(void)
+{
+	struct region_views *v = NULL;
+	char why[256] = "";
+	int fds;
+
+	make_data(2 * page);
+	fixture.entry.views = VIEW_RO;
+	open_region();
+	fds = open_fds();
+	CU_ASSERT_EQUAL_FATAL(region_views_prepare(fixture.region, VIEW_ALL, &v, why,
+						   sizeof(why)), 0);
+	CU_ASSERT_EQUAL(open_fds(), fds + 1);
+	region_views_cancel(v);
+	CU_ASSERT_EQUAL(open_fds(), fds);
+	CU_ASSERT_EQUAL(region_entry(fixture.region)->views, VIEW_RO);
+	ASSERT_VIEW_IS_FILE(VIEW_RO, 0, 2 * page, 0);
+	close_region();
+}
+
+/* SPEC Config: rw on a file the daemon cannot open for writing is an
+ * error; here one that became so after the config was checked. */
+static void test_rw_added_on_a_file_that_cannot_be_written_fails(void)
+{
+	struct region_views *v = NULL;
+	char why[256] = "";
+	int err;
+
+	exe = busy_executable();
+	CU_ASSERT_PTR_NOT_NULL_FATAL(exe);
+	fixture.entry.path = exe;
+	fixture.entry.views = VIEW_RO | VIEW_COW;
+	open_region();
+	CU_ASSERT_EQUAL(write_view(VIEW_COW, 0, "X"), 1);
+	err = region_views_prepare(fixture.region, VIEW_ALL, &v, why, sizeof(why));
+	CU_ASSERT_EQUAL(err, ETXTBSY);
+	CHECK(strstr(why, exe) && strstr(why, "for writing"), "why: %s", why);
+	CU_ASSERT_EQUAL(region_entry(fixture.region)->views, VIEW_RO | VIEW_COW);
+	ASSERT_VIEW_HOLDS(VIEW_COW, 0, "X", 1);
+	close_region();
+}
+
+/* The read-write descriptor must be of the file the region maps. */
+static void test_rw_added_on_a_file_renamed_over_is_estale(void)
+{
+	char *other = path_join(fixture.dir, "other");
+	struct region_views *v = NULL;
+	char why[256] = "";
+
+	make_data(2 * page);
+	fixture.entry.views = VIEW_RO;
+	open_region();
+	file_write(other, "another file", 12);
+	CU_ASSERT_EQUAL_FATAL(rename(other, fixture.path), 0);
+	CU_ASSERT_EQUAL(region_views_prepare(fixture.region, VIEW_ALL, &v, why, sizeof(why)),
+			ESTALE);
+	CU_ASSERT_EQUAL(region_entry(fixture.region)->views, VIEW_RO);
+	free(other);
+	close_region();
+}
+
 void add_region_suite(void)
 {
 	CU_pSuite s = CU_add_suite_with_setup_and_teardown("region", init_suite, NULL,
@@ -1271,4 +1432,10 @@ void add_region_suite(void)
 	CU_ADD_TEST(s, test_cow_against_a_reference_model);
 	CU_ADD_TEST(s, test_fallocate_modes_on_rw);
 	CU_ADD_TEST(s, test_set_times_sets_the_files);
+	CU_ADD_TEST(s, test_views_change_in_place_and_cow_keeps_its_writes);
+	CU_ADD_TEST(s, test_views_without_cow_drop_its_writes);
+	CU_ADD_TEST(s, test_views_of_an_anonymous_entry);
+	CU_ADD_TEST(s, test_a_cancelled_change_of_views_changes_nothing);
+	CU_ADD_TEST(s, test_rw_added_on_a_file_that_cannot_be_written_fails);
+	CU_ADD_TEST(s, test_rw_added_on_a_file_renamed_over_is_estale);
 }
