@@ -4,12 +4,12 @@
  * kept in creation order.
  *
  * An instance is named from its fork until it is dropped (rm, ctl drop, a
- * reload that remaps the entry); then its names are gone at once, but
- * whoever holds it (an open descriptor, a mapping) keeps using it until the
- * last instance_put(), which frees it. Ids are never reused during the
- * mount: inode numbers are made from them (node.h). Only named instances
- * count toward INSTANCE_MAX; every instance's pages count toward
- * cow_limit until freed.
+ * reload that changes the entry's views); then its names are gone at
+ * once, but whoever holds it (an open descriptor, a mapping) keeps using
+ * it until the last instance_put(), which frees it. Ids are never reused
+ * during the mount: inode numbers are made from them (node.h). Only named
+ * instances count toward INSTANCE_MAX; every instance's pages count
+ * toward cow_limit until freed.
  *
  * The table has its own mutex, taken after the region's lock; an
  * instance's cow view is under the region's lock like the entry's.
@@ -62,11 +62,9 @@ void cow_counters_destroy(struct cow_counters *k);
 void cow_counters_error(struct cow_counters *k, const char *file, const char *reason);
 
 void instance_table_init(struct instance_table *t);
-/* Frees every instance, held or not (at the region's end). */
+/* Frees every instance, held or not (at the end of the region, or of its
+ * cow view). */
 void instance_table_free(struct instance_table *t);
-
-/* TO, empty, takes every instance of FROM, which is left empty. */
-void instance_table_move(struct instance_table *to, struct instance_table *from);
 
 /* Whether TAG is a valid tag: 1 to 64 bytes of letters, digits, '.', '_',
  * '-', and not "." or "..". */

@@ -215,11 +215,6 @@ size_t region_cow_changes(struct region *r, struct instance *in, char *buf, size
  */
 int region_cow_commit(struct region *r, struct instance *in, char *why, size_t whylen);
 
-/* TO, a reload's new region of the same bytes, takes FROM's instances,
- * held ones included (their ids, so their numbers, stay); dropped unless
- * KEEP (the views changed). */
-void region_adopt_instances(struct region *to, struct region *from, bool keep);
-
 /* Takes E's settings that a mapping can change in place (resizable, create,
  * advice), E mapping the same bytes: the region, its cow writes and its
  * instances stay (SPEC: a reload that changed other keys keeps the inode

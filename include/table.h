@@ -66,8 +66,10 @@ void table_each(struct table *t, void (*fn)(size_t slot, struct region *r, void 
 /* The live entries, and the bytes of their regions (ro and rw size). */
 void table_totals(struct table *t, size_t *entries, uint64_t *bytes);
 
-/* Whether a reload to CFG would take SLOT's region away: its entry is
- * removed, or maps something else now (see table_reload). */
+/* Whether a reload to CFG would take SLOT's region away (its entry is
+ * removed, or maps something else now: see table_reload) or one of its
+ * views (no longer listed): what clients wrote through their mappings of
+ * it must be written back first. */
 bool table_reload_remaps(struct table *t, size_t slot, const struct config *cfg);
 
 /*
@@ -76,9 +78,13 @@ bool table_reload_remaps(struct table *t, size_t slot, const struct config *cfg)
  * (its path, offset, length or anonymous changed, or its path names
  * another file) is removed and added again in a new slot: new inode
  * numbers, so that nothing opened before reaches the new file. An entry
- * whose other keys changed gets a new region in the same slot.
- * All or nothing: everything that can fail (the new regions, the new
- * slots and their names, the name index) is made first; if one cannot be,
+ * whose other keys changed keeps its slot and region and takes them in
+ * place (region_retune, region_views_apply): cow/NAME keeps its written
+ * pages while cow stays listed; other views drop the instances.
+ * All or nothing: everything that can fail (the new regions, what new
+ * views need, the new slots and their names, the name index) is made
+ * first, the slots whose views change held exclusive from then until
+ * their change (table_get waits meanwhile); if one cannot be,
  * nothing changes and ERRS says why, one line per reason (returns -1).
  * After the first change nothing can fail. On success
  * (0), CHANGES lists every slot touched; free it with table_changes_free().

@@ -56,21 +56,6 @@ void instance_table_free(struct instance_table *t)
 	memset(t, 0, sizeof(*t));
 }
 
-void instance_table_move(struct instance_table *to, struct instance_table *from)
-{
-	pthread_mutex_lock(&from->mu);
-	pthread_mutex_lock(&to->mu);
-	to->first = from->first;
-	to->last = from->last;
-	to->named = from->named;
-	atomic_store(&to->open_views, atomic_load(&from->open_views));
-	from->first = from->last = NULL;
-	from->named = 0;
-	atomic_store(&from->open_views, 0);
-	pthread_mutex_unlock(&to->mu);
-	pthread_mutex_unlock(&from->mu);
-}
-
 void instance_table_lock(struct instance_table *t)
 {
 	pthread_mutex_lock(&t->mu);

@@ -1473,13 +1473,6 @@ int region_cow_commit(struct region *r, struct instance *in, char *why, size_t w
 	return err;
 }
 
-void region_adopt_instances(struct region *to, struct region *from, bool keep)
-{
-	instance_table_move(&to->instances, &from->instances);
-	if (!keep)
-		instance_drop_all(&to->instances);
-}
-
 /* ---- a reload's change of views ---- */
 
 struct region_views {

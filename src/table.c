@@ -250,14 +250,17 @@ void table_totals(struct table *t, size_t *entries, uint64_t *bytes)
 
 /* ---- reloading ---- */
 
-/* What a reload does for an entry of the new config: a region to put in
- * (NULL: the slot keeps the region it has) and, for a new slot, its number
- * and name, made beforehand. */
+/* What a reload does for an entry of the new config: for a new slot, its
+ * region, number and name, made beforehand; for a slot it keeps, the
+ * settings and views it takes in place. */
 struct plan {
 	long slot;		/* -1: a new slot */
 	long replaces;		/* the slot a remapped entry leaves, or -1 */
-	bool retune;		/* same bytes and views: new settings in place */
-	struct region *region;
+	bool retune;		/* same bytes, other keys: changed in place */
+	/* What other views need (region_views_prepare), or NULL; while
+	 * set, the reload holds the slot exclusive. */
+	struct region_views *views;
+	struct region *region;	/* the new slot's, where slot is -1 */
 	size_t new_slot;	/* where slot is -1 */
 	char *name;		/* the new slot's name, where slot is -1 */
 };
@@ -302,15 +305,60 @@ bool table_reload_remaps(struct table *t, size_t slot, const struct config *cfg)
 	if (!r)
 		return false;
 	e = config_entry_named(cfg, table_name(t, slot));
-	remaps = !e || !maps_the_same(r, &e->entry);
+	remaps = !e || !maps_the_same(r, &e->entry) ||
+		 (region_entry(r)->views & ~e->entry.views);
 	table_put(t, slot);
 	return remaps;
 }
 
-/* Opens the regions the new config needs; false (all closed again) if one
- * cannot be. An entry that maps something else now (path, offset, length,
- * anonymous, or the file under its path) gets a new slot, and so new
- * inode numbers: what was opened before must never reach the new file. */
+/* Undoes PLAN's preparations of views, letting their slots go. */
+static void cancel_views(struct table *t, const struct config *cfg, struct plan *plan)
+{
+	for (size_t i = 0; i < cfg->n_entries; i++)
+		if (plan[i].views) {
+			region_views_cancel(plan[i].views);
+			plan[i].views = NULL;
+			pthread_rwlock_unlock(&slot_at(t, (size_t)plan[i].slot)->life);
+		}
+}
+
+/* Makes what the entries changed in place need for their new views, each
+ * with its slot held exclusive from now until the swap: the mappings are
+ * made at the region's size, which no request may change meanwhile.
+ * False (all undone) if one cannot be made. */
+static bool prepare_views(struct table *t, const struct config *cfg, struct plan *plan,
+			  struct errors *errs)
+{
+	size_t before = errs->count;
+
+	for (size_t i = 0; i < cfg->n_entries; i++) {
+		const struct config_entry *e = &cfg->entries[i];
+		struct slot *s = plan[i].retune ? slot_at(t, (size_t)plan[i].slot) : NULL;
+		char why[REASON_MAX], where[REASON_MAX];
+
+		if (!s || region_entry(s->region)->views == e->entry.views)
+			continue;
+		pthread_rwlock_wrlock(&s->life);
+		if (region_views_prepare(s->region, e->entry.views, &plan[i].views, why,
+					 sizeof(why)) == 0)
+			continue;
+		pthread_rwlock_unlock(&s->life);
+		config_where(cfg, e, where, sizeof(where));
+		errors_add(errs, "%s: [%s] views not changed: %s", where, e->entry.name, why);
+	}
+	if (errs->count == before)
+		return true;
+	cancel_views(t, cfg, plan);
+	return false;
+}
+
+/* Opens the regions the new config needs, then prepares the new views of
+ * the entries changed in place; false (all undone) if one cannot be. An
+ * entry that maps something else now (path, offset, length, anonymous, or
+ * the file under its path) gets a new slot, and so new inode numbers:
+ * what was opened before must never reach the new file. One that maps
+ * the same bytes keeps its slot and region (SPEC: its inode numbers, and
+ * cow/NAME's written pages while cow stays listed). */
 static bool prepare(struct table *t, const struct config *cfg, struct plan *plan,
 		    struct errors *errs)
 {
@@ -327,13 +375,13 @@ static bool prepare(struct table *t, const struct config *cfg, struct plan *plan
 			plan[i].slot = -1;
 			plan[i].replaces = slot;
 		}
-		if (plan[i].slot >= 0 && !entry_same(region_entry(s->region), &e->entry) &&
-		    region_entry(s->region)->views == e->entry.views)
-			plan[i].retune = true;
-		else if (plan[i].slot < 0 || !entry_same(region_entry(s->region), &e->entry))
+		if (plan[i].slot < 0)
 			plan[i].region = open_region(cfg, e, errs);
+		else
+			plan[i].retune = !entry_same(region_entry(s->region), &e->entry);
 	}
-	if (errs->count == before)
+	/* Views last: their slots are held from then on. */
+	if (errs->count == before && prepare_views(t, cfg, plan, errs))
 		return true;
 	for (size_t i = 0; i < cfg->n_entries; i++)
 		if (plan[i].region)
@@ -383,19 +431,6 @@ static void count_remaps_as_changes(const struct config *cfg, const struct plan 
 		}
 }
 
-/* Puts REGION in slot S (NULL: removes the entry) once no request uses the
- * old one; returns the old one. */
-static struct region *swap_region(struct slot *s, struct region *region)
-{
-	struct region *old;
-
-	pthread_rwlock_wrlock(&s->life);
-	old = s->region;
-	s->region = region;
-	pthread_rwlock_unlock(&s->life);
-	return old;
-}
-
 /* Takes SLOT's region away (into CLOSING), once no request uses it. */
 static void take_away(struct table *t, size_t slot, struct table_changes *changes,
 		      struct region **closing, size_t *n_closing)
@@ -403,33 +438,32 @@ static void take_away(struct table *t, size_t slot, struct table_changes *change
 	struct slot *s = slot_at(t, slot);
 
 	note_change(changes, slot, region_entry(s->region)->views, 0);
-	closing[(*n_closing)++] = swap_region(s, NULL);
+	pthread_rwlock_wrlock(&s->life);
+	closing[(*n_closing)++] = s->region;
+	s->region = NULL;
+	pthread_rwlock_unlock(&s->life);
 }
 
-/* Puts PLAN's new regions into the slots they keep, or their new
- * settings into the regions they keep. */
-static void swap_in_place(struct table *t, const struct config *cfg, const struct plan *plan,
-			  struct table_changes *changes, struct region **closing,
-			  size_t *n_closing)
+/* Puts PLAN's new views and settings into the regions the slots keep;
+ * the slots whose views change are held exclusive since prepare_views(),
+ * and let go here. */
+static void change_in_place(struct table *t, const struct config *cfg, struct plan *plan,
+			    struct table_changes *changes)
 {
 	for (size_t i = 0; i < cfg->n_entries; i++) {
-		struct slot *s = plan[i].slot >= 0 ? slot_at(t, (size_t)plan[i].slot) : NULL;
-		struct region *old;
+		struct slot *s = plan[i].retune ? slot_at(t, (size_t)plan[i].slot) : NULL;
+		unsigned before;
 
-		if (s && plan[i].retune) {
-			region_retune(s->region, &cfg->entries[i].entry);
-			note_change(changes, (size_t)plan[i].slot, region_entry(s->region)->views,
-				    cfg->entries[i].entry.views);
-		}
-		if (!s || !plan[i].region)
+		if (!s)
 			continue;
-		note_change(changes, (size_t)plan[i].slot, region_entry(s->region)->views,
-			    cfg->entries[i].entry.views);
-		old = closing[(*n_closing)++] = swap_region(s, plan[i].region);
-		/* Same bytes: the cow instances stay if the views did too, and
-		 * are dropped otherwise, what is open on them going on (SPEC). */
-		region_adopt_instances(plan[i].region, old,
-				       region_entry(old)->views == cfg->entries[i].entry.views);
+		before = region_entry(s->region)->views;
+		if (plan[i].views) {
+			region_views_apply(s->region, plan[i].views);
+			plan[i].views = NULL;
+			pthread_rwlock_unlock(&s->life);
+		}
+		region_retune(s->region, &cfg->entries[i].entry);
+		note_change(changes, (size_t)plan[i].slot, before, cfg->entries[i].entry.views);
 	}
 }
 
@@ -452,9 +486,10 @@ static void publish_new_slots(struct table *t, const struct config *cfg,
 	index_names_into(t, by_name);
 }
 
-/* Undoes what a refused reload made: PLAN's regions and names. */
-static void drop_plan(const struct config *cfg, struct plan *plan)
+/* Undoes what a refused reload made: PLAN's regions, views and names. */
+static void drop_plan(struct table *t, const struct config *cfg, struct plan *plan)
 {
+	cancel_views(t, cfg, plan);
 	for (size_t i = 0; i < cfg->n_entries; i++) {
 		if (plan[i].region)
 			region_close(plan[i].region);
@@ -463,9 +498,9 @@ static void drop_plan(const struct config *cfg, struct plan *plan)
 }
 
 /*
- * All or nothing: everything that can fail (the new regions, the new
- * slots and their names, the name index, the lists) is made before the
- * first swap, and after it nothing can fail.
+ * All or nothing: everything that can fail (the new regions, what new
+ * views need, the new slots and their names, the name index, the lists)
+ * is made before the first swap, and after it nothing can fail.
  */
 int table_reload(struct table *t, const struct config *cfg,
 		 struct table_changes *changes, struct errors *errs)
@@ -484,17 +519,17 @@ int table_reload(struct table *t, const struct config *cfg,
 	if (!prepare(t, cfg, plan, errs))
 		goto refuse;
 	if (!reserve_slots(t, cfg, plan, errs)) {
-		drop_plan(cfg, plan);
+		drop_plan(t, cfg, plan);
 		goto refuse;
 	}
-	/* Removals and swaps first: each waits for the requests using its
-	 * slot, and no lookup should wait with them. A removed name stays
-	 * indexed until the index is rebuilt below; meanwhile its slot
-	 * answers ESTALE. */
+	/* Removals and changes in place first: each waits for the requests
+	 * using its slot, and no lookup should wait with them. A removed
+	 * name stays indexed until the index is rebuilt below; meanwhile its
+	 * slot answers ESTALE. */
 	for (size_t i = 0; i < n_old; i++)
 		if (slot_at(t, i)->region && !config_entry_named(cfg, slot_at(t, i)->name))
 			take_away(t, i, changes, closing, &n_closing);
-	swap_in_place(t, cfg, plan, changes, closing, &n_closing);
+	change_in_place(t, cfg, plan, changes);
 	pthread_rwlock_wrlock(&t->names_lock);
 	publish_new_slots(t, cfg, plan, changes, closing, &n_closing, by_name);
 	pthread_rwlock_unlock(&t->names_lock);

@@ -521,14 +521,175 @@ class Reload(TmpDirCase):
         st = m.ctl_status('b')
         self.assertEqual((st['name'], st['views']), ('b', 'ro cow'))
         self.assertEqual(os.pread(ro, 3 * PAGE + 10, 0), self.FILES['b.bin'])
-        self.assertEqual(read_file(m.path('cow', 'b')), self.FILES['b.bin'],
-                         'a changed entry is mapped afresh: its cow writes are dropped')
+        self.assertEqual(read_file(m.path('cow', 'b')),
+                         b'COW WRITE' + self.FILES['b.bin'][9:],
+                         'cow/b keeps its written pages while cow stays listed')
         # resize now needs the missing rw view
         fd = os.open(m.path('ctl', 'b', 'resize'), os.O_WRONLY)
         try:
             self.assertErrno(errno.EROFS, os.write, fd, b'4096')
         finally:
             os.close(fd)
+        # and back: rw/b under its old inode number
+        self.hup(m, self.BASE)
+        self.wait_log(m, 'reloaded: 0 added, 0 removed, 1 changed', 2)
+        self.assertEqual(self.inodes(m, 'b'), before)
+        self.assertEqual(read_file(m.path('cow', 'b'))[:9], b'COW WRITE')
+        self.assertEqual(self.stop(m), 0, m.stderr)
+
+    def with_views(self, views):
+        """BASE with b's views set to VIEWS."""
+        return self.BASE + 'views = %s\n' % views
+
+    def changes_of(self, m, name):
+        return read_file(m.path('ctl', name, 'changes'))
+
+    def test_changed_views_keep_the_cow_view_whole(self):
+        """SPEC SIGHUP: while cow stays listed, cow/b keeps its written pages,
+        its own size and its `changes` through ro, rw, cow -> ro, cow ->
+        rw, cow -> ro, rw, cow, for a descriptor opened before as for a new
+        one; the views listed keep their inode numbers."""
+        m = self.start()
+        before = self.inodes(m, 'b')
+        cow = self.opened(m.path('cow', 'b'), os.O_RDWR)
+        os.pwrite(cow, b'FIRST', 10)
+        os.pwrite(cow, b'GROWN', 5 * PAGE)         # past the region: the view grows
+        want = bytearray(self.FILES['b.bin'] + bytes(2 * PAGE + 5))
+        want[10:15] = b'FIRST'
+        want[5 * PAGE:] = b'GROWN'
+        want = bytes(want)
+        self.assertEqual(read_file(m.path('cow', 'b')), want, 'control: cow/b before')
+        keys = ('cow_size', 'cow_private_bytes')
+        status = {k: m.ctl_status('b')[k] for k in keys}
+        self.assertEqual(status['cow_size'], str(5 * PAGE + 5))
+        changes = self.changes_of(m, 'b')
+        for n, views in enumerate(('ro, cow', 'rw, cow', 'ro, rw, cow'), 1):
+            self.hup(m, self.with_views(views))
+            self.wait_log(m, 'reloaded: 0 added, 0 removed, 1 changed', n)
+            listed = [v.strip() for v in views.split(',')] + ['ctl']
+            self.assertEqual(self.inodes(m, 'b', listed), {v: before[v] for v in listed},
+                             views)
+            self.assertEqual(m.ctl_status('b')['views'], ' '.join(listed[:-1]))
+            self.assertEqual(read_file(m.path('cow', 'b')), want, 'cow/b at %s' % views)
+            self.assertEqual(harness.pread_all(cow, len(want) + 10, 0), want,
+                             'the old descriptor of cow/b at %s' % views)
+            self.assertEqual({k: m.ctl_status('b')[k] for k in keys}, status, views)
+            self.assertEqual(self.changes_of(m, 'b'), changes, views)
+        self.assertEqual(m.read_backing('b.bin'), self.FILES['b.bin'])
+        self.assertEqual(self.stop(m), 0, m.stderr)
+
+    def test_changed_views_drop_the_instances(self):
+        """SPEC Cow instances: a reload that changes `views` drops the
+        instances as drop does: their names vanish, their open views go on
+        until closed, their control files still open fail with ESTALE;
+        cow/b keeps its own writes."""
+        m = self.start()
+        self.assertEqual(m.ctl_write('b', 'fork', 'k'), 0)
+        with open(m.path('cow', 'b@k'), 'r+b') as f:
+            f.write(b'KEPT')
+        with open(m.path('cow', 'b'), 'r+b') as f:
+            f.write(b'MINE')
+        inst = self.opened(m.path('cow', 'b@k'), os.O_RDWR)
+        reset = self.opened(m.path('ctl', 'b@k', 'reset'), os.O_WRONLY)
+        self.assertEqual(m.ctl_status('b')['instances'], 'k')
+        self.hup(m, self.with_views('ro, cow'))
+        self.wait_log(m, 'reloaded: 0 added, 0 removed, 1 changed')
+        self.assertErrno(errno.ENOENT, os.stat, m.path('cow', 'b@k'))
+        self.assertErrno(errno.ENOENT, os.stat, m.path('ctl', 'b@k'))
+        self.assertEqual(m.ctl_status('b')['instances'], 'none')
+        self.assertEqual(listing(m)['cow'], ['a', 'b'])
+        self.assertEqual(os.pread(inst, 4, 0), b'KEPT')
+        self.assertEqual(os.pwrite(inst, b'more', 4), 4)
+        self.assertEqual(os.pread(inst, 8, 0), b'KEPTmore')
+        self.assertErrno(errno.ESTALE, os.write, reset, b'x')
+        self.assertEqual(read_file(m.path('cow', 'b'))[:4], b'MINE')
+        self.assertEqual(m.ctl_write('b', 'fork', 'k'), 0)     # the TAG is free again
+        self.assertEqual(read_file(m.path('cow', 'b@k'))[:4], b'MINE')
+        self.assertEqual(self.stop(m), 0, m.stderr)
+
+    def test_rw_leaving_is_flushed_and_its_descriptors_get_estale(self):
+        """rw/b leaves the views: its name vanishes, a descriptor still open
+        on it fails with ESTALE, and what it wrote is in the file, flushed
+        (as a removed entry is); ro/b and cow/b go on."""
+        big = pattern(64 * PAGE, 12)
+        m = self.start(files={'b.bin': big})
+        before = self.inodes(m, 'b')
+        rw = self.opened(m.path('rw', 'b'), os.O_RDWR)
+        self.assertEqual(os.pwrite(rw, b'F' * len(big), 0), len(big))
+        self.assertGreater(page_cache_dirty_kb(m.backing('b.bin')), 0,
+                           'control: the rw write leaves dirty pages')
+        self.hup(m, self.with_views('ro, cow'))
+        self.wait_log(m, 'reloaded: 0 added, 0 removed, 1 changed')
+        self.assertErrno(errno.ENOENT, os.stat, m.path('rw', 'b'))
+        self.assertEqual(listing(m)['rw'], ['a'])
+        self.assertErrno(errno.ESTALE, os.pwrite, rw, b'late', 0)
+        self.assertErrno(errno.ESTALE, os.pread, rw, 4, 0)
+        self.assertEqual(page_cache_dirty_kb(m.backing('b.bin')), 0)
+        self.assertEqual(m.read_backing('b.bin'), b'F' * len(big))
+        self.assertEqual(read_file(m.path('ro', 'b')), b'F' * len(big))
+        self.assertEqual(read_file(m.path('cow', 'b')), b'F' * len(big))
+        self.assertEqual(self.inodes(m, 'b', ('ro', 'cow', 'ctl')),
+                         {v: before[v] for v in ('ro', 'cow', 'ctl')})
+        self.assertEqual(self.stop(m), 0, m.stderr)
+
+    def test_cow_leaving_drops_its_writes_and_comes_back_afresh(self):
+        """cow/b leaves the views: its name vanishes, a descriptor still open
+        on it fails with ESTALE, its writes are gone (cow_private_bytes 0);
+        listed again, it starts afresh from the file, under its old inode
+        number (design.md, Decisions)."""
+        m = self.start()
+        before = self.inodes(m, 'b')
+        cow = self.opened(m.path('cow', 'b'), os.O_RDWR)
+        self.assertEqual(os.pwrite(cow, b'PRIVATE', 0), 7)
+        self.assertEqual(m.ctl_status('b')['cow_private_bytes'], str(PAGE))
+        self.hup(m, self.with_views('ro, rw'))
+        self.wait_log(m, 'reloaded: 0 added, 0 removed, 1 changed')
+        self.assertErrno(errno.ENOENT, os.stat, m.path('cow', 'b'))
+        self.assertErrno(errno.ESTALE, os.pread, cow, 7, 0)
+        st = m.ctl_status('b')
+        self.assertEqual((st['views'], st['cow_private_bytes']), ('ro rw', '0'))
+        self.hup(m, self.BASE)
+        self.wait_log(m, 'reloaded: 0 added, 0 removed, 1 changed', 2)
+        self.assertEqual(self.inodes(m, 'b'), before)
+        self.assertEqual(read_file(m.path('cow', 'b')), self.FILES['b.bin'])
+        self.assertEqual(os.pread(cow, 7, 0), self.FILES['b.bin'][:7],
+                         'the old descriptor: the same inode again, on the fresh view')
+        st = m.ctl_status('b')
+        self.assertEqual((st['cow_private_bytes'], st['cow_size']), ('0', str(3 * PAGE)))
+        self.assertEqual(self.stop(m), 0, m.stderr)
+
+    def test_rw_added_maps_the_file_writable(self):
+        """An entry mounted without rw (its file opened read-only) gets rw/b
+        at a reload: writes reach the file and the other views at once;
+        anonymous entries too."""
+        m = self.start(self.with_views('ro, cow') + '[d]\nanonymous = yes\nlength = 8K\n'
+                       'views = ro\n')
+        before = self.inodes(m, 'b', ('ro', 'cow', 'ctl'))
+        self.hup(m, self.BASE + '[d]\nanonymous = yes\nlength = 8K\nviews = ro, rw\n')
+        self.wait_log(m, 'reloaded: 0 added, 0 removed, 2 changed')
+        self.assertEqual(self.inodes(m, 'b', ('ro', 'cow', 'ctl')), before)
+        with open(m.path('rw', 'b'), 'r+b') as f:
+            f.write(b'NOW WRITABLE')
+        self.assertEqual(m.read_backing('b.bin')[:12], b'NOW WRITABLE')
+        self.assertEqual(read_file(m.path('ro', 'b'))[:12], b'NOW WRITABLE')
+        self.assertEqual(read_file(m.path('cow', 'b'))[:12], b'NOW WRITABLE')
+        with open(m.path('rw', 'd'), 'r+b') as f:
+            f.write(b'anonymous')
+        self.assertEqual(read_file(m.path('ro', 'd'))[:9], b'anonymous')
+        self.assertEqual(self.stop(m), 0, m.stderr)
+
+    def test_rw_added_on_a_file_the_daemon_cannot_write_changes_nothing(self):
+        """SPEC Config: an rw view on a file the daemon cannot open for
+        writing is an error, at a reload too. The file is the daemon's own
+        running executable, which no one, root included, may open for
+        writing (ETXTBSY)."""
+        m = self.start('[x]\npath = %s\nviews = ro, cow\n' % harness.BINARY)
+        with open(m.path('cow', 'x'), 'r+b') as f:
+            f.write(b'cow write')
+        self.broken_reload(m, '[x]\npath = %s\nviews = ro, rw, cow\n' % harness.BINARY)
+        self.assertRegex(m.stderr, r'\[x\] the rw view needs %s writable: Text file busy'
+                         % re.escape(harness.BINARY))
+        self.assertEqual(read_file(m.path('cow', 'x'))[:9], b'cow write')
         self.assertEqual(self.stop(m), 0, m.stderr)
 
     def test_changed_resizable_and_length(self):

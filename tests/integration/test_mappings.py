@@ -311,6 +311,43 @@ class Mappings(Helpers, TmpDirCase):
             self.assertBytes(m.read_backing('B.bin'), b, 'B.bin after unmount')
         self.finish(m, [c, admin], files)
 
+    def test_a_reload_that_takes_rw_away_writes_back_first(self):
+        """The client dirties rw/x; the config drops rw from x's views;
+        SIGHUP: the client's bytes are written back into x.bin and flushed
+        before rw/x goes; ro/x keeps its inode number and shows them."""
+        data = pattern(4 * PAGE, 9)
+        late = b'WRITTEN THROUGH THE MAPPING'
+        m = self.start('[x]\npath = x.bin\n', {'x.bin': data})
+        c, admin = self.helper('client', m), self.helper('admin', m)
+        ino = admin.ok('stat', m.path('ro', 'x'))['ino']
+        c.ok('map', 'x', m.path('rw', 'x'), len(data))
+        c.poke('x', PAGE + 7, late)
+        self.mapped_dirty(c, m, 'rw', 'x', 4)
+        self.assertBytes(m.read_backing('x.bin'), data, 'control: x.bin before the reload')
+
+        reloads = m.stderr.count('reloaded:')
+        write_text(m.config_path, '[x]\npath = x.bin\nviews = ro, cow\n')
+        os.kill(m.pid, signal.SIGHUP)
+        deadline = time.monotonic() + RELOAD_WAIT
+        while m.stderr.count('reloaded:') <= reloads:
+            self.assertLess(time.monotonic(), deadline, 'no "reloaded:" in the log within '
+                            '%.0f s:\n%s' % (RELOAD_WAIT, m.stderr[-3000:]))
+            time.sleep(0.02)
+
+        want = bytearray(data)
+        want[PAGE + 7:PAGE + 7 + len(late)] = late
+        want = bytes(want)
+        self.assertBytes(m.read_backing('x.bin'), want, 'x.bin after the reload')
+        self.assertEqual(page_cache_dirty_kb(m.backing('x.bin')), 0,
+                         'the rw region is flushed as rw/x goes')
+        self.assertEqual(admin.errno_of('stat', m.path('rw', 'x')), errno.ENOENT, 'rw/x')
+        self.assertEqual(admin.ok('stat', m.path('ro', 'x'))['ino'], ino, 'ro/x')
+        self.assertBytes(admin.read(m.path('ro', 'x')), want, 'ro/x after the reload')
+
+        def files():
+            self.assertBytes(m.read_backing('x.bin'), want, 'x.bin after unmount')
+        self.finish(m, [c, admin], files)
+
     # -- sizes
     def sizes(self, admin, m, want, when):
         got = {'rw/x': admin.ok('stat', m.path('rw', 'x'))['size'],
