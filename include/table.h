@@ -70,7 +70,7 @@ void table_totals(struct table *t, size_t *entries, uint64_t *bytes);
  * removed, or maps something else now: see table_reload) or one of its
  * views (no longer listed): what clients wrote through their mappings of
  * it must be written back first. */
-bool table_reload_remaps(struct table *t, size_t slot, const struct config *cfg);
+bool table_reload_takes_away(struct table *t, size_t slot, const struct config *cfg);
 
 /*
  * Makes the table match CFG: new entries get new slots, removed ones lose

@@ -283,10 +283,10 @@ static void write_back(const struct daemon *d)
 
 /*
  * Before a reload to CFG takes regions away (entries removed, or remapped
- * to other bytes: SPEC "Lifecycle"), what clients wrote through their
- * mappings of those entries' views goes into the old regions, as
- * write_back() does for all at an unmount; the reload then flushes and
- * closes them. A view that cannot be written back is logged, and the
+ * to other bytes: SPEC "Lifecycle") or views (no longer listed), what
+ * clients wrote through their mappings of those entries' views goes into
+ * the old regions, as write_back() does for all at an unmount; the reload
+ * then flushes and closes them. A view that cannot be written back is logged, and the
  * reload goes on.
  */
 static void write_back_leaving(const struct daemon *d, const struct config *cfg)
@@ -294,7 +294,7 @@ static void write_back_leaving(const struct daemon *d, const struct config *cfg)
 	int root = -1;
 
 	for (size_t slot = 0; slot < table_slots(d->table); slot++) {
-		if (!table_reload_remaps(d->table, slot, cfg))
+		if (!table_reload_takes_away(d->table, slot, cfg))
 			continue;
 		if (root < 0 && (root = open_mount_root(d)) < 0)
 			return;

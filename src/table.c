@@ -296,7 +296,7 @@ static bool maps_the_same(const struct region *old, const struct entry *e)
 	return entry_same_mapping(region_entry(old), e) && region_file_is_current(old);
 }
 
-bool table_reload_remaps(struct table *t, size_t slot, const struct config *cfg)
+bool table_reload_takes_away(struct table *t, size_t slot, const struct config *cfg)
 {
 	struct region *r = table_get(t, slot);
 	const struct config_entry *e;
