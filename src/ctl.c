@@ -6,6 +6,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "instance.h"
 #include "size.h"
@@ -298,14 +299,21 @@ static int check_allowed(const struct region *r, enum ctl_file file,
 }
 
 /* What a command changes, for the caller's invalidation: set by run()
- * only once the command has succeeded. */
-static struct ctl_effect effect_of(const struct ctl_command *cmd)
+ * only once the command has succeeded, the region SIZE_BEFORE bytes
+ * before it. A resize changes no byte below the smaller of the two sizes
+ * in any view (a cow view's base is cut only at the new size), and pages
+ * dropped where nothing changed would race the writes in flight to them:
+ * a page the kernel updated for a write and then dropped can be read back
+ * from the region before that write lands there, and kept. */
+static struct ctl_effect effect_of(const struct ctl_command *cmd, uint64_t size_before)
 {
 	const uint64_t *a = cmd->arg;
+	uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
 
 	switch (cmd->file) {
 	case CTL_RESIZE:
-		return (struct ctl_effect){ VIEW_ALL, 0, 0 };
+		return (struct ctl_effect){ VIEW_ALL, (a[0] < size_before ? a[0] : size_before) &
+						      ~(page - 1), 0 };
 	case CTL_MOVE:
 		if (a[2] == 0 || a[0] == a[1])
 			return (struct ctl_effect){ 0 };
@@ -399,6 +407,7 @@ int ctl_write_in(struct region *r, struct instance *in, enum ctl_file file,
 {
 	struct ctl_command cmd;
 	char why[REASON_MAX] = "";
+	uint64_t size_before = region_view_size(r, VIEW_RW);
 	int err;
 
 	err = check_allowed(r, file, text, len, offset, why, sizeof(why));
@@ -408,7 +417,7 @@ int ctl_write_in(struct region *r, struct instance *in, enum ctl_file file,
 	if (!err)
 		err = run(r, in, &cmd, why, sizeof(why));
 	if (!err)
-		*effect = effect_of(&cmd);
+		*effect = effect_of(&cmd, size_before);
 	if (err)
 		region_cow_note_error(r, in, ctl_file_name(file), why[0] ? why : strerror(err));
 	return err;

@@ -1173,13 +1173,18 @@ static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	struct open_views instances = { NULL, 0 };
 	struct node n;
 	int err = node_get(fs, ino, &n);
+	uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE), from = 0;
 	unsigned stale = 0;
 
 	(void)fi;
 	if (!err && (to_set & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)))
 		err = EPERM;
 	else if (!err && (to_set & FUSE_SET_ATTR_SIZE)) {
-		/* The times that come with a truncate are the kernel's own. */
+		/* No view changes below the smaller size (ctl.c's effect_of says
+		 * why only from there on). The times that come with a truncate
+		 * are the kernel's own. */
+		from = region_view_size(n.region, VIEW_RW);
+		from = (from < (uint64_t)attr->st_size ? from : (uint64_t)attr->st_size) & ~(page - 1);
 		err = truncate_node(&n, (uint64_t)attr->st_size);
 		stale = err ? 0 : truncated_views(n.kind);
 	} else if (!err && (to_set & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME))) {
@@ -1189,13 +1194,13 @@ static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	if (stale & VIEW_COW)
 		instances = open_instance_views(&n);
 	node_put(fs, &n);
-	drop_instance_pages(fs, &instances, 0, 0);
+	drop_instance_pages(fs, &instances, from, 0);
 	if (err)
 		fuse_reply_err(req, err);
 	else
 		reply_after(&(struct held_reply){ .kind = HELD_ATTR, .fs = fs, .req = req,
 						  .ino = ino, .slot = n.slot },
-			    &(struct ctl_effect){ stale, 0, 0 }, 1);
+			    &(struct ctl_effect){ stale, from, 0 }, 1);
 }
 
 static void fs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,

@@ -524,7 +524,7 @@ static void test_resize_grows_region_and_file(void)
 	make_data(page);
 	open_region();
 	ASSERT_CTL(CTL_RESIZE, fmt_text("%" PRIu64 "\n", 3 * page));
-	ASSERT_EFFECT(VIEW_ALL, 0, 0);
+	ASSERT_EFFECT(VIEW_ALL, page, 0);	/* nothing below the old size changed */
 	ASSERT_VIEW_SIZE(VIEW_RO, 3 * page);
 	ASSERT_VIEW_SIZE(VIEW_RW, 3 * page);
 	ASSERT_VIEW_SIZE(VIEW_COW, page);	/* growth shows after reset */
@@ -543,6 +543,8 @@ static void test_resize_shrinks_region_and_file_not_cow(void)
 {
 	make_data(3 * page);
 	open_region();
+	ASSERT_CTL(CTL_RESIZE, fmt_text("%" PRIu64, 2 * page + 100));
+	ASSERT_EFFECT(VIEW_ALL, 2 * page, 0);	/* from the new end's page on */
 	ASSERT_CTL(CTL_RESIZE, "100");
 	ASSERT_EFFECT(VIEW_ALL, 0, 0);
 	ASSERT_VIEW_SIZE(VIEW_RO, 100);
@@ -554,7 +556,7 @@ static void test_resize_shrinks_region_and_file_not_cow(void)
 	ASSERT_VIEW_SIZE(VIEW_RO, 0);
 	ASSERT_VIEW_SIZE(VIEW_COW, 3 * page);
 	ASSERT_FILE_SIZE(0);
-	CU_ASSERT_EQUAL(STATUS_NUMBER("resizes"), 2);
+	CU_ASSERT_EQUAL(STATUS_NUMBER("resizes"), 3);
 }
 
 static void test_resize_takes_every_number_form(void)
