@@ -35,6 +35,8 @@ struct cow {
 	char *map;			/* NULL: the entry has no cow view */
 	_Atomic uint64_t size;		/* the view's own size; read without the lock */
 	_Atomic uint64_t base;		/* bytes [0, base) map the file */
+	uint64_t map_len;		/* bytes MAP holds: the view's pages, then
+					 * zeros reserved for growth */
 	uint64_t file_len;		/* bytes of MAP that map the file: page_up(base) or less */
 	uint64_t page;
 	_Atomic uint64_t *written;	/* one bit per private page */

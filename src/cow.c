@@ -8,7 +8,9 @@
  * unwritten ones become anonymous zeros, so that later growth of the file
  * never shows through. Growth maps anonymous memory after the end, in
  * place when the address space allows, else the pieces move (mremap) into
- * a larger reservation: written pages are never copied for it.
+ * a larger reservation: written pages are never copied for it. Each
+ * growth reserves as much again, so a view that grows by small writes
+ * moves a logarithmic number of times, not at every write.
  */
 #include "cow.h"
 
@@ -180,27 +182,50 @@ static int move_range(char *from, char *to, uint64_t len, uint64_t page)
 	return err ? err : move_range(from + half, to + half, len - half, page);
 }
 
-/* Makes the mapping NEW_LEN bytes, zeros past OLD_LEN. */
+/* Address space a growth reserves past the new end, so that the writes
+ * that follow (a database growing a page at a time) find it mapped: as
+ * much again as the new length, up to 1 GiB. NORESERVE zeros cost nothing
+ * until written. */
+static uint64_t reserve_for(uint64_t new_len)
+{
+	const uint64_t most = 1ULL << 30;
+
+	return new_len + (new_len < most ? new_len : most);
+}
+
+/* Makes the mapping hold at least NEW_LEN bytes, zeros past OLD_LEN (the
+ * view's pages now). Within the reservation there is nothing to do; past
+ * it, the reservation grows in place when the address space after it is
+ * free, else the view's pages move (mremap) into a larger one. */
 static int extend(struct cow *c, uint64_t old_len, uint64_t new_len)
 {
-	char *want = c->map + old_len, *fresh;
-	void *got = mmap(want, new_len - old_len, PROT_READ | PROT_WRITE, MAP_PRIVATE |
-			 MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
+	uint64_t cap = reserve_for(new_len);
+	char *want = c->map + c->map_len, *fresh;
+	void *got;
 	int err;
 
-	if (got == want)
+	if (new_len <= c->map_len)
 		return 0;
+	got = mmap(want, cap - c->map_len, PROT_READ | PROT_WRITE, MAP_PRIVATE |
+		   MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
+	if (got == want) {
+		c->map_len = cap;
+		return 0;
+	}
 	if (got != MAP_FAILED)
-		munmap(got, new_len - old_len);	/* a kernel that took it as a hint */
-	fresh = anonymous(new_len);
+		munmap(got, cap - c->map_len);	/* a kernel that took it as a hint */
+	fresh = anonymous(cap);
 	if (!fresh)
 		return errno;
 	err = move_range(c->map, fresh, old_len, c->page);
 	if (err) {
-		munmap(fresh, new_len);
+		munmap(fresh, cap);
 		return err;
 	}
+	if (c->map_len > old_len)
+		munmap(c->map + old_len, c->map_len - old_len);	/* zeros left behind */
 	c->map = fresh;
+	c->map_len = cap;
 	return 0;
 }
 
@@ -291,7 +316,7 @@ int cow_init(struct cow *c, char *map, uint64_t size, uint64_t page)
 	c->page = page;
 	c->map = map;
 	c->size = c->base = size;
-	c->file_len = map_length(c, size);
+	c->file_len = c->map_len = map_length(c, size);
 	err = fit_bitmap(c, size);
 	if (!err && !c->written)
 		err = fit_bitmap(c, page);
@@ -308,7 +333,7 @@ int cow_init(struct cow *c, char *map, uint64_t size, uint64_t page)
 void cow_release(struct cow *c)
 {
 	if (c->map)
-		munmap(c->map, map_length(c, c->size));
+		munmap(c->map, c->map_len);
 	refund(c->private_pages * c->page);
 	free(c->written);
 	memset(c, 0, sizeof(*c));
@@ -338,8 +363,11 @@ static int shrink(struct cow *c, uint64_t size)
 	int err = 0;
 
 	forget_written(c, page_up(c, size) / c->page, old_len / c->page);
-	if (keep_len < old_len)
-		munmap(c->map + keep_len, old_len - keep_len);
+	/* The reservation goes too: what it held past the size must read as
+	 * zeros when the view grows again, and a fresh one gives that. */
+	if (keep_len < c->map_len)
+		munmap(c->map + keep_len, c->map_len - keep_len);
+	c->map_len = keep_len;
 	if (c->file_len > keep_len)
 		c->file_len = keep_len;
 	if (size < c->base) {
@@ -448,7 +476,7 @@ int cow_fork(struct cow *c, const struct cow *from, char *map)
 	c->map = map;
 	c->size = from->size;
 	c->base = from->base;
-	c->file_len = map_length(c, c->size);
+	c->file_len = c->map_len = map_length(c, c->size);
 	err = fit_bitmap(c, c->size > c->page ? c->size : c->page);
 	/* Past what FROM maps of the file, anonymous zeros, as in FROM. */
 	if (!err)
