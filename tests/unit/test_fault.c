@@ -300,6 +300,28 @@ static void test_large_rw_write_past_the_cut_end_is_eio(void)
 	free(buf);
 }
 
+/* A cow store large enough to make its pages private first (cow.c's
+ * populate) over pages of a file cut outside the mount: EIO as for a
+ * small one, and the view still takes writes below the cut. */
+static void test_large_cow_write_over_the_cut_file_is_eio(void)
+{
+	size_t len = 64 << 10, written = 1;
+	uint64_t off = 0;
+	char *buf = malloc(len);
+
+	CU_ASSERT_FATAL(buf != NULL);
+	memset(buf, 'C', len);
+	make_data(2 * page + len);
+	open_region();
+	cut_file(page);
+	CU_ASSERT_EQUAL(region_write(fixture.region, VIEW_COW, buf, len, &off, 0, &written), EIO);
+	CU_ASSERT_EQUAL(written, 0);
+	ASSERT_FILE_SIZE(page);
+	CU_ASSERT_EQUAL(write_view(VIEW_COW, 10, "below"), 5);
+	ASSERT_VIEW_HOLDS(VIEW_COW, 10, "below", 5);
+	free(buf);
+}
+
 static void test_rw_write_following_from_an_offset(void)
 {
 	make_data(4 * page);
@@ -524,6 +546,7 @@ void add_fault_suite(void)
 	CU_ADD_TEST(s, test_rw_write_past_the_cut_end_is_eio);
 	CU_ADD_TEST(s, test_rw_write_past_a_cut_mid_page_is_eio);
 	CU_ADD_TEST(s, test_large_rw_write_past_the_cut_end_is_eio);
+	CU_ADD_TEST(s, test_large_cow_write_over_the_cut_file_is_eio);
 	CU_ADD_TEST(s, test_rw_write_following_from_an_offset);
 	CU_ADD_TEST(s, test_fixed_window_shrinks_to_what_is_left);
 	CU_ADD_TEST(s, test_fixed_window_cut_before_its_start);
