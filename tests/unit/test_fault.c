@@ -280,24 +280,31 @@ static void test_rw_write_past_a_cut_mid_page_is_eio(void)
 	ASSERT_FILE_SIZE(page + 100);
 }
 
-/* A write large enough to go by pwrite(2) (region.c's by_pwrite) never
- * extends a file cut outside the mount: it goes through the mapping, EIO. */
-static void test_large_rw_write_past_the_cut_end_is_eio(void)
+/* Asserts that a 64 KiB write at OFF of VIEW, over pages of the file cut
+ * to one page outside the mount, is EIO, writes nothing and leaves the
+ * file as cut. */
+static void assert_large_write_is_eio(unsigned view, uint64_t off)
 {
 	size_t len = 64 << 10, written = 1;
-	uint64_t off = 2 * page;
 	char *buf = malloc(len);
 
 	CU_ASSERT_FATAL(buf != NULL);
 	memset(buf, 'L', len);
-	make_data(2 * page + len);
-	open_region();
-	cut_file(page);
-	CU_ASSERT_EQUAL(region_write(fixture.region, VIEW_RW, buf, len, &off, 0, &written), EIO);
+	CU_ASSERT_EQUAL(region_write(fixture.region, view, buf, len, &off, 0, &written), EIO);
 	CU_ASSERT_EQUAL(written, 0);
 	ASSERT_FILE_SIZE(page);
-	ASSERT_VIEW_SIZE(VIEW_RW, page);
 	free(buf);
+}
+
+/* A write large enough to go by pwrite(2) (region.c's by_pwrite) never
+ * extends a file cut outside the mount: it goes through the mapping, EIO. */
+static void test_large_rw_write_past_the_cut_end_is_eio(void)
+{
+	make_data(2 * page + (64 << 10));
+	open_region();
+	cut_file(page);
+	assert_large_write_is_eio(VIEW_RW, 2 * page);
+	ASSERT_VIEW_SIZE(VIEW_RW, page);
 }
 
 /* A cow store large enough to make its pages private first (cow.c's
@@ -305,21 +312,12 @@ static void test_large_rw_write_past_the_cut_end_is_eio(void)
  * small one, and the view still takes writes below the cut. */
 static void test_large_cow_write_over_the_cut_file_is_eio(void)
 {
-	size_t len = 64 << 10, written = 1;
-	uint64_t off = 0;
-	char *buf = malloc(len);
-
-	CU_ASSERT_FATAL(buf != NULL);
-	memset(buf, 'C', len);
-	make_data(2 * page + len);
+	make_data(2 * page + (64 << 10));
 	open_region();
 	cut_file(page);
-	CU_ASSERT_EQUAL(region_write(fixture.region, VIEW_COW, buf, len, &off, 0, &written), EIO);
-	CU_ASSERT_EQUAL(written, 0);
-	ASSERT_FILE_SIZE(page);
+	assert_large_write_is_eio(VIEW_COW, 0);
 	CU_ASSERT_EQUAL(write_view(VIEW_COW, 10, "below"), 5);
 	ASSERT_VIEW_HOLDS(VIEW_COW, 10, "below", 5);
-	free(buf);
 }
 
 static void test_rw_write_following_from_an_offset(void)
