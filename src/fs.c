@@ -26,10 +26,14 @@
 #include "node.h"
 #include "region.h"
 
-/* Folders never change but at a reload, which tells the kernel itself:
- * it may cache them for as long as it likes. Views get 0: asking again on
- * each path walk is what keeps a view's size exact (close-to-open). */
-#define DIR_TIMEOUT 86400.0
+/* An entry's names (its views, its ctl/ folder and files) and the folders
+ * change only at a reload, which tells the kernel itself: it may keep them
+ * as long as it likes, and a path walk costs no LOOKUP. A view's
+ * attributes get 0: asking again at each stat is what keeps its size
+ * exact (close-to-open). An instance's names go at a drop, which tells the
+ * kernel nothing: 0 for both. */
+#define NAME_TIMEOUT 86400.0
+#define DIR_TIMEOUT NAME_TIMEOUT
 #define VIEW_TIMEOUT 0.0
 
 /* A control file's text as one open saw it (SPEC: each open of status,
@@ -319,7 +323,8 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		fuse_reply_err(req, err == ESTALE ? ENOENT : err);
 		return;
 	}
-	e.attr_timeout = e.entry_timeout = timeout;
+	e.attr_timeout = timeout;
+	e.entry_timeout = node_instance_id(e.ino) ? VIEW_TIMEOUT : NAME_TIMEOUT;
 	fuse_reply_entry(req, &e);
 }
 

@@ -870,6 +870,48 @@ path = cohmap.bin
                                  'write %d through the mapping, cow/' % (n + 1))
 
 
+# ====================================================================== names
+
+class NamesCached(ViewsCase):
+    """An entry's names change only at a reload, which tells the kernel: a
+    path walk to a view costs no LOOKUP after the first, while each stat
+    still asks for the attributes (sizes stay exact). An instance's names go
+    at a drop, which tells the kernel nothing: they are asked for each time."""
+    CONFIG = '[n]\npath = n.bin\n'
+    FILES = files_of(n=pattern(8192, 41))
+    ARGS = ('-d',)                      # libfuse prints one line per request
+
+    def requests(self, opcode):
+        return self.m.stderr.count('opcode: %s ' % opcode)
+
+    def walks(self, path, times=20):
+        """LOOKUPs and GETATTRs that TIMES stats of PATH made, after a
+        first one."""
+        os.stat(path)
+        lookups, getattrs = self.requests('LOOKUP'), self.requests('GETATTR')
+        for _ in range(times):
+            os.stat(path)
+        return self.requests('LOOKUP') - lookups, self.requests('GETATTR') - getattrs
+
+    def test_a_view_name_is_looked_up_once_its_size_at_every_stat(self):
+        for view in ('ro', 'rw', 'cow', 'ctl'):
+            lookups, getattrs = self.walks(self.p(view, 'n'))
+            self.assertEqual(lookups, 0, '%s/n looked up again' % view)
+            if view != 'ctl':
+                self.assertEqual(getattrs, 20, '%s/n: a GETATTR per stat' % view)
+        self.assertEqual(self.size('ro', 'n'), 8192)
+        os.truncate(self.m.backing('n.bin'), 5000)     # outside the mount
+        self.assertEqual(self.size('ro', 'n'), 5000)
+        self.assertEqual(self.size('rw', 'n'), 5000)
+
+    def test_an_instance_name_is_looked_up_at_every_walk(self):
+        self.m.ctl_write('n', 'fork', 'w1\n')
+        lookups, _ = self.walks(self.p('cow', 'n@w1'))
+        self.assertEqual(lookups, 20)
+        os.unlink(self.p('cow', 'n@w1'))
+        self.assertEqual(errno_of(os.stat, self.p('cow', 'n@w1')), errno.ENOENT)
+
+
 # ====================================================================== unmount
 
 class UnmountFlushes(unittest.TestCase):
